@@ -1,0 +1,87 @@
+package main
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/lifeboat-ha/lifeboat/testenv"
+	"github.com/lifeboat-ha/lifeboat/testenv/bmc"
+)
+
+// newLabFaultCmd injects a fault into one lab host.
+func newLabFaultCmd() *cobra.Command {
+	var dir, reason, health string
+	kinds := make([]string, 0, len(testenv.FaultKinds()))
+	for _, k := range testenv.FaultKinds() {
+		kinds = append(kinds, string(k))
+	}
+	cmd := &cobra.Command{
+		Use:   "fault HOST KIND",
+		Short: "Inject a fault into a lab host",
+		Long: `Inject a fault into a lab host. KIND is one of:
+  power-off       hard power loss: every process of the host is killed, its NIC goes dark
+  power-on        boot the host again: a fresh libvirtd, its guests off
+  freeze, thaw    hang the host in the cgroup freezer, and let it run again
+  partition, heal cut the host's management link (storage and guests live on), and restore it
+  crash-libvirtd  kill libvirtd only (guests keep running); start-libvirtd starts it again
+  bmc-down, bmc-up  the BMC stops answering (connections hang), and answers again
+  degrade, repair the BMC reports health Warning (or --health critical) with --reason, and OK again`,
+		Example: "  lifeboat lab fault --dir /tmp/lab h2 power-off\n  lifeboat lab fault --dir /tmp/lab h1 degrade --reason 'DIMM A1 correctable ECC storm'",
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 2 {
+				return fmt.Errorf("want HOST and KIND, got %d argument(s); KIND is one of %s", len(args), strings.Join(kinds, ", "))
+			}
+			return nil
+		},
+		ValidArgsFunction: func(_ *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+			if len(args) == 0 {
+				names, _ := testenv.HostNames(dir)
+				return names, cobra.ShellCompDirectiveNoFileComp
+			}
+			return kinds, cobra.ShellCompDirectiveNoFileComp
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			host := args[0]
+			kind, err := testenv.ParseFaultKind(args[1])
+			if err != nil {
+				return err
+			}
+			p := testenv.FaultParams{Reason: reason}
+			switch strings.ToLower(health) {
+			case "":
+			case "warning":
+				p.Health = bmc.HealthWarning
+			case "critical":
+				p.Health = bmc.HealthCritical
+			default:
+				return fmt.Errorf("--health %q: want warning or critical", health)
+			}
+			if kind != testenv.FaultDegrade && (reason != "" || health != "") {
+				return fmt.Errorf("--reason and --health apply to degrade only, not %s", kind)
+			}
+			names, err := testenv.HostNames(dir)
+			if err != nil {
+				return err
+			}
+			if !slices.Contains(names, host) {
+				return fmt.Errorf("unknown host %q: the lab in %s has %s", host, dir, strings.Join(names, ", "))
+			}
+			ctl, err := testenv.Dial(dir)
+			if err != nil {
+				return err
+			}
+			if err := ctl.Fault(cmd.Context(), host, kind, p); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: %s done\n", host, kind)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&dir, "dir", defaultLabDir, "directory that holds the lab")
+	cmd.Flags().StringVar(&reason, "reason", "", "degrade: the health message the BMC reports")
+	cmd.Flags().StringVar(&health, "health", "", "degrade: warning (default) or critical")
+	return cmd
+}

@@ -1,0 +1,26 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// newRootCmd builds the whole command tree.
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "lifeboat",
+		Short: "Failover controller for KVM clusters",
+		Long: `lifeboat keeps the VMs of a KVM cluster running: it watches every hypervisor host
+through libvirt, live-migrates VMs off hosts that degrade, fences hosts that die and restarts
+their VMs on standby hosts, and moves them home once the host has recovered.
+
+'lifeboat lab' runs a real multi-host KVM cluster on this machine to try it on.`,
+		Version:       version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(newLabCmd())
+	return root
+}

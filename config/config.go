@@ -1,0 +1,116 @@
+// Package config is lifeboat's daemon configuration: defaults, then a YAML file, then flags,
+// then Validate, whose errors name the field at fault.
+package config
+
+// Config is the whole daemon configuration.
+type Config struct {
+	// Cluster names the cluster in logs, metrics and notifications.
+	Cluster string `yaml:"cluster"`
+	// Hosts are the hypervisor hosts lifeboat watches.
+	Hosts []Host `yaml:"hosts"`
+	// Protection chooses which VMs lifeboat keeps running.
+	Protection Protection `yaml:"protection"`
+	// LeaseDir is the shared disk-lease lockspace (libvirt lockd file_lockspace_dir), mounted on
+	// the management node too; it serves as a witness of which hosts still run guests.
+	LeaseDir string `yaml:"lease_dir,omitempty"`
+	// Timings tune detection and recovery.
+	Timings Timings `yaml:"timings"`
+	// Store is where durable state lives.
+	Store Store `yaml:"store"`
+	// API is the daemon's HTTP API.
+	API API `yaml:"api"`
+}
+
+// Role is a host's part in the cluster.
+type Role string
+
+// Host roles.
+const (
+	// RoleActive hosts run VMs.
+	RoleActive Role = "active"
+	// RoleStandby hosts stay empty, reserved for restarts after a failure.
+	RoleStandby Role = "standby"
+)
+
+// Host is one hypervisor host.
+type Host struct {
+	Name string `yaml:"name"`
+	// URI is the libvirt connection URI, e.g. qemu+tcp://10.0.0.11/system.
+	URI   string `yaml:"uri"`
+	Role  Role   `yaml:"role"`
+	Group string `yaml:"group,omitempty"`
+	BMC   BMC    `yaml:"bmc"`
+}
+
+// BMCType names a fencing and health channel.
+type BMCType string
+
+// BMC types.
+const (
+	BMCRedfish BMCType = "redfish"
+	BMCIPMI    BMCType = "ipmi"
+	BMCExec    BMCType = "exec"
+	BMCNone    BMCType = "none"
+)
+
+// BMC is how lifeboat reaches a host's baseboard management controller.
+type BMC struct {
+	Type BMCType `yaml:"type"`
+	// Endpoint is the BMC's URL (redfish), address (ipmi) or the fence agent's path (exec).
+	Endpoint string `yaml:"endpoint,omitempty"`
+	// SystemID picks the Redfish system; empty means the first member of /redfish/v1/Systems.
+	SystemID string `yaml:"system_id,omitempty"`
+	// CredentialsFile holds username= and password= lines; credentials never sit in this file.
+	CredentialsFile string `yaml:"credentials_file,omitempty"`
+	// Insecure accepts a self-signed TLS certificate.
+	Insecure bool `yaml:"insecure,omitempty"`
+	// Options are extra key=value options passed to an exec fence agent on its standard input.
+	Options map[string]string `yaml:"options,omitempty"`
+}
+
+// Protection chooses the protected VMs.
+type Protection struct {
+	// Default is "all" (every VM is protected unless listed as not) or "none".
+	Default string `yaml:"default"`
+	// VMs are per-VM choices by name.
+	VMs []VMRule `yaml:"vms,omitempty"`
+	// Metadata protects VMs whose libvirt metadata element in this namespace URI says so.
+	MetadataNamespace string `yaml:"metadata_namespace,omitempty"`
+	// DefaultPriority applies to VMs without a rule; higher recovers first.
+	DefaultPriority int `yaml:"default_priority"`
+}
+
+// VMRule is one VM's protection and priority.
+type VMRule struct {
+	Name      string `yaml:"name"`
+	Protected *bool  `yaml:"protected,omitempty"`
+	Priority  int    `yaml:"priority,omitempty"`
+}
+
+// Timings tune detection and recovery.
+type Timings struct {
+	// ProbeInterval is how often each host is probed.
+	ProbeInterval Duration `yaml:"probe_interval"`
+	// ProbeTimeout bounds one probe.
+	ProbeTimeout Duration `yaml:"probe_timeout"`
+	// SuspectAfter is how long probes must fail before a host is suspect.
+	SuspectAfter Duration `yaml:"suspect_after"`
+	// UnreachableAfter is how long probes must fail before a host is unreachable.
+	UnreachableAfter Duration `yaml:"unreachable_after"`
+	// StableFor is how long a host must stay healthy before it counts as recovered (flap damping).
+	StableFor Duration `yaml:"stable_for"`
+}
+
+// Store is the durable state backend.
+type Store struct {
+	// Path is the embedded store's file.
+	Path string `yaml:"path"`
+}
+
+// API is the HTTP API.
+type API struct {
+	// Listen is the address to serve on.
+	Listen string `yaml:"listen"`
+	// TokenFile holds the bearer token clients must send; empty disables auth (loopback only).
+	TokenFile string `yaml:"token_file,omitempty"`
+}

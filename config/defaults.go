@@ -1,0 +1,20 @@
+package config
+
+import "time"
+
+// Default returns the configuration before any file or flag is applied.
+func Default() Config {
+	return Config{
+		Cluster:    "default",
+		Protection: Protection{Default: "all"},
+		Timings: Timings{
+			ProbeInterval:    Duration(500 * time.Millisecond),
+			ProbeTimeout:     Duration(1 * time.Second),
+			SuspectAfter:     Duration(1 * time.Second),
+			UnreachableAfter: Duration(3 * time.Second),
+			StableFor:        Duration(30 * time.Second),
+		},
+		Store: Store{Path: "/var/lib/lifeboat/lifeboat.db"},
+		API:   API{Listen: "127.0.0.1:7400"},
+	}
+}

@@ -1,0 +1,118 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+)
+
+// FieldError is a validation error that names the field at fault, e.g. hosts[1].bmc.endpoint.
+type FieldError struct {
+	Field string
+	Msg   string
+}
+
+// Error implements error.
+func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
+
+func fieldErr(field, format string, args ...any) error {
+	return &FieldError{Field: field, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Validate checks the whole configuration and returns every problem found.
+func (c *Config) Validate() error {
+	var errs []error
+	if len(c.Hosts) == 0 {
+		errs = append(errs, fieldErr("hosts", "at least one host is required"))
+	}
+	seen := map[string]int{}
+	for i, h := range c.Hosts {
+		p := fmt.Sprintf("hosts[%d]", i)
+		if h.Name == "" {
+			errs = append(errs, fieldErr(p+".name", "required"))
+		} else if j, dup := seen[h.Name]; dup {
+			errs = append(errs, fieldErr(p+".name", "%q already used by hosts[%d]", h.Name, j))
+		} else {
+			seen[h.Name] = i
+		}
+		if h.URI == "" {
+			errs = append(errs, fieldErr(p+".uri", "required (a libvirt URI such as qemu+tcp://HOST/system)"))
+		} else if u, err := url.Parse(h.URI); err != nil || !strings.HasPrefix(u.Scheme, "qemu") {
+			errs = append(errs, fieldErr(p+".uri", "%q is not a qemu libvirt URI", h.URI))
+		}
+		switch h.Role {
+		case RoleActive, RoleStandby:
+		case "":
+			errs = append(errs, fieldErr(p+".role", "required: active or standby"))
+		default:
+			errs = append(errs, fieldErr(p+".role", "%q: want active or standby", h.Role))
+		}
+		errs = append(errs, h.BMC.validate(p+".bmc"))
+	}
+	switch c.Protection.Default {
+	case "all", "none":
+	default:
+		errs = append(errs, fieldErr("protection.default", "%q: want all or none", c.Protection.Default))
+	}
+	vmSeen := map[string]bool{}
+	for i, r := range c.Protection.VMs {
+		p := fmt.Sprintf("protection.vms[%d]", i)
+		if r.Name == "" {
+			errs = append(errs, fieldErr(p+".name", "required"))
+		} else if vmSeen[r.Name] {
+			errs = append(errs, fieldErr(p+".name", "%q listed twice", r.Name))
+		}
+		vmSeen[r.Name] = true
+	}
+	t := c.Timings
+	for _, d := range []struct {
+		name string
+		v    any
+		ok   bool
+	}{
+		{"timings.probe_interval", t.ProbeInterval, t.ProbeInterval > 0},
+		{"timings.probe_timeout", t.ProbeTimeout, t.ProbeTimeout > 0},
+		{"timings.suspect_after", t.SuspectAfter, t.SuspectAfter > 0},
+		{"timings.unreachable_after", t.UnreachableAfter, t.UnreachableAfter >= t.SuspectAfter},
+		{"timings.stable_for", t.StableFor, t.StableFor >= 0},
+	} {
+		if !d.ok {
+			errs = append(errs, fieldErr(d.name, "%v is out of range", d.v))
+		}
+	}
+	if c.Store.Path == "" {
+		errs = append(errs, fieldErr("store.path", "required"))
+	}
+	if _, _, err := net.SplitHostPort(c.API.Listen); err != nil {
+		errs = append(errs, fieldErr("api.listen", "%q: want HOST:PORT", c.API.Listen))
+	}
+	return errors.Join(errs...)
+}
+
+func (b BMC) validate(p string) error {
+	switch b.Type {
+	case BMCNone, "":
+		return nil
+	case BMCRedfish:
+		u, err := url.Parse(b.Endpoint)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return fieldErr(p+".endpoint", "%q: want an http(s) URL of the BMC", b.Endpoint)
+		}
+	case BMCIPMI:
+		if b.Endpoint == "" {
+			return fieldErr(p+".endpoint", "required: the BMC's address")
+		}
+	case BMCExec:
+		if b.Endpoint == "" {
+			return fieldErr(p+".endpoint", "required: the fence agent's path")
+		}
+	default:
+		return fieldErr(p+".type", "%q: want redfish, ipmi, exec or none", b.Type)
+	}
+	if b.CredentialsFile == "" && b.Type != BMCExec {
+		return fieldErr(p+".credentials_file", "required for %s", b.Type)
+	}
+	return nil
+}

@@ -1,0 +1,39 @@
+package testenv
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/lifeboat-ha/lifeboat/config"
+)
+
+// writeDaemonConfig writes DIR/lifeboat.yaml: a daemon configuration for this lab that works
+// unchanged (each host's libvirt URI, role and Redfish BMC with its credentials file).
+func writeDaemonConfig(st *labState) (string, error) {
+	cfg := config.Default()
+	cfg.Cluster = "lab-" + st.Name
+	cfg.LeaseDir = lockspaceDir(st)
+	cfg.Store.Path = filepath.Join(st.Dir, "lifeboat.db")
+	for i := range st.Hosts {
+		h := &st.Hosts[i]
+		cfg.Hosts = append(cfg.Hosts, config.Host{
+			Name: h.Name, URI: libvirtURI(h), Role: config.Role(h.Role), Group: "lab",
+			BMC: config.BMC{Type: config.BMCRedfish, Endpoint: h.BMCURL, SystemID: h.Name,
+				CredentialsFile: h.BMCCredFile, Insecure: true},
+		})
+	}
+	if err := cfg.Validate(); err != nil {
+		return "", fmt.Errorf("testenv: lab config: %w", err)
+	}
+	b, err := config.Marshal(cfg)
+	if err != nil {
+		return "", err
+	}
+	p := filepath.Join(st.Dir, "lifeboat.yaml")
+	hdr := fmt.Sprintf("# lifeboat daemon configuration for lab %s, written by `lifeboat lab up`.\n# Start the daemon with: lifeboat daemon --config %s\n", st.Name, p)
+	if err := os.WriteFile(p, append([]byte(hdr), b...), 0o644); err != nil {
+		return "", fmt.Errorf("testenv: write %s: %w", p, err)
+	}
+	return p, nil
+}

@@ -1,0 +1,180 @@
+package testenv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// hostBootScript starts a host's virtlockd and libvirtd inside a fresh mount and UTS namespace
+// whose libvirt directories are the host's private copies.
+func hostBootScript(s *labState, h *hostState) string {
+	var b strings.Builder
+	b.WriteString("set -e\n")
+	fmt.Fprintf(&b, "hostname %s\n", h.Name)
+	for _, pd := range privateDirs(s, h) {
+		fmt.Fprintf(&b, "mount --bind %q %q\n", pd[0], pd[1])
+	}
+	fmt.Fprintf(&b, "mount --bind %q /etc/hosts\n", filepath.Join(hostDir(s, h), "hosts"))
+	b.WriteString("virtlockd -d -f /etc/libvirt/virtlockd.conf -p /run/libvirt/virtlockd.pid\n")
+	b.WriteString("libvirtd -d --listen -f /etc/libvirt/libvirtd.conf -p /run/libvirt/libvirtd.pid\n")
+	return b.String()
+}
+
+// writeHostsFile gives each host an /etc/hosts that resolves every lab host by name.
+func writeHostsFile(s *labState, h *hostState) error {
+	var b strings.Builder
+	b.WriteString("127.0.0.1\tlocalhost\n")
+	for _, o := range s.Hosts {
+		fmt.Fprintf(&b, "%s\t%s\n", o.Address, o.Name)
+	}
+	if err := os.WriteFile(filepath.Join(hostDir(s, h), "hosts"), []byte(b.String()), 0o644); err != nil {
+		return fmt.Errorf("testenv: host %s: %w", h.Name, err)
+	}
+	return nil
+}
+
+// bootHost powers a host on: a fresh /run (as after a real reboot), then virtlockd and libvirtd,
+// and waits until libvirtd answers on its management address.
+func bootHost(ctx context.Context, s *labState, h *hostState) error {
+	run := filepath.Join(hostDir(s, h), "run")
+	if err := os.RemoveAll(run); err != nil {
+		return fmt.Errorf("testenv: host %s: clear /run: %w", h.Name, err)
+	}
+	if err := os.MkdirAll(run, 0o755); err != nil {
+		return fmt.Errorf("testenv: host %s: %w", h.Name, err)
+	}
+	if _, err := runIn(ctx, h.NetNS, "unshare", "--mount", "--uts", "--propagation", "private",
+		"sh", "-c", hostBootScript(s, h)); err != nil {
+		return fmt.Errorf("testenv: boot host %s: %w", h.Name, err)
+	}
+	return waitLibvirtd(ctx, h)
+}
+
+// runIn runs a command inside the network namespace ns.
+func runIn(ctx context.Context, ns string, args ...string) (string, error) {
+	return run(ctx, "ip", append([]string{"netns", "exec", ns}, args...)...)
+}
+
+// waitLibvirtd waits until the host's libvirtd accepts TCP connections.
+func waitLibvirtd(ctx context.Context, h *hostState) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	addr := net.JoinHostPort(h.Address, "16509")
+	for {
+		var d net.Dialer
+		c, err := d.DialContext(ctx, "tcp", addr)
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("testenv: libvirtd of host %s did not answer on %s: %w", h.Name, addr, err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// killHost is a hard power loss: SIGKILL to every process in the host's namespaces, thawing them
+// first if frozen, then waiting until they are gone.
+func killHost(ctx context.Context, h *hostState) error {
+	ino, err := netnsInode(h.NetNS)
+	if err != nil {
+		return err
+	}
+	procs := processesIn(ino)
+	for _, p := range procs {
+		_ = syscall.Kill(p.PID, syscall.SIGKILL)
+	}
+	if h.Frozen {
+		if err := thaw(h); err != nil {
+			return err
+		}
+	}
+	for {
+		left := 0
+		for _, p := range processesIn(ino) {
+			if alive(p.PID) {
+				left++
+				_ = syscall.Kill(p.PID, syscall.SIGKILL)
+			}
+		}
+		if left == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("testenv: host %s: %d processes survived SIGKILL: %w", h.Name, left, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// pidFromFile reads a pid file and checks that the process is alive, is the expected program
+// and lives in the host's network namespace, so that only the lab's own processes are touched.
+func pidFromFile(h *hostState, path, comm string) (int, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, fmt.Errorf("testenv: host %s: %s: %w", h.Name, comm, err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return 0, fmt.Errorf("testenv: host %s: bad pid file %s: %w", h.Name, path, err)
+	}
+	ino, err := netnsInode(h.NetNS)
+	if err != nil {
+		return 0, err
+	}
+	for _, p := range processesIn(ino) {
+		if p.PID == pid && p.Comm == comm && alive(pid) {
+			return pid, nil
+		}
+	}
+	return 0, fmt.Errorf("testenv: host %s: %w: %s (pid %d)", h.Name, errNotRunning, comm, pid)
+}
+
+var errNotRunning = errors.New("not running")
+
+// crashLibvirtd kills only the host's libvirtd; guests and virtlockd live on.
+func crashLibvirtd(ctx context.Context, s *labState, h *hostState) error {
+	pid, err := pidFromFile(h, filepath.Join(hostDir(s, h), "run", "libvirtd.pid"), "libvirtd")
+	if err != nil {
+		return err
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		return fmt.Errorf("testenv: host %s: kill libvirtd: %w", h.Name, err)
+	}
+	for alive(pid) {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("testenv: host %s: libvirtd (pid %d) survived SIGKILL: %w", h.Name, pid, ctx.Err())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// startLibvirtd starts libvirtd again in the host's existing namespaces (found through its
+// virtlockd), as an administrator restarting the service would.
+func startLibvirtd(ctx context.Context, s *labState, h *hostState) error {
+	if _, err := pidFromFile(h, filepath.Join(hostDir(s, h), "run", "libvirtd.pid"), "libvirtd"); err == nil {
+		return nil
+	}
+	anchor, err := pidFromFile(h, filepath.Join(hostDir(s, h), "run", "virtlockd.pid"), "virtlockd")
+	if err != nil {
+		return fmt.Errorf("testenv: host %s: cannot start libvirtd without its host (powered off?): %w", h.Name, err)
+	}
+	if _, err := run(ctx, "nsenter", "--target", strconv.Itoa(anchor), "--mount", "--uts", "--net",
+		"libvirtd", "-d", "--listen", "-f", "/etc/libvirt/libvirtd.conf", "-p", "/run/libvirt/libvirtd.pid"); err != nil {
+		return fmt.Errorf("testenv: host %s: start libvirtd: %w", h.Name, err)
+	}
+	return waitLibvirtd(ctx, h)
+}

@@ -1,0 +1,73 @@
+package testenv
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// RequireLab skips a lab test with a clear message when the machine cannot run a lab (not root,
+// no /dev/kvm, no libvirtd). In CI (CI=true) it fails instead: lab tests must run there.
+func RequireLab(t testing.TB) {
+	t.Helper()
+	var why string
+	switch {
+	case testing.Short():
+		why = "-short given"
+	case os.Geteuid() != 0:
+		why = "the lab needs root"
+	default:
+		for _, p := range []string{"/dev/kvm", "/usr/sbin/libvirtd", "/usr/sbin/virtlockd", "/usr/bin/qemu-system-x86_64"} {
+			if _, err := os.Stat(p); err != nil {
+				why = p + " is missing (run `make deps`)"
+				break
+			}
+		}
+	}
+	if why == "" {
+		return
+	}
+	if os.Getenv("CI") == "true" && !testing.Short() {
+		t.Fatalf("lab test cannot run in CI: %s", why)
+	}
+	t.Skipf("lab test skipped: %s", why)
+}
+
+// StartForTest starts a lab for a test and removes it when the test ends, whatever the outcome.
+// The lab directory is a fresh temporary directory unless opts.Dir is set.
+func StartForTest(t testing.TB, opts Options) *Lab {
+	t.Helper()
+	RequireLab(t)
+	if opts.Dir == "" {
+		dir, err := os.MkdirTemp("", "lifeboat-lab-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts.Dir = filepath.Join(dir, "lab")
+		t.Cleanup(func() { _ = os.Remove(dir) })
+	}
+	if opts.GuestKind == GuestLinux || opts.GuestKind == "" {
+		if _, err := os.Stat(filepath.Join(DefaultGuestDir(), "initrd.img")); err != nil && opts.GuestDir == "" && opts.VMs > 0 {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("guest image missing in %s: run `make guest`", DefaultGuestDir())
+			}
+			t.Skipf("lab test skipped: guest image missing in %s (run `make guest`)", DefaultGuestDir())
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	start := time.Now()
+	l, err := Start(ctx, opts)
+	if err != nil {
+		t.Fatalf("start lab: %v", err)
+	}
+	t.Logf("lab %s up in %s (%d hosts, %d guests)", l.Name(), time.Since(start).Round(time.Millisecond), len(l.Hosts()), len(l.Guests()))
+	t.Cleanup(func() {
+		if err := l.Stop(); err != nil {
+			t.Errorf("stop lab: %v", err)
+		}
+	})
+	return l
+}

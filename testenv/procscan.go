@@ -1,0 +1,87 @@
+package testenv
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// proc is one process seen in /proc.
+type proc struct {
+	PID     int
+	Comm    string
+	Cmdline []string
+}
+
+// netnsInode returns the inode number that identifies the named network namespace.
+func netnsInode(name string) (uint64, error) {
+	var st syscall.Stat_t
+	if err := syscall.Stat("/run/netns/"+name, &st); err != nil {
+		return 0, fmt.Errorf("testenv: netns %s: %w", name, err)
+	}
+	return st.Ino, nil
+}
+
+// processesIn lists the processes whose network namespace has the given inode. Processes that exit
+// during the scan are skipped.
+func processesIn(ino uint64) []proc {
+	want := fmt.Sprintf("net:[%d]", ino)
+	entries, _ := os.ReadDir("/proc")
+	var out []proc
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		base := filepath.Join("/proc", e.Name())
+		link, err := os.Readlink(filepath.Join(base, "ns", "net"))
+		if err != nil || link != want {
+			continue
+		}
+		comm, _ := os.ReadFile(filepath.Join(base, "comm"))
+		raw, _ := os.ReadFile(filepath.Join(base, "cmdline"))
+		var args []string
+		for _, a := range bytes.Split(bytes.TrimRight(raw, "\x00"), []byte{0}) {
+			args = append(args, string(a))
+		}
+		out = append(out, proc{PID: pid, Comm: strings.TrimSpace(string(comm)), Cmdline: args})
+	}
+	return out
+}
+
+// qemuGuestName returns the guest name of a QEMU process from its -name argument.
+func qemuGuestName(p proc) (string, bool) {
+	if !strings.HasPrefix(p.Comm, "qemu-system") {
+		return "", false
+	}
+	for i := 0; i+1 < len(p.Cmdline); i++ {
+		if p.Cmdline[i] != "-name" {
+			continue
+		}
+		v := p.Cmdline[i+1]
+		for _, part := range strings.Split(v, ",") {
+			if name, ok := strings.CutPrefix(part, "guest="); ok {
+				return name, true
+			}
+		}
+		return strings.Split(v, ",")[0], true
+	}
+	return "", false
+}
+
+// alive reports whether a process with this pid still exists (and is not a zombie).
+func alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// The state follows the parenthesised command name.
+	if i := bytes.LastIndexByte(b, ')'); i >= 0 && i+2 < len(b) {
+		return b[i+2] != 'Z' && b[i+2] != 'X'
+	}
+	return true
+}
