@@ -4,6 +4,7 @@ go 1.26.8
 
 require (
 	github.com/spf13/cobra v1.10.2
+	github.com/stmcginnis/gofish v0.26.0
 	go.yaml.in/yaml/v3 v3.0.6
 	libvirt.org/go/libvirt v1.11010.0
 )

@@ -55,7 +55,24 @@ func bootHost(ctx context.Context, s *labState, h *hostState) error {
 		"sh", "-c", hostBootScript(s, h)); err != nil {
 		return fmt.Errorf("testenv: boot host %s: %w", h.Name, err)
 	}
-	return waitLibvirtd(ctx, h)
+	if err := waitLibvirtd(ctx, h); err != nil {
+		return err
+	}
+	return warmCapabilities(s, h)
+}
+
+// warmCapabilities makes libvirtd probe QEMU now (a few seconds, once per host: the result is
+// cached in its /var/cache/libvirt), so that the host's first guest start is as fast as later ones.
+func warmCapabilities(s *labState, h *hostState) error {
+	c, err := hostConn(s, h)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if _, err := c.GetDomainCapabilities("", "x86_64", "pc", "qemu", 0); err != nil {
+		return fmt.Errorf("testenv: host %s: probe QEMU: %w", h.Name, err)
+	}
+	return nil
 }
 
 // runIn runs a command inside the network namespace ns.

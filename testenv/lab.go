@@ -65,6 +65,11 @@ type GuestProcess struct {
 	Host  string `json:"host"`
 	Guest string `json:"guest"`
 	PID   int    `json:"pid"`
+	// Incoming is set when the process was started as a migration destination (-incoming). While
+	// a live migration runs, the guest has two processes: the source and an incoming one.
+	Incoming bool `json:"incoming,omitempty"`
+	// Started is when the process started.
+	Started time.Time `json:"started"`
 }
 
 // Start builds and starts a lab. On error, everything made so far is removed again.
@@ -294,4 +299,16 @@ func (l *Lab) Guests() []Guest {
 		out = append(out, Guest{Name: g.Name, UUID: g.UUID, Home: g.Home, IP: g.IP, Disk: g.LUNDev})
 	}
 	return out
+}
+
+// GuestXML returns the libvirt definition the lab gave the guest, for restarting it elsewhere.
+func (l *Lab) GuestXML(name string) (string, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i := range l.st.Guests {
+		if l.st.Guests[i].Name == name {
+			return domainXML(l.st, &l.st.Guests[i], l.opts.GuestKind, l.opts.GuestMemoryMiB, l.guest), nil
+		}
+	}
+	return "", fmt.Errorf("testenv: unknown guest %q", name)
 }

@@ -2,7 +2,10 @@ package testenv
 
 import (
 	"context"
+	"errors"
+	"net"
 	"os"
+	"strings"
 	"path/filepath"
 	"testing"
 	"time"
@@ -68,6 +71,44 @@ func StartForTest(t testing.TB, opts Options) *Lab {
 		if err := l.Stop(); err != nil {
 			t.Errorf("stop lab: %v", err)
 		}
+		for _, left := range Leftovers(l.Name(), l.Dir()) {
+			t.Errorf("lab %s left behind: %s", l.Name(), left)
+		}
 	})
 	return l
+}
+
+// Leftovers lists what a stopped lab left on the machine: network namespaces, links, loop devices,
+// freezer cgroups, processes and its directory. Empty means the lab cleaned up after itself.
+func Leftovers(name, dir string) []string {
+	var out []string
+	entries, _ := os.ReadDir("/run/netns")
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), name+"-") {
+			out = append(out, "network namespace "+e.Name())
+		}
+	}
+	ifs, _ := net.Interfaces()
+	for _, i := range ifs {
+		if strings.HasPrefix(i.Name, name+"-") {
+			out = append(out, "link "+i.Name)
+		}
+	}
+	if loops, err := run(context.Background(), "losetup", "-a"); err == nil {
+		for _, line := range strings.Split(loops, "\n") {
+			if dir != "" && strings.Contains(line, dir+"/") {
+				out = append(out, "loop device "+line)
+			}
+		}
+	}
+	fz, _ := os.ReadDir(freezerRoot)
+	for _, e := range fz {
+		if strings.HasPrefix(e.Name(), "lifeboat-"+name+"-") {
+			out = append(out, "freezer cgroup "+e.Name())
+		}
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		out = append(out, "lab directory "+dir)
+	}
+	return out
 }

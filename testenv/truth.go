@@ -2,7 +2,9 @@ package testenv
 
 import (
 	"fmt"
+	"slices"
 	"sort"
+	"time"
 )
 
 // Running lists every guest that runs on any lab host, found by scanning each host's processes
@@ -23,7 +25,8 @@ func scanGuests(hosts []hostState) ([]GuestProcess, error) {
 		}
 		for _, p := range processesIn(ino) {
 			if name, ok := qemuGuestName(p); ok && alive(p.PID) {
-				out = append(out, GuestProcess{Host: h.Name, Guest: name, PID: p.PID})
+				out = append(out, GuestProcess{Host: h.Name, Guest: name, PID: p.PID,
+					Incoming: slices.Contains(p.Cmdline, "-incoming"), Started: processStart(p.PID)})
 			}
 		}
 	}
@@ -95,4 +98,30 @@ func (l *Lab) LeaseFile(guest string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("testenv: unknown guest %q", guest)
+}
+
+// DoubleRuns returns the guests that run twice: a guest with two or more processes, where a
+// younger one was not started as a migration destination (-incoming), or has been one for longer
+// than maxMigration (a migration that should have ended). An empty result is the "never runs
+// twice" invariant.
+func DoubleRuns(procs []GuestProcess, now time.Time, maxMigration time.Duration) []string {
+	by := map[string][]GuestProcess{}
+	for _, p := range procs {
+		by[p.Guest] = append(by[p.Guest], p)
+	}
+	var out []string
+	for g, ps := range by {
+		if len(ps) < 2 {
+			continue
+		}
+		sort.Slice(ps, func(i, j int) bool { return ps[i].Started.Before(ps[j].Started) })
+		for _, p := range ps[1:] {
+			if !p.Incoming || now.Sub(p.Started) > maxMigration {
+				out = append(out, g)
+				break
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
 }

@@ -1,0 +1,46 @@
+# lifeboat: failover controller for KVM clusters. `make help` lists the targets.
+SHELL := /bin/bash
+export PATH := /usr/local/go/bin:$(PATH)
+GO ?= go
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
+BIN := build/lifeboat
+GUEST := build/guest
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+# Lab tests are the tests named TestLab*; they need root and /dev/kvm, and run one package at a time.
+LAB_TESTS := ^TestLab
+
+.PHONY: help deps build guest test unit-test lab-test bench lint demo clean
+
+help: ## Show this help
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+deps: ## Install the system packages lifeboat and its lab need (idempotent, quick when done)
+	@scripts/install-deps.sh
+
+build: deps ## Build the lifeboat binary into build/lifeboat
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/lifeboat
+
+guest: deps ## Build the lab's tiny Linux guest image into build/guest
+	@scripts/build-guest.sh $(GUEST)
+
+test: deps build guest unit-test lab-test ## Run every test: unit tests with -race, then the real-lab end-to-end tests
+
+unit-test: ## Unit tests only, with the race detector
+	$(GO) test -race -short -count=1 ./...
+
+lab-test: ## Real-lab end-to-end tests only (root, /dev/kvm)
+	LIFEBOAT_GUEST_DIR=$(CURDIR)/$(GUEST) $(GO) test -count=1 -p 1 -timeout 20m -run '$(LAB_TESTS)' ./...
+
+bench: deps guest ## Run the benchmarks
+	LIFEBOAT_GUEST_DIR=$(CURDIR)/$(GUEST) $(GO) test -run '^$$' -bench . -benchmem -count=1 ./...
+
+lint: ## gofmt, go vet and staticcheck (pinned)
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+
+demo: deps build guest ## Bring a lab up, live-migrate a guest, cut a host's power, recover, bring it down
+	@LIFEBOAT=$(CURDIR)/$(BIN) LIFEBOAT_GUEST_DIR=$(CURDIR)/$(GUEST) scripts/demo.sh
+
+clean: ## Remove build output
+	rm -rf build
