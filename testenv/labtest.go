@@ -5,8 +5,8 @@ import (
 	"errors"
 	"net"
 	"os"
-	"strings"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
