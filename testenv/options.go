@@ -99,8 +99,12 @@ func (o Options) withDefaults() (Options, error) {
 			o.GuestMemoryMiB = 64
 		}
 	}
-	if o.GuestMemoryMiB < 32 || o.GuestMemoryMiB > 4096 {
-		return o, fmt.Errorf("testenv: Options.GuestMemoryMiB %d: want 32 to 4096", o.GuestMemoryMiB)
+	minMem := 32
+	if o.GuestKind == GuestLinux {
+		minMem = 80 // the cloud kernel needs about 52 MiB to unpack itself, loaded at 16 MiB
+	}
+	if o.GuestMemoryMiB < minMem || o.GuestMemoryMiB > 4096 {
+		return o, fmt.Errorf("testenv: Options.GuestMemoryMiB %d: want %d to 4096 for %s guests", o.GuestMemoryMiB, minMem, o.GuestKind)
 	}
 	if o.LUNSizeMiB == 0 {
 		o.LUNSizeMiB = 16

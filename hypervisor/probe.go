@@ -1,0 +1,102 @@
+package hypervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"syscall"
+	"time"
+
+	"libvirt.org/go/libvirt"
+)
+
+// probeState remembers an RPC probe that has not returned, so that a hung host gets one
+// outstanding probe, not one more per tick.
+type probeState struct {
+	mu  sync.Mutex
+	cur *rpcProbe
+}
+
+// rpcProbe is one RPC probe; done closes when err is set.
+type rpcProbe struct {
+	done chan struct{}
+	err  error
+}
+
+// Probe checks the host once: a raw TCP connect to its libvirt port tells refused (host up,
+// libvirtd down) from timeout (host dark or cut off); when connected, an RPC round trip tells a
+// live libvirtd from a hung one.
+func (c *Conn) Probe(ctx context.Context) Probe {
+	ctx, cancel := context.WithTimeout(ctx, c.opts.ProbeTimeout)
+	defer cancel()
+	p := Probe{At: c.opts.Now(), TCP: ProbeOK}
+	if c.endpoint != "" {
+		start := time.Now()
+		var d net.Dialer
+		conn, err := d.DialContext(ctx, "tcp", c.endpoint)
+		p.RTT = time.Since(start)
+		switch {
+		case err == nil:
+			conn.Close()
+		case errors.Is(err, syscall.ECONNREFUSED):
+			p.TCP, p.Outcome, p.Err = ProbeRefused, ProbeRefused, fmt.Errorf("hypervisor: %s: %w", c.endpoint, err)
+		default:
+			p.TCP, p.Outcome, p.Err = ProbeTimeout, ProbeTimeout, fmt.Errorf("hypervisor: %s: %w", c.endpoint, err)
+		}
+		if p.Outcome != "" {
+			p.Connected = c.Connected()
+			return p
+		}
+	}
+	c.mu.RLock()
+	p.Connected = c.conn != nil
+	c.mu.RUnlock()
+	if !p.Connected {
+		if since := c.connecting.Load(); since != 0 && c.opts.Now().Sub(time.Unix(0, since)) > c.opts.ProbeTimeout {
+			p.Outcome, p.Err = ProbeTimeout, fmt.Errorf("hypervisor: %s accepts TCP but libvirt does not answer: %w", c.name, ErrTimeout)
+			return p
+		}
+		p.Outcome, p.Err = ProbeError, fmt.Errorf("hypervisor: %s: %w", c.name, ErrNotConnected)
+		return p
+	}
+	start := time.Now()
+	rp := c.startRPCProbe()
+	select {
+	case <-rp.done:
+		p.RTT = time.Since(start)
+		if rp.err != nil {
+			p.Outcome, p.Err = ProbeError, rp.err
+			return p
+		}
+		p.Outcome = ProbeOK
+	case <-ctx.Done():
+		p.RTT = time.Since(start)
+		p.Outcome, p.Err = ProbeTimeout, fmt.Errorf("hypervisor: %s: RPC probe: %w", c.name, ErrTimeout)
+	}
+	return p
+}
+
+// startRPCProbe starts a GetLibVersion round trip, or returns the one still in flight.
+func (c *Conn) startRPCProbe() *rpcProbe {
+	ps := &c.probe
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if ps.cur != nil {
+		return ps.cur
+	}
+	rp := &rpcProbe{done: make(chan struct{})}
+	ps.cur = rp
+	go func() {
+		rp.err = c.call(context.Background(), "probe", func(conn *libvirt.Connect) error {
+			_, err := conn.GetLibVersion()
+			return wrap("probe", err)
+		})
+		ps.mu.Lock()
+		ps.cur = nil
+		ps.mu.Unlock()
+		close(rp.done)
+	}()
+	return rp
+}

@@ -1,0 +1,59 @@
+package policy
+
+// Reason is a machine-readable code for a verdict.
+type Reason string
+
+// Verdict reasons.
+const (
+	ReasonNoObservation     Reason = "no_observation"
+	ReasonLibvirtOK         Reason = "libvirt_ok"
+	ReasonStabilising       Reason = "stabilising"
+	ReasonLibvirtLost       Reason = "libvirt_lost"
+	ReasonLibvirtdDown      Reason = "libvirtd_down_host_alive"
+	ReasonUnreachable       Reason = "libvirt_timeout"
+	ReasonUnreachableLeases Reason = "libvirt_timeout_leases_held"
+	ReasonPowerOff          Reason = "bmc_power_off_libvirt_lost"
+	ReasonFenceVerified     Reason = "fence_verified"
+	ReasonHealthWarning     Reason = "bmc_health_warning"
+	ReasonHealthCritical    Reason = "bmc_health_critical"
+	ReasonOperatorDegraded  Reason = "operator_degraded"
+	ReasonMaintenance       Reason = "operator_maintenance"
+)
+
+// The rules behind verdicts, in words, for `lifeboat explain`.
+const (
+	RuleMaintenance   = "an operator's maintenance mode overrides every signal"
+	RuleFenced        = "a verified fence and no libvirt answer: the host is off and its VMs may restart elsewhere"
+	RuleDegraded      = "libvirt answers but hardware health (BMC, alert or operator) is Warning or Critical: quarantine and evacuate by live migration"
+	RuleRecovering    = "libvirt answers again after a bad spell: healthy only after a stable period (longer when the host flaps)"
+	RuleHealthy       = "libvirt answers and hardware health is not degraded"
+	RuleNoObservation = "nothing is known yet"
+	RuleFailed        = "libvirt is lost and the BMC reports power off: proof of death (restart still needs a verified fence)"
+	RuleSuspect       = "libvirt has failed for at least suspect_after but less than unreachable_after"
+	RuleUnknown       = "libvirt is lost for unreachable_after but the host answers on the network: libvirtd is down, guests may run; never failed"
+	RuleUnreachable   = "libvirt timed out for unreachable_after without proof of death (BMC not off): wait and fence, never restart blindly"
+)
+
+func ruleFor(s HostState) string {
+	switch s {
+	case Maintenance:
+		return RuleMaintenance
+	case Fenced:
+		return RuleFenced
+	case Degraded:
+		return RuleDegraded
+	case Recovering:
+		return RuleRecovering
+	case Healthy:
+		return RuleHealthy
+	case Failed:
+		return RuleFailed
+	case Suspect:
+		return RuleSuspect
+	case Unknown:
+		return RuleUnknown
+	case Unreachable:
+		return RuleUnreachable
+	}
+	return RuleNoObservation
+}
