@@ -2,14 +2,13 @@ package testenv
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
+
+	"github.com/lifeboat-ha/lifeboat/witness"
 )
 
 // createLUN makes a guest's shared disk: a sparse image attached to a loop device that every
@@ -53,29 +52,7 @@ func detachLUNs(ctx context.Context, file string) error {
 	return errors.Join(errs...)
 }
 
-// leaseFile is the file virtlockd locks for a disk: the SHA-256 of its path, in the lockspace.
+// leaseFile is the file virtlockd locks for a disk, in the lab's shared lockspace.
 func leaseFile(s *labState, diskPath string) string {
-	sum := sha256.Sum256([]byte(diskPath))
-	return filepath.Join(lockspaceDir(s), hex.EncodeToString(sum[:]))
-}
-
-// leaseHolder returns the pid that holds a write lock on the lease file, or 0 when none does.
-// It only asks (F_GETLK) and never takes the lock, so it cannot disturb a guest's start.
-func leaseHolder(path string) (int, error) {
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, fmt.Errorf("testenv: lease %s: %w", path, err)
-	}
-	defer f.Close()
-	lk := syscall.Flock_t{Type: syscall.F_WRLCK, Whence: 0, Start: 0, Len: 0}
-	if err := syscall.FcntlFlock(f.Fd(), syscall.F_GETLK, &lk); err != nil {
-		return 0, fmt.Errorf("testenv: lease %s: %w", path, err)
-	}
-	if lk.Type == syscall.F_UNLCK {
-		return 0, nil
-	}
-	return int(lk.Pid), nil
+	return witness.LeaseFile(lockspaceDir(s), diskPath)
 }

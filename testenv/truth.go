@@ -5,6 +5,8 @@ import (
 	"slices"
 	"sort"
 	"time"
+
+	"github.com/lifeboat-ha/lifeboat/witness"
 )
 
 // Running lists every guest that runs on any lab host, found by scanning each host's processes
@@ -70,7 +72,7 @@ func (l *Lab) LeaseHolder(guest string) (string, error) {
 	if disk == "" {
 		return "", fmt.Errorf("testenv: unknown guest %q", guest)
 	}
-	pid, err := leaseHolder(leaseFile(&st, disk))
+	pid, err := witness.Holder(leaseFile(&st, disk))
 	if err != nil || pid == 0 {
 		return "", err
 	}
