@@ -99,6 +99,12 @@ type Timings struct {
 	UnreachableAfter Duration `yaml:"unreachable_after"`
 	// StableFor is how long a host must stay healthy before it counts as recovered (flap damping).
 	StableFor Duration `yaml:"stable_for"`
+	// BMCInterval is how often each BMC is asked for power state and health.
+	BMCInterval Duration `yaml:"bmc_interval"`
+	// BMCTimeout bounds one BMC request; a BMC that does not answer in time is unreachable.
+	BMCTimeout Duration `yaml:"bmc_timeout"`
+	// InventoryInterval is how often each host's domain list is refreshed (events refresh it too).
+	InventoryInterval Duration `yaml:"inventory_interval"`
 }
 
 // Store is the durable state backend.

@@ -12,11 +12,24 @@ import (
 
 // Load reads a YAML file over the defaults and validates the result.
 func Load(path string) (Config, error) {
+	cfg, err := Read(path)
+	if err != nil {
+		return Config{}, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return Config{}, fmt.Errorf("config %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// Read reads a YAML file over the defaults without validating, so that flags can still be
+// applied before Validate.
+func Read(path string) (Config, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return Config{}, fmt.Errorf("config: %w", err)
 	}
-	cfg, err := Parse(b)
+	cfg, err := decode(b)
 	if err != nil {
 		return Config{}, fmt.Errorf("config %s: %w", path, err)
 	}
@@ -25,14 +38,22 @@ func Load(path string) (Config, error) {
 
 // Parse decodes YAML over the defaults (unknown fields are errors) and validates the result.
 func Parse(b []byte) (Config, error) {
+	cfg, err := decode(b)
+	if err != nil {
+		return Config{}, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+func decode(b []byte) (Config, error) {
 	cfg := Default()
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
 		return Config{}, fmt.Errorf("parse: %w", err)
-	}
-	if err := cfg.Validate(); err != nil {
-		return Config{}, err
 	}
 	return cfg, nil
 }

@@ -77,6 +77,9 @@ func (c *Config) Validate() error {
 		{"timings.suspect_after", t.SuspectAfter, t.SuspectAfter > 0},
 		{"timings.unreachable_after", t.UnreachableAfter, t.UnreachableAfter >= t.SuspectAfter},
 		{"timings.stable_for", t.StableFor, t.StableFor >= 0},
+		{"timings.bmc_interval", t.BMCInterval, t.BMCInterval > 0},
+		{"timings.bmc_timeout", t.BMCTimeout, t.BMCTimeout > 0},
+		{"timings.inventory_interval", t.InventoryInterval, t.InventoryInterval > 0},
 	} {
 		if !d.ok {
 			errs = append(errs, fieldErr(d.name, "%v is out of range", d.v))

@@ -73,15 +73,22 @@ type Conn struct {
 	// mu guards conn: readers hold it while they use the connection, teardown takes it.
 	mu   sync.RWMutex
 	conn *libvirt.Connect
+	// callMu lets one RPC at a time use the connection: libvirt's client has crashed this
+	// process when a keepalive timeout closed a connection with several RPCs in flight to a
+	// hung host.
+	callMu sync.Mutex
 
 	events     chan Event
 	dropped    atomic.Uint64
 	closedWake chan struct{} // the close callback fired
+	retry      chan struct{} // a probe saw the host answer again: reconnect now
 	done       chan struct{}
 	closeOnce  sync.Once
 	wg         sync.WaitGroup
 
 	connecting atomic.Int64 // unix nanos when a hanging connect attempt began, or 0
+	lastErr    atomic.Pointer[error] // why the latest connect attempt failed
+	broken     atomic.Bool           // the connection died; no call may use it until reconnected
 	probe      probeState
 }
 
@@ -97,7 +104,7 @@ func Dial(ctx context.Context, name, uri string, opts Options) (*Conn, error) {
 	}
 	opts = opts.withDefaults()
 	c := &Conn{name: name, uri: uri, endpoint: ep, opts: opts, log: opts.Logger.With("host", name),
-		events: make(chan Event, opts.EventBuffer), closedWake: make(chan struct{}, 1), done: make(chan struct{})}
+		events: make(chan Event, opts.EventBuffer), closedWake: make(chan struct{}, 1), retry: make(chan struct{}, 1), done: make(chan struct{})}
 	c.wg.Add(1)
 	go c.run(context.WithoutCancel(ctx))
 	return c, nil
@@ -116,7 +123,7 @@ func (c *Conn) DroppedEvents() uint64 { return c.dropped.Load() }
 func (c *Conn) Connected() bool {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	return c.conn != nil
+	return c.conn != nil && !c.broken.Load()
 }
 
 // Close ends the connection and waits for its goroutines.
@@ -134,6 +141,7 @@ func (c *Conn) run(ctx context.Context) {
 	backoff := c.opts.MinBackoff
 	for {
 		if err := c.connect(ctx); err != nil {
+			c.lastErr.Store(&err)
 			c.log.Debug("libvirt connect failed", "uri", c.uri, "err", err)
 			wait := backoff/2 + rand.N(backoff/2+1) // jitter keeps many hosts from reconnecting in step
 			backoff = min(backoff*2, c.opts.MaxBackoff)
@@ -141,10 +149,12 @@ func (c *Conn) run(ctx context.Context) {
 			case <-c.done:
 				return
 			case <-time.After(wait):
+			case <-c.retry:
 			}
 			continue
 		}
 		backoff = c.opts.MinBackoff
+		c.lastErr.Store(nil)
 		c.emit(Event{Host: c.name, Kind: EventConnected, At: c.opts.Now()})
 		c.log.Info("libvirt connected", "uri", c.uri)
 		select {
@@ -153,6 +163,8 @@ func (c *Conn) run(ctx context.Context) {
 		case <-c.closedWake:
 		}
 		c.teardown()
+		lost := fmt.Errorf("hypervisor: connection to %s lost: %w", c.uri, ErrTimeout)
+		c.lastErr.Store(&lost)
 		c.emit(Event{Host: c.name, Kind: EventDisconnected, At: c.opts.Now()})
 		c.log.Warn("libvirt connection lost", "uri", c.uri)
 	}
@@ -218,8 +230,19 @@ func (c *Conn) connect(ctx context.Context) error {
 	}
 	c.mu.Lock()
 	c.conn = conn
+	c.broken.Store(false)
 	c.mu.Unlock()
 	return nil
+}
+
+// markBroken stops every further call on the current connection and has it torn down: libvirt
+// must not be called on a connection whose socket has closed.
+func (c *Conn) markBroken() {
+	c.broken.Store(true)
+	select {
+	case c.closedWake <- struct{}{}:
+	default:
+	}
 }
 
 // teardown drops the current connection, if any.
@@ -249,18 +272,36 @@ func (c *Conn) emit(e Event) {
 	}
 }
 
-// call runs fn on the live connection, giving up when ctx ends (fn then finishes on its own:
-// libvirt calls cannot be cancelled, but keepalive ends calls to a dead peer).
+// call runs fn on the live connection, one call at a time, giving up when ctx ends (fn then
+// finishes on its own: libvirt calls cannot be cancelled, but keepalive ends calls to a dead
+// peer). A call whose caller has given up before its turn is not made at all.
 func (c *Conn) call(ctx context.Context, op string, fn func(*libvirt.Connect) error) error {
 	errc := make(chan error, 1)
 	go func() {
 		c.mu.RLock()
 		defer c.mu.RUnlock()
-		if c.conn == nil {
+		c.callMu.Lock()
+		defer c.callMu.Unlock()
+		if err := ctx.Err(); err != nil {
+			errc <- fmt.Errorf("hypervisor: %s on %s: %w (%w)", op, c.name, ErrTimeout, err)
+			return
+		}
+		if c.conn == nil || c.broken.Load() {
 			errc <- fmt.Errorf("hypervisor: %s on %s: %w", op, c.name, ErrNotConnected)
 			return
 		}
-		errc <- fn(c.conn)
+		if alive, err := c.conn.IsAlive(); err != nil || !alive {
+			c.markBroken()
+			errc <- fmt.Errorf("hypervisor: %s on %s: %w (connection closed)", op, c.name, ErrNotConnected)
+			return
+		}
+		err := fn(c.conn)
+		if err != nil {
+			if alive, aerr := c.conn.IsAlive(); aerr != nil || !alive {
+				c.markBroken()
+			}
+		}
+		errc <- err
 	}()
 	select {
 	case err := <-errc:

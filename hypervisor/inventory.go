@@ -2,7 +2,6 @@ package hypervisor
 
 import (
 	"context"
-	"errors"
 
 	"libvirt.org/go/libvirt"
 )
@@ -14,41 +13,63 @@ var stateNames = map[libvirt.DomainState]DomainState{
 	libvirt.DOMAIN_CRASHED: StateCrashed, libvirt.DOMAIN_PMSUSPENDED: StatePMSuspended,
 }
 
-// Domains lists every domain on the host, running or only defined.
+// Domains lists every domain on the host, running or only defined. It costs two RPCs whatever
+// the number of domains (bulk stats, then the persistent set), so that probes, which share the
+// connection one call at a time, never wait long behind an inventory.
 func (c *Conn) Domains(ctx context.Context) ([]Domain, error) {
 	var out []Domain
-	err := c.call(ctx, "list domains", func(conn *libvirt.Connect) error {
-		doms, err := conn.ListAllDomains(0)
+	err := c.call(ctx, "domain stats", func(conn *libvirt.Connect) error {
+		stats, err := conn.GetAllDomainStats(nil,
+			libvirt.DOMAIN_STATS_STATE|libvirt.DOMAIN_STATS_BALLOON|libvirt.DOMAIN_STATS_VCPU,
+			libvirt.CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT)
 		if err != nil {
-			return wrap("list domains", err)
+			return wrap("domain stats", err)
 		}
-		defer func() {
-			for i := range doms {
-				doms[i].Free()
+		out = make([]Domain, 0, len(stats))
+		for _, st := range stats {
+			d := Domain{}
+			d.UUID, _ = st.Domain.GetUUIDString()
+			d.Name, _ = st.Domain.GetName()
+			if st.State != nil && st.State.StateSet {
+				d.State = stateNames[st.State.State]
 			}
-		}()
-		out = make([]Domain, 0, len(doms))
-		for i := range doms {
-			d := &doms[i]
-			uuid, err := d.GetUUIDString()
-			if err != nil {
-				continue // gone while listing
+			if st.Balloon != nil && st.Balloon.MaximumSet {
+				d.MemoryKiB = st.Balloon.Maximum
 			}
-			name, _ := d.GetName()
-			info, err := d.GetInfo()
-			if err != nil {
-				if errors.Is(err, libvirt.ERR_NO_DOMAIN) {
-					continue
-				}
-				return wrap("domain info of "+name, err)
+			d.VCPUs = uint(len(st.Vcpu))
+			// An inactive domain that is listed is defined, hence persistent.
+			d.Persistent = !d.State.Active()
+			st.Domain.Free()
+			if d.UUID != "" {
+				out = append(out, d)
 			}
-			persistent, _ := d.IsPersistent()
-			out = append(out, Domain{UUID: uuid, Name: name, State: stateNames[info.State], Persistent: persistent,
-				MemoryKiB: info.MaxMem, VCPUs: info.NrVirtCpu})
 		}
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	persistent := map[string]bool{}
+	err = c.call(ctx, "list persistent domains", func(conn *libvirt.Connect) error {
+		doms, err := conn.ListAllDomains(libvirt.CONNECT_LIST_DOMAINS_PERSISTENT)
+		if err != nil {
+			return wrap("list persistent domains", err)
+		}
+		for i := range doms {
+			if uuid, err := doms[i].GetUUIDString(); err == nil {
+				persistent[uuid] = true
+			}
+			doms[i].Free()
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		out[i].Persistent = out[i].Persistent || persistent[out[i].UUID]
+	}
+	return out, nil
 }
 
 // DomainXML returns the domain's persistent definition (secure parts included), or its live one

@@ -50,15 +50,18 @@ func (c *Conn) Probe(ctx context.Context) Probe {
 			return p
 		}
 	}
-	c.mu.RLock()
-	p.Connected = c.conn != nil
-	c.mu.RUnlock()
+	p.Connected = c.Connected()
 	if !p.Connected {
-		if since := c.connecting.Load(); since != 0 && c.opts.Now().Sub(time.Unix(0, since)) > c.opts.ProbeTimeout {
-			p.Outcome, p.Err = ProbeTimeout, fmt.Errorf("hypervisor: %s accepts TCP but libvirt does not answer: %w", c.name, ErrTimeout)
-			return p
+		select { // the port answers again: do not wait out the reconnection backoff
+		case c.retry <- struct{}{}:
+		default:
 		}
-		p.Outcome, p.Err = ProbeError, fmt.Errorf("hypervisor: %s: %w", c.name, ErrNotConnected)
+		// The port accepts connections but there is no libvirt session: libvirtd is hung or
+		// starting, unless the latest attempt got an answer (an error from libvirt itself).
+		p.Outcome, p.Err = ProbeTimeout, fmt.Errorf("hypervisor: %s accepts TCP but libvirt does not answer: %w", c.name, ErrTimeout)
+		if le := c.lastErr.Load(); le != nil && !errors.Is(*le, ErrTimeout) {
+			p.Outcome, p.Err = ProbeError, fmt.Errorf("hypervisor: %s: %w: %w", c.name, ErrNotConnected, *le)
+		}
 		return p
 	}
 	start := time.Now()
@@ -68,6 +71,10 @@ func (c *Conn) Probe(ctx context.Context) Probe {
 		p.RTT = time.Since(start)
 		if rp.err != nil {
 			p.Outcome, p.Err = ProbeError, rp.err
+			if !c.Connected() {
+				// The connection died under the call (keepalive gave up on a silent peer).
+				p.Outcome = ProbeTimeout
+			}
 			return p
 		}
 		p.Outcome = ProbeOK
@@ -89,6 +96,8 @@ func (c *Conn) startRPCProbe() *rpcProbe {
 	rp := &rpcProbe{done: make(chan struct{})}
 	ps.cur = rp
 	go func() {
+		// The probe's own deadline is enforced by its caller; this call may outlive it (a hung
+		// host), which is why only one probe RPC is ever in flight.
 		rp.err = c.call(context.Background(), "probe", func(conn *libvirt.Connect) error {
 			_, err := conn.GetLibVersion()
 			return wrap("probe", err)

@@ -18,10 +18,20 @@ type Host interface {
 	DomainXML(ctx context.Context, uuid string) (string, error)
 	// Info reports the host's capacity.
 	Info(ctx context.Context) (HostInfo, error)
+	// Connected reports whether the long-lived libvirt connection is up.
+	Connected() bool
 	// Events delivers domain and connection events until Close.
 	Events() <-chan Event
 	// Close ends the connection and its goroutines.
 	Close() error
+}
+
+// Dialer opens a Host; Dial is the real one, a simulated fleet provides another.
+type Dialer func(ctx context.Context, name, uri string, opts Options) (Host, error)
+
+// DialHost is Dial as a Dialer.
+func DialHost(ctx context.Context, name, uri string, opts Options) (Host, error) {
+	return Dial(ctx, name, uri, opts)
 }
 
 // ProbeOutcome is how a probe ended.

@@ -82,7 +82,7 @@ func Decide(cfg DetectorConfig, prev Track, s Signals, now time.Time) (Verdict, 
 	}
 	if v.State != prev.State {
 		next.Since = now
-		if isBad(v.State) && !isBad(prev.State) && v.State != Recovering {
+		if isBad(v.State) && !isBad(prev.State) && v.State != Recovering && v.Reason != ReasonNoObservation {
 			next.BadSpells = append(next.BadSpells, now)
 		}
 	}
@@ -135,7 +135,7 @@ func decide(cfg DetectorConfig, prev Track, s Signals, now time.Time) Verdict {
 		case s.Operator.Degraded:
 			return verdict(Degraded, ReasonOperatorDegraded, "marked degraded: "+orDash(s.Operator.DegradedReason), RuleDegraded)
 		}
-		if isBad(prev.State) {
+		if isBad(prev.State) && prev.Reason != ReasonNoObservation {
 			need := stableFor(cfg, len(pruneSpells(prev.BadSpells, now, cfg.FlapWindow)))
 			okFor := now.Sub(lv.OKSince)
 			if lv.OKSince.IsZero() || okFor < need {

@@ -40,6 +40,7 @@ func TestDecideScenarios(t *testing.T) {
 	}{
 		{"first probe ok", "", Signals{Libvirt: okLibvirt(0)}, time.Second, Healthy, ReasonLibvirtOK, nil},
 		{"nothing yet", "", Signals{}, 0, Unknown, ReasonNoObservation, nil},
+		{"first probe after start is healthy at once", Unknown, Signals{Libvirt: okLibvirt(0)}, 100 * time.Millisecond, Healthy, ReasonLibvirtOK, nil},
 		{"one failed probe keeps healthy", Healthy, Signals{Libvirt: lostLibvirt(ProbeTimeout, 0), BMC: bmcAt(PowerOn, HealthOK, 0)}, 500 * time.Millisecond, Healthy, ReasonLibvirtOK, nil},
 		{"suspect after a second", Healthy, Signals{Libvirt: lostLibvirt(ProbeTimeout, 0), BMC: bmcAt(PowerOn, HealthOK, 0)}, 1500 * time.Millisecond, Suspect, ReasonLibvirtLost, nil},
 		{"power off is failed at once", Healthy, Signals{Libvirt: lostLibvirt(ProbeTimeout, 0), BMC: bmcAt(PowerOff, HealthOK, 200*time.Millisecond)}, 300 * time.Millisecond, Failed, ReasonPowerOff, []string{"power off", "libvirt lost"}},
@@ -56,6 +57,9 @@ func TestDecideScenarios(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			prev := Track{State: c.prev, Reason: ReasonLibvirtOK}
+			if c.prev == Unknown {
+				prev.Reason = ReasonNoObservation
+			}
 			if c.prev == "" {
 				prev = Track{}
 			}

@@ -2,8 +2,10 @@ package testenv
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/lifeboat-ha/lifeboat/config"
 )
@@ -15,6 +17,13 @@ func writeDaemonConfig(st *labState) (string, error) {
 	cfg.Cluster = "lab-" + st.Name
 	cfg.LeaseDir = lockspaceDir(st)
 	cfg.Store.Path = filepath.Join(st.Dir, "lifeboat.db")
+	// A lab host that comes back is trusted after 10 s of stable answers (30 s by default).
+	cfg.Timings.StableFor = config.Duration(10 * time.Second)
+	// Its own API port, so that labs side by side can each run a daemon.
+	if ln, err := net.Listen("tcp", "127.0.0.1:0"); err == nil {
+		cfg.API.Listen = ln.Addr().String()
+		ln.Close()
+	}
 	for i := range st.Hosts {
 		h := &st.Hosts[i]
 		cfg.Hosts = append(cfg.Hosts, config.Host{

@@ -137,7 +137,7 @@ func teardown(ctx context.Context, st *labState) error {
 }
 
 // labFiles are the entries a lab creates in its directory.
-var labFiles = []string{"hosts", "luns", "lockspace", "bmc", "lifeboat.yaml", "lab.log", "control.sock", stateFile + ".tmp", stateFile}
+var labFiles = []string{"hosts", "luns", "lockspace", "bmc", "lifeboat.yaml", "lifeboat.db", "lab.log", "control.sock", stateFile + ".tmp", stateFile}
 
 // removeFiles deletes the lab's files; the directory too if the lab created it and it is empty.
 func removeFiles(st *labState) error {

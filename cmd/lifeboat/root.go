@@ -21,6 +21,7 @@ their VMs on standby hosts, and moves them home once the host has recovered.
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newLabCmd())
+	root.AddCommand(newLabCmd(), newDaemonCmd())
+	root.AddCommand(newStatusCmd(), newHostsCmd(), newVMsCmd(), newEventsCmd(), newExplainCmd())
 	return root
 }

@@ -1,0 +1,108 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+)
+
+// Sentinel errors. A Backend wraps them to choose the HTTP status; the client's *Error matches
+// them with errors.Is.
+var (
+	// ErrNotFound: the thing asked for does not exist (HTTP 404).
+	ErrNotFound = errors.New("not found")
+	// ErrBadRequest: the request is malformed (HTTP 400, or 405 for a wrong method).
+	ErrBadRequest = errors.New("bad request")
+	// ErrUnauthorized: the bearer token is missing or wrong (HTTP 401).
+	ErrUnauthorized = errors.New("unauthorized")
+	// ErrInternal: the daemon failed to answer (HTTP 5xx).
+	ErrInternal = errors.New("internal error")
+	// ErrUnreachable: the client could not connect to the daemon at all.
+	ErrUnreachable = errors.New("cannot reach the lifeboat daemon")
+)
+
+// Error codes in the "code" field of an error response.
+const (
+	// CodeNotFound: HTTP 404, an unknown host or route.
+	CodeNotFound = "not_found"
+	// CodeBadRequest: HTTP 400 (a bad parameter) or 405 (a wrong method).
+	CodeBadRequest = "bad_request"
+	// CodeUnauthorized: HTTP 401, a missing or wrong bearer token.
+	CodeUnauthorized = "unauthorized"
+	// CodeInternal: HTTP 500, the daemon failed.
+	CodeInternal = "internal"
+)
+
+// Error is an error response from the server, as the client returns it.
+type Error struct {
+	// Status is the HTTP status code.
+	Status int
+	// Code is the machine-readable code, one of the Code constants.
+	Code string
+	// Message names what is wrong.
+	Message string
+}
+
+// Error implements error.
+func (e *Error) Error() string {
+	msg := e.Message
+	if msg == "" {
+		msg = http.StatusText(e.Status)
+	}
+	if e.Status >= 500 {
+		return "lifeboat daemon: " + msg
+	}
+	return msg
+}
+
+// Is matches the sentinel error for the response's code (or, without a code, its status).
+func (e *Error) Is(target error) bool {
+	code := e.Code
+	if code == "" {
+		code = codeForStatus(e.Status)
+	}
+	switch target {
+	case ErrNotFound:
+		return code == CodeNotFound
+	case ErrBadRequest:
+		return code == CodeBadRequest
+	case ErrUnauthorized:
+		return code == CodeUnauthorized
+	case ErrInternal:
+		return code == CodeInternal
+	}
+	return false
+}
+
+// errorBody is the JSON of an error response.
+type errorBody struct {
+	Error string `json:"error"`
+	Code  string `json:"code"`
+}
+
+// codeForStatus is the code of an error response with an HTTP status.
+func codeForStatus(status int) string {
+	switch {
+	case status == http.StatusNotFound:
+		return CodeNotFound
+	case status == http.StatusUnauthorized:
+		return CodeUnauthorized
+	case status >= 400 && status < 500:
+		return CodeBadRequest
+	default:
+		return CodeInternal
+	}
+}
+
+// statusForError maps a Backend error to an HTTP status by the sentinel it wraps.
+func statusForError(err error) int {
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, ErrBadRequest):
+		return http.StatusBadRequest
+	case errors.Is(err, ErrUnauthorized):
+		return http.StatusUnauthorized
+	default:
+		return http.StatusInternalServerError
+	}
+}

@@ -1,0 +1,66 @@
+package api
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+)
+
+// ReadTokenFile reads a bearer token from a file, trimming surrounding white space (a trailing
+// newline, say). An empty file or a token with inner white space is an error.
+func ReadTokenFile(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("token file: %w", err)
+	}
+	tok := strings.TrimSpace(string(b))
+	if tok == "" {
+		return "", fmt.Errorf("token file %s is empty", path)
+	}
+	if err := checkToken(tok); err != nil {
+		return "", fmt.Errorf("token file %s: %w", path, err)
+	}
+	return tok, nil
+}
+
+// checkToken rejects tokens that cannot travel in an Authorization header as they are.
+func checkToken(tok string) error {
+	for _, c := range tok {
+		if c <= ' ' || c == 0x7f {
+			return errors.New("the token holds white space or control characters")
+		}
+	}
+	return nil
+}
+
+// tokenAuth checks bearer tokens in constant time (comparing digests, so the length of the
+// token does not leak either).
+type tokenAuth struct {
+	sum [sha256.Size]byte
+}
+
+// newTokenAuth returns a checker for tok.
+func newTokenAuth(tok string) *tokenAuth {
+	return &tokenAuth{sum: sha256.Sum256([]byte(tok))}
+}
+
+// check returns whether r carries the token, and if not, a message saying what is wrong.
+func (a *tokenAuth) check(r *http.Request) (string, bool) {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return "missing bearer token: the daemon wants the header Authorization: Bearer TOKEN, with the token in its api.token_file", false
+	}
+	scheme, tok, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "the Authorization header is not a bearer token: want Authorization: Bearer TOKEN", false
+	}
+	sum := sha256.Sum256([]byte(strings.TrimSpace(tok)))
+	if subtle.ConstantTimeCompare(sum[:], a.sum[:]) != 1 {
+		return "invalid bearer token: it is not the one in the daemon's api.token_file", false
+	}
+	return "", true
+}

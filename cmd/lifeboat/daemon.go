@@ -1,0 +1,119 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/lifeboat-ha/lifeboat/api"
+	"github.com/lifeboat-ha/lifeboat/config"
+	"github.com/lifeboat-ha/lifeboat/daemon"
+)
+
+// newDaemonCmd runs the controller: watch every host, decide verdicts, journal, serve the API.
+func newDaemonCmd() *cobra.Command {
+	var cfgPath, listen, storePath, logLevel, logFormat string
+	cmd := &cobra.Command{
+		Use:   "daemon",
+		Short: "Run the lifeboat daemon: watch every host and serve the API",
+		Long: `Run the lifeboat daemon. It watches every host in the configuration through libvirt
+(probes and events), its BMC (power state and health over Redfish) and the shared disk-lease
+lockspace, gives each host a verdict with a reason, records every change in its store's journal,
+and serves the HTTP API (and /metrics, /healthz, /readyz) that the other commands use.
+
+Settings are layered: defaults, then the YAML file, then these flags; then they are validated and
+every error names the field at fault. 'lifeboat lab up' writes a file that works as it is.`,
+		Example: "  lifeboat daemon --config /tmp/lab/lifeboat.yaml",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cfgPath == "" {
+				return errors.New("--config is required")
+			}
+			cfg, err := config.Read(cfgPath)
+			if err != nil {
+				return err
+			}
+			if listen != "" {
+				cfg.API.Listen = listen
+			}
+			if storePath != "" {
+				cfg.Store.Path = storePath
+			}
+			if err := cfg.Validate(); err != nil {
+				return fmt.Errorf("config %s: %w", cfgPath, err)
+			}
+			log, err := newLogger(cmd, logLevel, logFormat)
+			if err != nil {
+				return err
+			}
+			return runDaemon(cmd.Context(), cfg, log)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfgPath, "config", os.Getenv("LIFEBOAT_CONFIG"), "daemon configuration file (YAML); env LIFEBOAT_CONFIG")
+	f.StringVar(&listen, "listen", "", "API listen address HOST:PORT (overrides api.listen)")
+	f.StringVar(&storePath, "store", "", "embedded store file (overrides store.path)")
+	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
+	return cmd
+}
+
+// newLogger makes the daemon's structured logger.
+func newLogger(cmd *cobra.Command, level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}
+
+// runDaemon runs the daemon and its API server until ctx ends.
+func runDaemon(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	daemon.Version = version
+	token := ""
+	if cfg.API.TokenFile != "" {
+		t, err := api.ReadTokenFile(cfg.API.TokenFile)
+		if err != nil {
+			return fmt.Errorf("api.token_file: %w", err)
+		}
+		token = t
+	}
+	d, err := daemon.New(cfg, daemon.Options{Logger: log})
+	if err != nil {
+		return err
+	}
+	h, err := api.NewServer(d, api.ServerOptions{Token: token, Gatherer: d.Registry(), Logger: log})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.API.Listen)
+	if err != nil {
+		return fmt.Errorf("api.listen %s: %w", cfg.API.Listen, err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("API server failed", "err", err)
+		}
+	}()
+	log.Info("lifeboat daemon serving", "api", "http://"+ln.Addr().String(), "hosts", len(cfg.Hosts), "store", cfg.Store.Path)
+	runErr := d.Run(ctx)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(sctx)
+	return runErr
+}

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/lifeboat-ha/lifeboat/api"
+)
+
+// hostStateOrder is the order in which host states are listed, worst news last.
+var hostStateOrder = []string{"healthy", "recovering", "maintenance", "suspect", "degraded", "unknown", "unreachable", "failed", "fenced"}
+
+// newStatusCmd shows the daemon and the cluster at a glance.
+func newStatusCmd() *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show the daemon and the cluster at a glance",
+		Long: `Show the daemon and the cluster at a glance: the cluster's name, the daemon's version and
+whether it leads, the hosts counted by state, the VMs and the last journal event. With -o json the
+output is the daemon's status object (cluster, version, started_at, leader, hosts, host_states,
+vms, protected_vms, store, last_event).`,
+		Args: cobra.NoArgs,
+	}
+	cf := addClientFlags(cmd)
+	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if err := checkOutput(output); err != nil {
+			return err
+		}
+		c, err := cf.client()
+		if err != nil {
+			return err
+		}
+		st, err := c.Status(cmd.Context())
+		if err != nil {
+			return apiError(err)
+		}
+		if output == "json" {
+			return printJSON(cmd.OutOrStdout(), st)
+		}
+		printStatus(cmd.OutOrStdout(), c.Server(), st, time.Now())
+		return nil
+	}
+	return cmd
+}
+
+// printStatus writes the status as aligned lines.
+func printStatus(w io.Writer, server string, st api.StatusView, now time.Time) {
+	role := "leader"
+	if !st.Leader {
+		role = "not the leader (standing by)"
+	}
+	lastEvent := "none"
+	if st.LastEvent > 0 {
+		lastEvent = fmt.Sprintf("#%d ('lifeboat events' shows the journal)", st.LastEvent)
+	}
+	tw := newTable(w)
+	fmt.Fprintf(tw, "cluster:\t%s\n", dash(st.Cluster))
+	fmt.Fprintf(tw, "daemon:\t%s, version %s, %s\n", server, dash(st.Version), role)
+	fmt.Fprintf(tw, "up:\t%s (since %s)\n", age(st.StartedAt, now), when(st.StartedAt))
+	fmt.Fprintf(tw, "hosts:\t%d%s\n", st.Hosts, countsByState(st.HostStates))
+	fmt.Fprintf(tw, "vms:\t%d, %d protected\n", st.VMs, st.ProtectedVMs)
+	fmt.Fprintf(tw, "store:\t%s\n", dash(st.Store))
+	fmt.Fprintf(tw, "last event:\t%s\n", lastEvent)
+	_ = tw.Flush()
+}
+
+// countsByState lists non-zero counts as ": 2 healthy, 1 failed", known states first.
+func countsByState(counts map[string]int) string {
+	var parts []string
+	for _, s := range hostStateOrder {
+		if n := counts[s]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, s))
+		}
+	}
+	for _, s := range slices.Sorted(maps.Keys(counts)) {
+		if n := counts[s]; n > 0 && !slices.Contains(hostStateOrder, s) {
+			parts = append(parts, fmt.Sprintf("%d %s", n, s))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return ": " + strings.Join(parts, ", ")
+}

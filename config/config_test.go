@@ -1,0 +1,99 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+const good = `
+cluster: prod
+hosts:
+  - name: h1
+    uri: qemu+tcp://10.0.0.11/system
+    role: active
+    bmc: {type: redfish, endpoint: "https://10.1.0.11", credentials_file: /etc/lifeboat/h1.cred}
+  - name: h2
+    uri: qemu+tcp://10.0.0.12/system
+    role: standby
+    bmc: {type: none}
+timings:
+  probe_interval: 250ms
+store: {path: /var/lib/lifeboat/x.db}
+`
+
+func TestParseGoodAndDefaults(t *testing.T) {
+	cfg, err := Parse([]byte(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Timings.ProbeInterval.D() != 250*time.Millisecond || cfg.Timings.UnreachableAfter.D() != 3*time.Second {
+		t.Errorf("timings %+v", cfg.Timings)
+	}
+	if cfg.API.Listen != "127.0.0.1:7400" || cfg.Protection.Default != "all" {
+		t.Errorf("defaults not applied: %+v %+v", cfg.API, cfg.Protection)
+	}
+	b, err := Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := Parse(b)
+	if err != nil {
+		t.Fatalf("marshalled config does not parse again: %v\n%s", err, b)
+	}
+	if again.Timings != cfg.Timings || len(again.Hosts) != 2 {
+		t.Errorf("round trip changed the config")
+	}
+}
+
+func TestBadConfigNamesTheField(t *testing.T) {
+	cases := []struct{ yaml, want string }{
+		{``, "hosts: at least one host"},
+		{`hosts: [{name: h1, uri: "qemu+tcp://a/system", role: boss}]`, `hosts[0].role: "boss"`},
+		{`hosts: [{name: h1, uri: "http://a", role: active}]`, "hosts[0].uri"},
+		{`hosts: [{name: h1, uri: "qemu+tcp://a/system", role: active}, {name: h1, uri: "qemu+tcp://b/system", role: active}]`, `hosts[1].name: "h1" already used`},
+		{`hosts: [{name: h1, uri: "qemu+tcp://a/system", role: active, bmc: {type: redfish, endpoint: "ftp://x"}}]`, "hosts[0].bmc.endpoint"},
+		{`hosts: [{name: h1, uri: "qemu+tcp://a/system", role: active, bmc: {type: redfish, endpoint: "https://x"}}]`, "hosts[0].bmc.credentials_file"},
+		{`hosts: [{name: h1, uri: "qemu+tcp://a/system", role: active, bmc: {type: smoke}}]`, "hosts[0].bmc.type"},
+		{`hosts: [{name: h1, uri: "qemu+tcp://a/system", role: active}]
+timings: {probe_interval: fast}`, `"fast" is not a duration`},
+		{`hosts: [{name: h1, uri: "qemu+tcp://a/system", role: active}]
+timings: {suspect_after: 5s, unreachable_after: 1s}`, "timings.unreachable_after"},
+		{`hosts: [{name: h1, uri: "qemu+tcp://a/system", role: active}]
+api: {listen: nowhere}`, "api.listen"},
+		{`hosts: [{name: h1, uri: "qemu+tcp://a/system", role: active}]
+protection: {default: some}`, "protection.default"},
+		{`hosts: [{name: h1, uri: "qemu+tcp://a/system", role: active}]
+colour: blue`, "field colour not found"},
+		{`hosts: [{name: h1`, "parse"},
+	}
+	for _, c := range cases {
+		_, err := Parse([]byte(c.yaml))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: got %v, want an error containing %q", c.yaml, err, c.want)
+		}
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	_, err := Load(filepath.Join(t.TempDir(), "nope.yaml"))
+	if !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("missing file: %v", err)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add(good)
+	f.Add("hosts: [{name: a}]")
+	f.Fuzz(func(t *testing.T, s string) {
+		cfg, err := Parse([]byte(s))
+		if err == nil {
+			if verr := cfg.Validate(); verr != nil {
+				t.Fatalf("Parse accepted a config that does not validate: %v", verr)
+			}
+		}
+	})
+}

@@ -1,0 +1,225 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/lifeboat-ha/lifeboat/config"
+	"github.com/lifeboat-ha/lifeboat/hypervisor"
+	"github.com/lifeboat-ha/lifeboat/policy"
+	"github.com/lifeboat-ha/lifeboat/redfish"
+	"github.com/lifeboat-ha/lifeboat/store"
+)
+
+// Version is reported by the API; the binary sets it.
+var Version = "dev"
+
+// Daemon watches the cluster. Create it with New, run it with Run.
+type Daemon struct {
+	cfg    config.Config
+	log    *slog.Logger
+	db     *store.DB
+	now    func() time.Time
+	det    policy.DetectorConfig
+	m      *metrics
+	hosts  []*hostWatch
+	byName map[string]*hostWatch
+
+	// mu guards the hosts' signals, tracks and verdicts, and the VM records.
+	mu      sync.Mutex
+	vms     map[string]*store.VMRecord // by UUID
+	disks   map[string][]string        // each VM's disk paths, parsed from its definition once
+	kick    chan struct{}              // asks the decide loop to run now
+	dial    hypervisor.Dialer
+	started time.Time
+	ready   atomic.Bool
+}
+
+// hostWatch is everything the daemon knows about one host.
+type hostWatch struct {
+	cfg     config.Host
+	conn    hypervisor.Host
+	bmc     *redfish.Client
+	sig     policy.Signals
+	track   policy.Track
+	verdict policy.Verdict
+	// domains is the latest inventory (from a reachable host); invKick asks for a refresh.
+	domains []hypervisor.Domain
+	invAt   time.Time
+	invKick chan struct{}
+	history []store.Entry // recent verdict changes, newest last
+}
+
+// Options are the daemon's injectable parts.
+type Options struct {
+	Logger *slog.Logger
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+	// Dial opens host connections; default hypervisor.DialHost (real libvirt). A simulated
+	// fleet passes its own.
+	Dial hypervisor.Dialer
+}
+
+// New opens the store and prepares the host watchers; nothing runs until Run.
+func New(cfg config.Config, opts Options) (*Daemon, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("daemon: config: %w", err)
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Dial == nil {
+		opts.Dial = hypervisor.DialHost
+	}
+	db, err := store.Open(cfg.Store.Path, store.Options{Create: true})
+	if err != nil {
+		return nil, fmt.Errorf("daemon: store: %w", err)
+	}
+	d := &Daemon{cfg: cfg, log: opts.Logger, db: db, now: opts.Now, byName: map[string]*hostWatch{},
+		vms: map[string]*store.VMRecord{}, disks: map[string][]string{}, kick: make(chan struct{}, 1), m: newMetrics(), dial: opts.Dial}
+	d.det = detectorConfig(cfg.Timings)
+	for _, h := range cfg.Hosts {
+		w := &hostWatch{cfg: h, invKick: make(chan struct{}, 1)}
+		w.sig.Host = h.Name
+		if h.BMC.Type == config.BMCRedfish {
+			creds, err := redfish.ReadCredentials(h.BMC.CredentialsFile)
+			if err != nil {
+				db.Close()
+				return nil, fmt.Errorf("daemon: host %s: bmc.credentials_file: %w", h.Name, err)
+			}
+			w.bmc, err = redfish.New(h.BMC.Endpoint, h.BMC.SystemID, creds, h.BMC.Insecure, cfg.Timings.BMCTimeout.D())
+			if err != nil {
+				db.Close()
+				return nil, fmt.Errorf("daemon: host %s: bmc: %w", h.Name, err)
+			}
+			w.sig.BMC.Configured = true
+		}
+		w.sig.Lease.Configured = cfg.LeaseDir != ""
+		d.hosts = append(d.hosts, w)
+		d.byName[h.Name] = w
+	}
+	if err := d.load(context.Background()); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+func detectorConfig(t config.Timings) policy.DetectorConfig {
+	c := policy.DefaultDetectorConfig()
+	c.SuspectAfter = t.SuspectAfter.D()
+	c.UnreachableAfter = t.UnreachableAfter.D()
+	c.StableFor = t.StableFor.D()
+	c.BMCStaleAfter = max(3*t.BMCInterval.D()+t.BMCTimeout.D(), 2*time.Second)
+	return c
+}
+
+// load restores VM records and the last host verdicts from the store.
+func (d *Daemon) load(ctx context.Context) error {
+	vms, err := d.db.ListVMs(ctx)
+	if err != nil {
+		return fmt.Errorf("daemon: load VM records: %w", err)
+	}
+	for i := range vms {
+		r := vms[i]
+		d.vms[r.UUID] = &r
+		d.parseDisks(&r)
+	}
+	hosts, err := d.db.ListHosts(ctx)
+	if err != nil {
+		return fmt.Errorf("daemon: load host records: %w", err)
+	}
+	for _, h := range hosts {
+		if w, ok := d.byName[h.Name]; ok {
+			w.track = policy.Track{State: policy.HostState(h.State), Reason: policy.Reason(h.Reason), Since: h.Since}
+			w.verdict = policy.Verdict{Host: h.Name, State: w.track.State, Reason: w.track.Reason, Message: h.Message, Since: h.Since}
+		}
+	}
+	return nil
+}
+
+// Run watches the cluster until ctx ends, then closes every connection and the store.
+func (d *Daemon) Run(ctx context.Context) error {
+	d.started = d.now()
+	d.journal(ctx, store.Entry{Kind: "daemon", Reason: "started",
+		Message: fmt.Sprintf("lifeboat %s started: watching %d hosts, %d VM records restored", Version, len(d.hosts), len(d.vms))})
+	var wg sync.WaitGroup
+	for _, w := range d.hosts {
+		conn, err := d.dial(ctx, w.cfg.Name, w.cfg.URI, hypervisor.Options{
+			ProbeTimeout: d.cfg.Timings.ProbeTimeout.D(), Logger: d.log, Now: d.now})
+		if err != nil {
+			return fmt.Errorf("daemon: host %s: %w", w.cfg.Name, err)
+		}
+		w.conn = conn
+		for _, loop := range []func(context.Context, *hostWatch){d.probeLoop, d.bmcLoop, d.inventoryLoop, d.eventLoop} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				loop(ctx, w)
+			}()
+		}
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		d.decideLoop(ctx)
+	}()
+	d.ready.Store(true)
+	<-ctx.Done()
+	d.ready.Store(false)
+	for _, w := range d.hosts {
+		w.conn.Close()
+	}
+	wg.Wait()
+	stopCtx := context.WithoutCancel(ctx)
+	d.journal(stopCtx, store.Entry{Kind: "daemon", Reason: "stopped", Message: "lifeboat stopped"})
+	if err := d.db.Close(); err != nil {
+		return fmt.Errorf("daemon: close store: %w", err)
+	}
+	if errors.Is(ctx.Err(), context.Canceled) {
+		return nil
+	}
+	return ctx.Err()
+}
+
+// journal appends an entry, stamping its time; a failure is logged, never fatal.
+func (d *Daemon) journal(ctx context.Context, e store.Entry) {
+	if e.At.IsZero() {
+		e.At = d.now()
+	}
+	// What was observed is recorded even while the daemon is stopping.
+	if _, err := d.db.Append(context.WithoutCancel(ctx), e); err != nil {
+		d.log.Error("journal append failed", "err", err, "kind", e.Kind, "message", e.Message)
+		return
+	}
+	d.m.journal.WithLabelValues(e.Kind).Inc()
+}
+
+// kickDecide asks the decide loop to run now.
+func (d *Daemon) kickDecide() {
+	select {
+	case d.kick <- struct{}{}:
+	default:
+	}
+}
+
+// parseDisks caches the disk paths of a VM's definition. Caller holds d.mu (or owns d).
+func (d *Daemon) parseDisks(r *store.VMRecord) {
+	if r.Definition == "" {
+		return
+	}
+	_, _, disks, err := hypervisor.DomainDisks(r.Definition)
+	if err != nil {
+		d.log.Warn("VM definition does not parse", "vm", r.Name, "err", err)
+		return
+	}
+	d.disks[r.UUID] = disks
+}

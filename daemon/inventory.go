@@ -1,0 +1,215 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/lifeboat-ha/lifeboat/config"
+	"github.com/lifeboat-ha/lifeboat/hypervisor"
+	"github.com/lifeboat-ha/lifeboat/store"
+)
+
+// eventLoop journals the host's libvirt events and refreshes its inventory when domains change.
+func (d *Daemon) eventLoop(ctx context.Context, w *hostWatch) {
+	for ev := range w.conn.Events() {
+		switch ev.Kind {
+		case hypervisor.EventLifecycle, hypervisor.EventConnected:
+			select {
+			case w.invKick <- struct{}{}:
+			default:
+			}
+		case hypervisor.EventIOError, hypervisor.EventJobCompleted, hypervisor.EventMigrationIt, hypervisor.EventDisconnected:
+		}
+		if ev.Kind == hypervisor.EventMigrationIt {
+			continue // too many to journal one by one
+		}
+		d.journal(ctx, store.Entry{At: ev.At, Kind: "event", Host: ev.Host, VM: ev.Domain, Reason: string(ev.Kind), Message: eventMessage(ev)})
+	}
+}
+
+func eventMessage(ev hypervisor.Event) string {
+	switch ev.Kind {
+	case hypervisor.EventConnected:
+		return "libvirt connection established"
+	case hypervisor.EventDisconnected:
+		return "libvirt connection lost"
+	}
+	return fmt.Sprintf("%s %s: %s", ev.Kind, ev.Domain, ev.Detail)
+}
+
+// inventoryLoop refreshes the host's domain list every inventory interval, and at once when an
+// event says it changed.
+func (d *Daemon) inventoryLoop(ctx context.Context, w *hostWatch) {
+	t := time.NewTicker(d.cfg.Timings.InventoryInterval.D())
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-w.invKick:
+		}
+		if !w.conn.Connected() {
+			continue
+		}
+		ictx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		doms, err := w.conn.Domains(ictx)
+		if err != nil {
+			cancel()
+			d.log.Debug("inventory failed", "host", w.cfg.Name, "err", err)
+			continue
+		}
+		d.updateInventory(ictx, w, doms)
+		cancel()
+	}
+}
+
+// updateInventory records a host's domain list and brings the VM records up to date: a VM seen
+// for the first time gets a record with its definition and its home host; a VM that moved gets
+// its current host changed. Each change is journaled.
+func (d *Daemon) updateInventory(ctx context.Context, w *hostWatch, doms []hypervisor.Domain) {
+	now := d.now()
+	// Definitions of VMs not yet on record are fetched outside the lock.
+	d.mu.Lock()
+	var missing []hypervisor.Domain
+	for _, dom := range doms {
+		if r, ok := d.vms[dom.UUID]; !ok || r.Definition == "" {
+			missing = append(missing, dom)
+		}
+	}
+	d.mu.Unlock()
+	defs := map[string]string{}
+	for _, dom := range missing {
+		xml, err := w.conn.DomainXML(ctx, dom.UUID)
+		if err != nil {
+			d.log.Warn("cannot read a domain definition", "host", w.cfg.Name, "vm", dom.Name, "err", err)
+			continue
+		}
+		defs[dom.UUID] = xml
+	}
+
+	d.mu.Lock()
+	w.domains, w.invAt = doms, now
+	var changed []store.VMRecord
+	var entries []store.Entry
+	for _, dom := range doms {
+		r, ok := d.vms[dom.UUID]
+		if !ok {
+			if !dom.State.Active() && dom.Persistent {
+				// A definition left behind (e.g. on a host whose VM restarted elsewhere) makes no record.
+				if _, elsewhere := d.activeHost(dom.UUID, w); !elsewhere && !d.knownName(dom.Name) {
+					r = d.newRecord(dom, w.cfg.Name, now)
+				} else {
+					continue
+				}
+			} else {
+				r = d.newRecord(dom, w.cfg.Name, now)
+			}
+			d.vms[dom.UUID] = r
+			entries = append(entries, store.Entry{At: now, Kind: "vm", Host: w.cfg.Name, VM: dom.Name, Reason: "discovered",
+				Message: fmt.Sprintf("%s discovered on %s (%s); home host %s", dom.Name, w.cfg.Name, dom.State, r.HomeHost)})
+		}
+		if def, ok := defs[dom.UUID]; ok && r.Definition == "" {
+			r.Definition = def
+			d.parseDisks(r)
+		}
+		old := *r
+		if dom.State.Active() {
+			r.CurrentHost, r.State = w.cfg.Name, string(dom.State)
+		} else if r.CurrentHost == w.cfg.Name || r.CurrentHost == "" {
+			if _, elsewhere := d.activeHost(dom.UUID, w); !elsewhere {
+				r.CurrentHost, r.State = "", string(dom.State)
+			}
+		}
+		r.Name, r.MemoryMiB, r.VCPUs = dom.Name, int(dom.MemoryKiB/1024), int(dom.VCPUs)
+		if old.CurrentHost != r.CurrentHost && old.CurrentHost != "" && r.CurrentHost != "" {
+			entries = append(entries, store.Entry{At: now, Kind: "vm", Host: r.CurrentHost, VM: r.Name, Reason: "moved",
+				Message: fmt.Sprintf("%s now runs on %s (was %s)", r.Name, r.CurrentHost, old.CurrentHost)})
+		}
+		if old != *r {
+			r.UpdatedAt = now
+			changed = append(changed, *r)
+		}
+	}
+	// VMs on record as running here that the host no longer lists.
+	present := map[string]bool{}
+	for _, dom := range doms {
+		present[dom.UUID] = true
+	}
+	for _, r := range d.vms {
+		if r.CurrentHost == w.cfg.Name && !present[r.UUID] {
+			if _, elsewhere := d.activeHost(r.UUID, w); !elsewhere {
+				r.CurrentHost, r.State, r.UpdatedAt = "", "missing", now
+				changed = append(changed, *r)
+			}
+		}
+	}
+	d.mu.Unlock()
+	sort.Slice(changed, func(i, j int) bool { return changed[i].Name < changed[j].Name })
+	for _, r := range changed {
+		if err := d.db.PutVM(ctx, r); err != nil {
+			d.log.Error("cannot store a VM record", "vm", r.Name, "err", err)
+		}
+	}
+	for _, e := range entries {
+		d.journal(ctx, e)
+	}
+}
+
+// activeHost finds another host whose latest inventory runs the VM. Caller holds d.mu.
+func (d *Daemon) activeHost(uuid string, except *hostWatch) (string, bool) {
+	for _, o := range d.hosts {
+		if o == except {
+			continue
+		}
+		for _, dom := range o.domains {
+			if dom.UUID == uuid && dom.State.Active() {
+				return o.cfg.Name, true
+			}
+		}
+	}
+	return "", false
+}
+
+// knownName reports whether a VM of that name is on record. Caller holds d.mu.
+func (d *Daemon) knownName(name string) bool {
+	for _, r := range d.vms {
+		if r.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// newRecord makes the record of a newly seen VM, with its protection and priority from the
+// configuration. Caller holds d.mu.
+func (d *Daemon) newRecord(dom hypervisor.Domain, host string, now time.Time) *store.VMRecord {
+	protected, priority := protection(d.cfg.Protection, dom.Name)
+	r := &store.VMRecord{UUID: dom.UUID, Name: dom.Name, HomeHost: host, State: string(dom.State),
+		Protected: protected, Priority: priority, UpdatedAt: now}
+	if dom.State.Active() {
+		r.CurrentHost = host
+	}
+	return r
+}
+
+// protection decides whether a VM is protected, and its priority, from the configuration.
+func protection(p config.Protection, name string) (bool, int) {
+	protected, priority := p.Default == "all", p.DefaultPriority
+	for _, r := range p.VMs {
+		if r.Name != name {
+			continue
+		}
+		if r.Protected != nil {
+			protected = *r.Protected
+		} else {
+			protected = true
+		}
+		if r.Priority != 0 {
+			priority = r.Priority
+		}
+	}
+	return protected, priority
+}

@@ -1,0 +1,58 @@
+package daemon
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/lifeboat-ha/lifeboat/policy"
+)
+
+// metrics are the daemon's Prometheus metrics, on a private registry.
+type metrics struct {
+	reg        *prometheus.Registry
+	probes     *prometheus.CounterVec
+	probeRTT   prometheus.Histogram
+	bmcQueries *prometheus.CounterVec
+	verdicts   *prometheus.CounterVec
+	journal    *prometheus.CounterVec
+	hostState  *prometheus.GaugeVec
+}
+
+var allStates = []policy.HostState{policy.Healthy, policy.Suspect, policy.Unreachable, policy.Degraded,
+	policy.Failed, policy.Fenced, policy.Recovering, policy.Maintenance, policy.Unknown}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		probes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lifeboat_libvirt_probes_total",
+			Help: "Probes of hosts' libvirt endpoints, by outcome."}, []string{"outcome"}),
+		probeRTT: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "lifeboat_libvirt_probe_rtt_seconds",
+			Help:    "Round-trip time of successful libvirt probes.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 4, 9)}),
+		bmcQueries: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lifeboat_bmc_queries_total",
+			Help: "Queries of hosts' BMCs for power and health, by outcome."}, []string{"outcome"}),
+		verdicts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lifeboat_host_verdict_changes_total",
+			Help: "Changes of host verdicts, by the new state."}, []string{"state"}),
+		journal: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lifeboat_journal_entries_total",
+			Help: "Entries appended to the journal, by kind."}, []string{"kind"}),
+		hostState: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "lifeboat_hosts",
+			Help: "Hosts in each verdict state."}, []string{"state"}),
+	}
+	m.reg.MustRegister(m.probes, m.probeRTT, m.bmcQueries, m.verdicts, m.journal, m.hostState,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// setHostStates publishes how many hosts are in each state.
+func (m *metrics) setHostStates(states map[string]policy.HostState) {
+	counts := map[policy.HostState]int{}
+	for _, s := range states {
+		counts[s]++
+	}
+	for _, s := range allStates {
+		m.hostState.WithLabelValues(string(s)).Set(float64(counts[s]))
+	}
+}
+
+// Registry is the daemon's metrics registry, for /metrics.
+func (d *Daemon) Registry() *prometheus.Registry { return d.m.reg }

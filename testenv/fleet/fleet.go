@@ -1,0 +1,127 @@
+// Package fleet is a simulated fleet of hypervisor hosts behind lifeboat's hypervisor.Host
+// interface, for scale benchmarks and deterministic scenarios. It does no I/O: probes answer at
+// once with the outcome the test set, inventories list made-up domains.
+package fleet
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/lifeboat-ha/lifeboat/hypervisor"
+)
+
+// Fleet is a set of simulated hosts, created on demand by Dial.
+type Fleet struct {
+	mu         sync.Mutex
+	hosts      map[string]*Host
+	vmsPerHost int
+}
+
+// New makes a fleet whose hosts each run vmsPerHost domains.
+func New(vmsPerHost int) *Fleet {
+	return &Fleet{hosts: map[string]*Host{}, vmsPerHost: vmsPerHost}
+}
+
+// Dial is a hypervisor.Dialer that returns the simulated host of that name.
+func (f *Fleet) Dial(_ context.Context, name, _ string, opts hypervisor.Options) (hypervisor.Host, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	h := &Host{name: name, now: now, outcome: hypervisor.ProbeOK, events: make(chan hypervisor.Event, 16)}
+	for i := 0; i < f.vmsPerHost; i++ {
+		h.domains = append(h.domains, hypervisor.Domain{
+			UUID: fmt.Sprintf("%08x-0000-4000-8000-%012x", len(f.hosts), i), Name: fmt.Sprintf("%s-vm%d", name, i),
+			State: hypervisor.StateRunning, Persistent: true, MemoryKiB: 1 << 20, VCPUs: 1})
+	}
+	f.hosts[name] = h
+	return h, nil
+}
+
+// Host returns a simulated host by name (nil before Dial).
+func (f *Fleet) Host(name string) *Host {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.hosts[name]
+}
+
+// Host is one simulated host.
+type Host struct {
+	name    string
+	now     func() time.Time
+	mu      sync.Mutex
+	outcome hypervisor.ProbeOutcome
+	domains []hypervisor.Domain
+	events  chan hypervisor.Event
+	once    sync.Once
+}
+
+// SetOutcome makes every later probe of the host end this way.
+func (h *Host) SetOutcome(o hypervisor.ProbeOutcome) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.outcome = o
+}
+
+// Name is the host's name.
+func (h *Host) Name() string { return h.name }
+
+// Probe answers at once with the outcome set.
+func (h *Host) Probe(context.Context) hypervisor.Probe {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	p := hypervisor.Probe{Outcome: h.outcome, TCP: hypervisor.ProbeOK, RTT: 200 * time.Microsecond,
+		Connected: h.outcome == hypervisor.ProbeOK, At: h.now()}
+	if h.outcome != hypervisor.ProbeOK {
+		p.Err = fmt.Errorf("fleet: %s: simulated %s", h.name, h.outcome)
+	}
+	return p
+}
+
+// Connected reports whether probes succeed.
+func (h *Host) Connected() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.outcome == hypervisor.ProbeOK
+}
+
+// Domains lists the host's simulated domains.
+func (h *Host) Domains(context.Context) ([]hypervisor.Domain, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.outcome != hypervisor.ProbeOK {
+		return nil, fmt.Errorf("fleet: %s: %w", h.name, hypervisor.ErrNotConnected)
+	}
+	return append([]hypervisor.Domain(nil), h.domains...), nil
+}
+
+// DomainXML returns a small definition with one disk.
+func (h *Host) DomainXML(_ context.Context, uuid string) (string, error) {
+	for _, d := range h.domains {
+		if d.UUID == uuid {
+			return fmt.Sprintf("<domain type='kvm'><name>%s</name><uuid>%s</uuid><devices><disk type='block' device='disk'><source dev='/dev/mapper/%s'/></disk></devices></domain>", d.Name, d.UUID, d.Name), nil
+		}
+	}
+	return "", fmt.Errorf("fleet: %s: %w", uuid, hypervisor.ErrNoDomain)
+}
+
+// Info reports a typical host.
+func (h *Host) Info(context.Context) (hypervisor.HostInfo, error) {
+	return hypervisor.HostInfo{Hostname: h.name, CPUs: 64, MemoryKiB: 512 << 20, LibvirtVersion: 9000000}, nil
+}
+
+// Events is a channel on which nothing but the first connection arrives.
+func (h *Host) Events() <-chan hypervisor.Event {
+	h.once.Do(func() { h.events <- hypervisor.Event{Host: h.name, Kind: hypervisor.EventConnected, At: h.now()} })
+	return h.events
+}
+
+// Close ends the host's event channel.
+func (h *Host) Close() error {
+	close(h.events)
+	return nil
+}
