@@ -86,7 +86,7 @@ type Conn struct {
 	closeOnce  sync.Once
 	wg         sync.WaitGroup
 
-	connecting atomic.Int64 // unix nanos when a hanging connect attempt began, or 0
+	connecting atomic.Int64          // unix nanos when a hanging connect attempt began, or 0
 	lastErr    atomic.Pointer[error] // why the latest connect attempt failed
 	broken     atomic.Bool           // the connection died; no call may use it until reconnected
 	probe      probeState

@@ -134,4 +134,3 @@ func (p *DelayProxy) Close() error {
 	p.wg.Wait()
 	return err
 }
-
