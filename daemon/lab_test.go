@@ -334,7 +334,8 @@ func TestLabDaemonSoakNoFalseVerdicts(t *testing.T) {
 	for time.Now().Before(end) {
 		for _, h := range l.Hosts() {
 			if v := hostState(t, rd.client, h.Name); v.State != "healthy" {
-				t.Fatalf("false verdict during soak: %s is %s (%s: %s)", h.Name, v.State, v.Reason, v.Message)
+				ex, _ := rd.client.ExplainHost(context.Background(), h.Name)
+				t.Fatalf("false verdict during soak: %s is %s (%s: %s)\nsignals: %+v", h.Name, v.State, v.Reason, v.Message, ex.Signals)
 			}
 		}
 		time.Sleep(250 * time.Millisecond)

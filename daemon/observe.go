@@ -86,8 +86,9 @@ func (d *Daemon) bmcLoop(ctx context.Context, w *hostWatch) {
 		b.At = at
 		if err != nil {
 			b.Reachable, b.Err = false, err.Error()
-			if errors.Is(err, context.DeadlineExceeded) {
-				b.Err = "no answer within " + d.cfg.Timings.BMCTimeout.String()
+			var te interface{ Timeout() bool }
+			if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &te) && te.Timeout()) {
+				b.Err = "no answer within " + d.cfg.Timings.BMCTimeout.String() + " (" + err.Error() + ")"
 			}
 		} else {
 			b.Reachable, b.Err = true, ""

@@ -19,17 +19,20 @@ type probeState struct {
 	cur *rpcProbe
 }
 
-// rpcProbe is one RPC probe; done closes when err is set.
+// rpcProbe is one RPC probe: started closes when the RPC gets the connection (after any call
+// ahead of it), done when err is set.
 type rpcProbe struct {
-	done chan struct{}
-	err  error
+	started chan struct{}
+	begin   time.Time
+	done    chan struct{}
+	err     error
 }
 
 // Probe checks the host once: a raw TCP connect to its libvirt port tells refused (host up,
 // libvirtd down) from timeout (host dark or cut off); when connected, an RPC round trip tells a
 // live libvirtd from a hung one.
-func (c *Conn) Probe(ctx context.Context) Probe {
-	ctx, cancel := context.WithTimeout(ctx, c.opts.ProbeTimeout)
+func (c *Conn) Probe(outer context.Context) Probe {
+	ctx, cancel := context.WithTimeout(outer, c.opts.ProbeTimeout)
 	defer cancel()
 	p := Probe{At: c.opts.Now(), TCP: ProbeOK}
 	if c.endpoint != "" {
@@ -64,11 +67,26 @@ func (c *Conn) Probe(ctx context.Context) Probe {
 		}
 		return p
 	}
-	start := time.Now()
+	// The RPC's own round trip is bounded by ProbeTimeout; waiting for a call ahead of it on
+	// the connection is bounded by another ProbeTimeout (a call that holds the connection that
+	// long is itself a sign of a hung libvirtd).
 	rp := c.startRPCProbe()
+	queued := time.NewTimer(c.opts.ProbeTimeout)
+	defer queued.Stop()
+	select {
+	case <-rp.started:
+	case <-queued.C:
+		p.Outcome, p.Err = ProbeTimeout, fmt.Errorf("hypervisor: %s: RPC probe waited %s behind another call: %w", c.name, c.opts.ProbeTimeout, ErrTimeout)
+		return p
+	case <-outer.Done():
+		p.Outcome, p.Err = ProbeTimeout, fmt.Errorf("hypervisor: %s: RPC probe: %w", c.name, outer.Err())
+		return p
+	}
+	rtt := time.NewTimer(c.opts.ProbeTimeout - time.Since(rp.begin))
+	defer rtt.Stop()
 	select {
 	case <-rp.done:
-		p.RTT = time.Since(start)
+		p.RTT = time.Since(rp.begin)
 		if rp.err != nil {
 			p.Outcome, p.Err = ProbeError, rp.err
 			if !c.Connected() {
@@ -78,9 +96,12 @@ func (c *Conn) Probe(ctx context.Context) Probe {
 			return p
 		}
 		p.Outcome = ProbeOK
-	case <-ctx.Done():
-		p.RTT = time.Since(start)
+	case <-rtt.C:
+		p.RTT = time.Since(rp.begin)
 		p.Outcome, p.Err = ProbeTimeout, fmt.Errorf("hypervisor: %s: RPC probe: %w", c.name, ErrTimeout)
+	case <-outer.Done():
+		p.RTT = time.Since(rp.begin)
+		p.Outcome, p.Err = ProbeTimeout, fmt.Errorf("hypervisor: %s: RPC probe: %w", c.name, outer.Err())
 	}
 	return p
 }
@@ -93,18 +114,26 @@ func (c *Conn) startRPCProbe() *rpcProbe {
 	if ps.cur != nil {
 		return ps.cur
 	}
-	rp := &rpcProbe{done: make(chan struct{})}
+	rp := &rpcProbe{started: make(chan struct{}), done: make(chan struct{})}
 	ps.cur = rp
 	go func() {
 		// The probe's own deadline is enforced by its caller; this call may outlive it (a hung
 		// host), which is why only one probe RPC is ever in flight.
 		rp.err = c.call(context.Background(), "probe", func(conn *libvirt.Connect) error {
+			rp.begin = time.Now()
+			close(rp.started)
 			_, err := conn.GetLibVersion()
 			return wrap("probe", err)
 		})
 		ps.mu.Lock()
 		ps.cur = nil
 		ps.mu.Unlock()
+		select {
+		case <-rp.started:
+		default: // the call never reached the connection
+			rp.begin = time.Now()
+			close(rp.started)
+		}
 		close(rp.done)
 	}()
 	return rp

@@ -153,8 +153,13 @@ func decide(cfg DetectorConfig, prev Track, s Signals, now time.Time) Verdict {
 	if bmcFresh && s.BMC.Power == PowerOff {
 		return verdict(Failed, ReasonPowerOff, "the BMC reports power off and "+lost, RuleFailed)
 	}
+	if isBad(prev.State) && prev.Reason != ReasonNoObservation && failing < cfg.UnreachableAfter {
+		// A host already in a bad state does not look better (suspect) because its failure
+		// changed shape, e.g. its BMC says on again while libvirt is still not back.
+		return verdict(prev.State, prev.Reason, "libvirt still fails: "+lost+"; "+bmcDescription(s.BMC, bmcFresh), ruleFor(prev.State))
+	}
 	if failing < cfg.SuspectAfter {
-		if isBad(prev.State) || prev.State == Suspect {
+		if prev.State == Suspect {
 			return verdict(prev.State, prev.Reason, "libvirt still fails: "+lost, ruleFor(prev.State))
 		}
 		// One failed probe proves nothing: keep the verdict until SuspectAfter.

@@ -52,6 +52,7 @@ func TestDecideScenarios(t *testing.T) {
 		{"maintenance wins", Failed, Signals{Operator: OperatorSignal{Maintenance: true}}, 0, Maintenance, ReasonMaintenance, nil},
 		{"fenced", Failed, Signals{Libvirt: lostLibvirt(ProbeTimeout, 0), FencedAt: at(time.Second)}, 2 * time.Second, Fenced, ReasonFenceVerified, nil},
 		{"back but not yet stable", Failed, Signals{Libvirt: okLibvirt(10 * time.Second)}, 12 * time.Second, Recovering, ReasonStabilising, nil},
+		{"failed host powered on, libvirt not yet up, stays failed", Failed, Signals{Libvirt: lostLibvirt(ProbeTimeout, 0), BMC: bmcAt(PowerOn, HealthOK, 1500*time.Millisecond)}, 2 * time.Second, Failed, ReasonLibvirtOK, []string{"still fails"}},
 		{"back and stable", Recovering, Signals{Libvirt: okLibvirt(10 * time.Second)}, 16 * time.Second, Healthy, ReasonLibvirtOK, nil},
 	}
 	for _, c := range cases {
