@@ -1,0 +1,44 @@
+package daemon
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/lifeboat-ha/lifeboat/policy"
+)
+
+// The metrics pass the same lint as `promtool check metrics`.
+func TestMetricsLint(t *testing.T) {
+	m := newMetrics()
+	m.probes.WithLabelValues("ok").Inc()
+	m.probeRTT.Observe(0.001)
+	m.bmcQueries.WithLabelValues("ok").Inc()
+	m.verdicts.WithLabelValues("healthy").Inc()
+	m.journal.WithLabelValues("verdict").Inc()
+	m.setHostStates(map[string]policy.HostState{"h1": policy.Healthy, "h2": policy.Failed, "h3": policy.Healthy})
+	problems, err := testutil.GatherAndLint(m.reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("metric %s: %s", p.Metric, p.Text)
+	}
+	want := `
+# HELP lifeboat_hosts Hosts in each verdict state.
+# TYPE lifeboat_hosts gauge
+lifeboat_hosts{state="degraded"} 0
+lifeboat_hosts{state="failed"} 1
+lifeboat_hosts{state="fenced"} 0
+lifeboat_hosts{state="healthy"} 2
+lifeboat_hosts{state="maintenance"} 0
+lifeboat_hosts{state="recovering"} 0
+lifeboat_hosts{state="suspect"} 0
+lifeboat_hosts{state="unknown"} 0
+lifeboat_hosts{state="unreachable"} 0
+`
+	if err := testutil.GatherAndCompare(m.reg, strings.NewReader(want), "lifeboat_hosts"); err != nil {
+		t.Error(err)
+	}
+}
