@@ -30,3 +30,9 @@ func ipCmd(ctx context.Context, args ...string) error {
 	_, err := run(ctx, "ip", args...)
 	return err
 }
+
+// Exec runs a command (for tests: virsh and the like) and returns its trimmed standard output;
+// the error names the command and carries its standard error.
+func Exec(ctx context.Context, name string, args ...string) (string, error) {
+	return run(ctx, name, args...)
+}
