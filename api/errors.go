@@ -16,6 +16,9 @@ var (
 	ErrUnauthorized = errors.New("unauthorized")
 	// ErrInternal: the daemon failed to answer (HTTP 5xx).
 	ErrInternal = errors.New("internal error")
+	// ErrConflict: the request cannot be done in the current state (HTTP 409): the VM is not
+	// running, already migrating, or no host can take it.
+	ErrConflict = errors.New("conflict")
 	// ErrUnreachable: the client could not connect to the daemon at all.
 	ErrUnreachable = errors.New("cannot reach the lifeboat daemon")
 )
@@ -30,6 +33,8 @@ const (
 	CodeUnauthorized = "unauthorized"
 	// CodeInternal: HTTP 500, the daemon failed.
 	CodeInternal = "internal"
+	// CodeConflict: HTTP 409, the request conflicts with the current state.
+	CodeConflict = "conflict"
 )
 
 // Error is an error response from the server, as the client returns it.
@@ -69,6 +74,8 @@ func (e *Error) Is(target error) bool {
 		return code == CodeUnauthorized
 	case ErrInternal:
 		return code == CodeInternal
+	case ErrConflict:
+		return code == CodeConflict
 	}
 	return false
 }
@@ -86,6 +93,8 @@ func codeForStatus(status int) string {
 		return CodeNotFound
 	case status == http.StatusUnauthorized:
 		return CodeUnauthorized
+	case status == http.StatusConflict:
+		return CodeConflict
 	case status >= 400 && status < 500:
 		return CodeBadRequest
 	default:
@@ -102,6 +111,8 @@ func statusForError(err error) int {
 		return http.StatusBadRequest
 	case errors.Is(err, ErrUnauthorized):
 		return http.StatusUnauthorized
+	case errors.Is(err, ErrConflict):
+		return http.StatusConflict
 	default:
 		return http.StatusInternalServerError
 	}

@@ -15,6 +15,8 @@ type Config struct {
 	LeaseDir string `yaml:"lease_dir,omitempty"`
 	// Timings tune detection and recovery.
 	Timings Timings `yaml:"timings"`
+	// Migration tunes live migrations.
+	Migration Migration `yaml:"migration"`
 	// Store is where durable state lives.
 	Store Store `yaml:"store"`
 	// API is the daemon's HTTP API.
@@ -119,4 +121,23 @@ type API struct {
 	Listen string `yaml:"listen"`
 	// TokenFile holds the bearer token clients must send; empty disables auth (loopback only).
 	TokenFile string `yaml:"token_file,omitempty"`
+}
+
+// Migration tunes live migrations: concurrency budgets, bandwidth and the escalation ladder.
+type Migration struct {
+	// PerHostOut, PerHostIn and Cluster bound concurrent migrations.
+	PerHostOut int `yaml:"per_host_out"`
+	PerHostIn  int `yaml:"per_host_in"`
+	Cluster    int `yaml:"cluster"`
+	// BandwidthMiBs caps each migration (0: unlimited).
+	BandwidthMiBs uint64 `yaml:"bandwidth_mibs,omitempty"`
+	// Downtimes are the max-downtime steps of the escalation ladder.
+	Downtimes []Duration `yaml:"downtimes"`
+	// StallSamples progress samples without progress make a stall (samples are 500 ms apart).
+	StallSamples int `yaml:"stall_samples"`
+	// PostCopy allows switching a stalled migration to post-copy (opt-in: a failure during
+	// post-copy loses the VM).
+	PostCopy bool `yaml:"post_copy,omitempty"`
+	// MaxDuration aborts a migration that runs longer.
+	MaxDuration Duration `yaml:"max_duration"`
 }

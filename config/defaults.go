@@ -17,6 +17,8 @@ func Default() Config {
 			BMCTimeout:        Duration(2 * time.Second),
 			InventoryInterval: Duration(5 * time.Second),
 		},
+		Migration: Migration{PerHostOut: 2, PerHostIn: 2, Cluster: 8, StallSamples: 4, MaxDuration: Duration(5 * time.Minute),
+			Downtimes: []Duration{Duration(300 * time.Millisecond), Duration(500 * time.Millisecond), Duration(time.Second), Duration(2 * time.Second)}},
 		Store: Store{Path: "/var/lib/lifeboat/lifeboat.db"},
 		API:   API{Listen: "127.0.0.1:7400"},
 	}

@@ -85,6 +85,30 @@ func (c *Config) Validate() error {
 			errs = append(errs, fieldErr(d.name, "%v is out of range", d.v))
 		}
 	}
+	m := c.Migration
+	if m.PerHostOut < 1 {
+		errs = append(errs, fieldErr("migration.per_host_out", "%d: want at least 1", m.PerHostOut))
+	}
+	if m.PerHostIn < 1 {
+		errs = append(errs, fieldErr("migration.per_host_in", "%d: want at least 1", m.PerHostIn))
+	}
+	if m.Cluster < 1 {
+		errs = append(errs, fieldErr("migration.cluster", "%d: want at least 1", m.Cluster))
+	}
+	if len(m.Downtimes) == 0 {
+		errs = append(errs, fieldErr("migration.downtimes", "at least one step is required"))
+	}
+	for i, d := range m.Downtimes {
+		if d <= 0 || (i > 0 && d <= m.Downtimes[i-1]) {
+			errs = append(errs, fieldErr(fmt.Sprintf("migration.downtimes[%d]", i), "%s: steps must be positive and rising", d))
+		}
+	}
+	if m.StallSamples < 1 {
+		errs = append(errs, fieldErr("migration.stall_samples", "%d: want at least 1", m.StallSamples))
+	}
+	if m.MaxDuration <= 0 {
+		errs = append(errs, fieldErr("migration.max_duration", "%s: must be positive", m.MaxDuration))
+	}
 	if c.Store.Path == "" {
 		errs = append(errs, fieldErr("store.path", "required"))
 	}

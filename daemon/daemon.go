@@ -11,6 +11,7 @@ import (
 
 	"github.com/lifeboat-ha/lifeboat/config"
 	"github.com/lifeboat-ha/lifeboat/hypervisor"
+	"github.com/lifeboat-ha/lifeboat/migrate"
 	"github.com/lifeboat-ha/lifeboat/policy"
 	"github.com/lifeboat-ha/lifeboat/redfish"
 	"github.com/lifeboat-ha/lifeboat/store"
@@ -31,13 +32,19 @@ type Daemon struct {
 	byName map[string]*hostWatch
 
 	// mu guards the hosts' signals, tracks and verdicts, and the VM records.
-	mu      sync.Mutex
-	vms     map[string]*store.VMRecord // by UUID
-	disks   map[string][]string        // each VM's disk paths, parsed from its definition once
-	kick    chan struct{}              // asks the decide loop to run now
-	dial    hypervisor.Dialer
-	started time.Time
-	ready   atomic.Bool
+	mu    sync.Mutex
+	vms   map[string]*store.VMRecord // by UUID
+	disks map[string][]string        // each VM's disk paths, parsed from its definition once
+	kick  chan struct{}              // asks the decide loop to run now
+	// engine carries out live migrations (nil until Run); drainKick wakes the drain loop; noted
+	// remembers notes already journaled.
+	engine    *migrate.Engine
+	drainKick chan struct{}
+	noted     map[string]bool
+	dial      hypervisor.Dialer
+	migrate   migrate.MigrateFunc
+	started   time.Time
+	ready     atomic.Bool
 }
 
 // hostWatch is everything the daemon knows about one host.
@@ -52,7 +59,10 @@ type hostWatch struct {
 	domains []hypervisor.Domain
 	invAt   time.Time
 	invKick chan struct{}
-	history []store.Entry // recent verdict changes, newest last
+	info    hypervisor.HostInfo // capacity, read once connected
+	history []store.Entry       // recent verdict changes, newest last
+	// draining is an operator's drain: maintenance (no new placements), VMs moved off.
+	draining bool
 }
 
 // Options are the daemon's injectable parts.
@@ -63,6 +73,8 @@ type Options struct {
 	// Dial opens host connections; default hypervisor.DialHost (real libvirt). A simulated
 	// fleet passes its own.
 	Dial hypervisor.Dialer
+	// Migrate runs one live migration; default hypervisor.Migrate.
+	Migrate migrate.MigrateFunc
 }
 
 // New opens the store and prepares the host watchers; nothing runs until Run.
@@ -79,12 +91,15 @@ func New(cfg config.Config, opts Options) (*Daemon, error) {
 	if opts.Dial == nil {
 		opts.Dial = hypervisor.DialHost
 	}
+	if opts.Migrate == nil {
+		opts.Migrate = hypervisor.Migrate
+	}
 	db, err := store.Open(cfg.Store.Path, store.Options{Create: true})
 	if err != nil {
 		return nil, fmt.Errorf("daemon: store: %w", err)
 	}
 	d := &Daemon{cfg: cfg, log: opts.Logger, db: db, now: opts.Now, byName: map[string]*hostWatch{},
-		vms: map[string]*store.VMRecord{}, disks: map[string][]string{}, kick: make(chan struct{}, 1), m: newMetrics(), dial: opts.Dial}
+		vms: map[string]*store.VMRecord{}, disks: map[string][]string{}, kick: make(chan struct{}, 1), drainKick: make(chan struct{}, 1), noted: map[string]bool{}, m: newMetrics(), dial: opts.Dial, migrate: opts.Migrate}
 	d.det = detectorConfig(cfg.Timings)
 	for _, h := range cfg.Hosts {
 		w := &hostWatch{cfg: h, invKick: make(chan struct{}, 1)}
@@ -139,6 +154,8 @@ func (d *Daemon) load(ctx context.Context) error {
 	}
 	for _, h := range hosts {
 		if w, ok := d.byName[h.Name]; ok {
+			w.draining = h.Maintenance
+			w.sig.Operator.Maintenance = h.Maintenance
 			w.track = policy.Track{State: policy.HostState(h.State), Reason: policy.Reason(h.Reason), Since: h.Since}
 			w.verdict = policy.Verdict{Host: h.Name, State: w.track.State, Reason: w.track.Reason, Message: h.Message, Since: h.Since}
 		}
@@ -151,6 +168,21 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.started = d.now()
 	d.journal(ctx, store.Entry{Kind: "daemon", Reason: "started",
 		Message: fmt.Sprintf("lifeboat %s started: watching %d hosts, %d VM records restored", Version, len(d.hosts), len(d.vms))})
+	mc := d.cfg.Migration
+	ladder := policy.Ladder{StallSamples: mc.StallSamples, PostCopy: mc.PostCopy, MaxDuration: mc.MaxDuration.D()}
+	for _, dt := range mc.Downtimes {
+		ladder.Downtimes = append(ladder.Downtimes, dt.D())
+	}
+	d.engine = migrate.New(ctx, migrate.Options{
+		Budgets:       migrate.Budgets{PerHostOut: mc.PerHostOut, PerHostIn: mc.PerHostIn, Cluster: mc.Cluster},
+		Ladder:        ladder,
+		BandwidthMiBs: mc.BandwidthMiBs,
+		Migrate:       d.migrate,
+		Journal:       d.journal,
+		Now:           d.now,
+		Logger:        d.log,
+		OnDone:        d.migrationDone,
+	})
 	var wg sync.WaitGroup
 	for _, w := range d.hosts {
 		conn, err := d.dial(ctx, w.cfg.Name, w.cfg.URI, hypervisor.Options{
@@ -167,14 +199,19 @@ func (d *Daemon) Run(ctx context.Context) error {
 			}()
 		}
 	}
-	wg.Add(1)
+	wg.Add(2)
 	go func() {
 		defer wg.Done()
 		d.decideLoop(ctx)
 	}()
+	go func() {
+		defer wg.Done()
+		d.drainLoop(ctx)
+	}()
 	d.ready.Store(true)
 	<-ctx.Done()
 	d.ready.Store(false)
+	d.engine.Close()
 	for _, w := range d.hosts {
 		w.conn.Close()
 	}
@@ -222,4 +259,34 @@ func (d *Daemon) parseDisks(r *store.VMRecord) {
 		return
 	}
 	d.disks[r.UUID] = disks
+}
+
+// migrationDone records where a migrated VM now runs, without waiting for the next inventory.
+func (d *Daemon) migrationDone(m migrate.Migration) {
+	if m.State != migrate.StateSucceeded {
+		return
+	}
+	d.mu.Lock()
+	r, ok := d.vms[m.UUID]
+	if ok {
+		r.CurrentHost, r.State, r.UpdatedAt = m.To, "running", d.now()
+	}
+	var rec store.VMRecord
+	if ok {
+		rec = *r
+	}
+	d.mu.Unlock()
+	if ok {
+		if err := d.db.PutVM(context.Background(), rec); err != nil {
+			d.log.Error("cannot store a VM record", "vm", rec.Name, "err", err)
+		}
+	}
+	for _, w := range []string{m.From, m.To} {
+		if hw, ok := d.byName[w]; ok {
+			select {
+			case hw.invKick <- struct{}{}:
+			default:
+			}
+		}
+	}
 }

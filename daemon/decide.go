@@ -53,7 +53,7 @@ func (d *Daemon) decideAll(ctx context.Context) {
 		}
 		changes = append(changes, e)
 		records = append(records, store.HostRecord{Name: w.cfg.Name, Role: string(w.cfg.Role), State: string(v.State),
-			Reason: string(v.Reason), Message: v.Message, Since: v.Since, UpdatedAt: now})
+			Reason: string(v.Reason), Message: v.Message, Since: v.Since, UpdatedAt: now, Maintenance: w.draining})
 		d.m.verdicts.WithLabelValues(string(v.State)).Inc()
 		d.log.Info("verdict", "host", w.cfg.Name, "state", v.State, "reason", v.Reason, "message", v.Message, "was", prev.State)
 	}

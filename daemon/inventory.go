@@ -55,6 +55,13 @@ func (d *Daemon) inventoryLoop(ctx context.Context, w *hostWatch) {
 			continue
 		}
 		ictx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		if w.info.MemoryKiB == 0 {
+			if info, err := w.conn.Info(ictx); err == nil {
+				d.mu.Lock()
+				w.info = info
+				d.mu.Unlock()
+			}
+		}
 		doms, err := w.conn.Domains(ictx)
 		if err != nil {
 			cancel()
@@ -116,6 +123,10 @@ func (d *Daemon) updateInventory(ctx context.Context, w *hostWatch, doms []hyper
 			d.parseDisks(r)
 		}
 		old := *r
+		if d.engine != nil && d.engine.Busy(dom.UUID) {
+			// Mid-migration both hosts list the VM; where it runs is settled when it ends.
+			continue
+		}
 		if dom.State.Active() {
 			r.CurrentHost, r.State = w.cfg.Name, string(dom.State)
 		} else if r.CurrentHost == w.cfg.Name || r.CurrentHost == "" {
@@ -139,7 +150,7 @@ func (d *Daemon) updateInventory(ctx context.Context, w *hostWatch, doms []hyper
 		present[dom.UUID] = true
 	}
 	for _, r := range d.vms {
-		if r.CurrentHost == w.cfg.Name && !present[r.UUID] {
+		if r.CurrentHost == w.cfg.Name && !present[r.UUID] && (d.engine == nil || !d.engine.Busy(r.UUID)) {
 			if _, elsewhere := d.activeHost(r.UUID, w); !elsewhere {
 				r.CurrentHost, r.State, r.UpdatedAt = "", "missing", now
 				changed = append(changed, *r)

@@ -20,6 +20,8 @@ type HostRecord struct {
 	Message   string    `json:"message"`    // sentence for people
 	Since     time.Time `json:"since"`      // when the host entered State
 	UpdatedAt time.Time `json:"updated_at"` // set by the caller
+	// Maintenance records an operator's drain, so that it survives a restart of the daemon.
+	Maintenance bool `json:"maintenance,omitempty"`
 }
 
 func (r HostRecord) validate() error {

@@ -26,7 +26,7 @@ func newEventsCmd() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "events",
-		Short: "Show the journal: verdicts, migrations, fences, restarts",
+		Short: "Show the journal: observations, verdicts, decisions and migrations",
 		Long: `Show the journal: every verdict, migration, fence and restart, oldest first. Without
 --after it shows the last --limit events; with --after N, the events after number N. --follow
 then keeps printing new events as they happen, until interrupted. With -o json the output is a

@@ -20,17 +20,17 @@ func newExplainCmd() *cobra.Command {
 		Short: "Explain a verdict: the rule and the signals behind it",
 		Long: `Explain why lifeboat sees something the way it does: the rule that decided, and the
 signals (libvirt, tcp, BMC power and health, lease witness, operator) it looked at.`,
-		Example: "  lifeboat explain host h2\n  lifeboat explain host h2 -o json",
+		Example: "  lifeboat explain host h2\n  lifeboat explain host h2 -o json\n  lifeboat explain vm g1 --to-host",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return cmd.Help()
 			}
-			return fmt.Errorf("unknown explain target %q: want 'lifeboat explain host NAME'", args[0])
+			return fmt.Errorf("unknown explain target %q: want 'lifeboat explain host NAME' or 'lifeboat explain vm NAME'", args[0])
 		},
 	}
 	cf := addClientFlags(cmd)
 	cmd.PersistentFlags().StringVarP(&output, "output", "o", "table", "output format: table or json")
-	cmd.AddCommand(newExplainHostCmd(cf, &output))
+	cmd.AddCommand(newExplainHostCmd(cf, &output), newExplainVMCmd(cf, &output))
 	return cmd
 }
 

@@ -22,6 +22,7 @@ their VMs on standby hosts, and moves them home once the host has recovered.
 		SilenceErrors: true,
 	}
 	root.AddCommand(newLabCmd(), newDaemonCmd())
-	root.AddCommand(newStatusCmd(), newHostsCmd(), newVMsCmd(), newEventsCmd(), newExplainCmd())
+	root.AddCommand(newStatusCmd(), newHostsCmd(), newVMsCmd(), newEventsCmd(), newExplainCmd(),
+		newSwitchoverCmd(), newDrainCmd(), newUndrainCmd(), newMigrationsCmd(), newCancelCmd())
 	return root
 }

@@ -1,0 +1,112 @@
+package api
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+)
+
+// registerOperator adds the operation routes when the Backend carries out operations.
+func (s *server) registerOperator(op Operator) {
+	s.mux.HandleFunc("POST /v1/vms/{name}/switchover", func(w http.ResponseWriter, r *http.Request) {
+		var req SwitchoverRequest
+		if !decodeBody(w, r, &req) {
+			return
+		}
+		req.VM = r.PathValue("name")
+		res, err := op.Switchover(r.Context(), req)
+		if err != nil {
+			s.backendError(w, r, "switchover "+req.VM, err)
+			return
+		}
+		s.writeJSON(w, r, res)
+	})
+	s.mux.HandleFunc("GET /v1/vms/{name}/explain", func(w http.ResponseWriter, r *http.Request) {
+		ex, err := op.ExplainVM(r.Context(), r.PathValue("name"))
+		if err != nil {
+			s.backendError(w, r, "explain vm "+r.PathValue("name"), err)
+			return
+		}
+		s.writeJSON(w, r, ex)
+	})
+	s.mux.HandleFunc("POST /v1/hosts/{name}/drain", func(w http.ResponseWriter, r *http.Request) {
+		dry, ok := boolParam(w, r, "dry_run")
+		if !ok {
+			return
+		}
+		res, err := op.Drain(r.Context(), r.PathValue("name"), dry)
+		if err != nil {
+			s.backendError(w, r, "drain "+r.PathValue("name"), err)
+			return
+		}
+		if res.Plan == nil {
+			res.Plan = []PlannedMove{}
+		}
+		s.writeJSON(w, r, res)
+	})
+	s.mux.HandleFunc("POST /v1/hosts/{name}/undrain", func(w http.ResponseWriter, r *http.Request) {
+		if err := op.Undrain(r.Context(), r.PathValue("name")); err != nil {
+			s.backendError(w, r, "undrain "+r.PathValue("name"), err)
+			return
+		}
+		s.writeJSON(w, r, struct{}{})
+	})
+	s.mux.HandleFunc("GET /v1/migrations", func(w http.ResponseWriter, r *http.Request) {
+		ms, err := op.Migrations(r.Context())
+		if err != nil {
+			s.backendError(w, r, "migrations", err)
+			return
+		}
+		s.writeJSON(w, r, ms)
+	})
+	s.mux.HandleFunc("GET /v1/migrations/{id}", func(w http.ResponseWriter, r *http.Request) {
+		m, err := op.Migration(r.Context(), r.PathValue("id"))
+		if err != nil {
+			s.backendError(w, r, "migration "+r.PathValue("id"), err)
+			return
+		}
+		s.writeJSON(w, r, m)
+	})
+	s.mux.HandleFunc("POST /v1/migrations/{id}/cancel", func(w http.ResponseWriter, r *http.Request) {
+		if err := op.CancelMigration(r.Context(), r.PathValue("id")); err != nil {
+			s.backendError(w, r, "cancel "+r.PathValue("id"), err)
+			return
+		}
+		s.writeJSON(w, r, struct{}{})
+	})
+}
+
+// decodeBody reads an optional JSON body (at most 64 KiB, no unknown fields) into v.
+func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, CodeBadRequest, "request body: "+err.Error())
+		return false
+	}
+	if len(b) == 0 {
+		return true
+	}
+	dec := json.NewDecoder(bytesReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		writeError(w, http.StatusBadRequest, CodeBadRequest, "request body is not the expected JSON: "+err.Error())
+		return false
+	}
+	return true
+}
+
+// boolParam reads an optional boolean query parameter.
+func boolParam(w http.ResponseWriter, r *http.Request, name string) (bool, bool) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return false, true
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, CodeBadRequest, fmt.Sprintf("parameter %s=%q: want true or false", name, v))
+		return false, false
+	}
+	return b, true
+}

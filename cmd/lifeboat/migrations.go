@@ -1,0 +1,86 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+// newMigrationsCmd lists running and recent migrations.
+func newMigrationsCmd() *cobra.Command {
+	var output string
+	var cf *clientFlags
+	cmd := &cobra.Command{
+		Use:   "migrations",
+		Short: "List running and recent live migrations with their progress",
+		Long: `List running and recent live migrations: id, VM, hosts, state, progress, the escalation
+steps taken, and for finished ones the duration and the guest's downtime. -o json prints a list.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			c, err := cf.client()
+			if err != nil {
+				return err
+			}
+			ms, err := c.Migrations(cmd.Context())
+			if err != nil {
+				return apiError(err)
+			}
+			if output == "json" {
+				return printJSON(cmd.OutOrStdout(), ms)
+			}
+			tw := newTable(cmd.OutOrStdout())
+			fmt.Fprintln(tw, "ID\tVM\tFROM\tTO\tSTATE\tPROGRESS\tDURATION\tDOWNTIME\tWHY")
+			for _, m := range ms {
+				dur := "-"
+				if !m.Started.IsZero() {
+					end := m.Ended
+					if end.IsZero() {
+						end = time.Now()
+					}
+					dur = end.Sub(m.Started).Round(100 * time.Millisecond).String()
+				}
+				why := m.Why
+				if m.Error != "" {
+					why += " — " + m.Error
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%.0f%%\t%s\t%d ms\t%s\n", m.ID, m.VM, m.From, m.To, m.State, m.Percent, dur, m.DowntimeMs, why)
+			}
+			return tw.Flush()
+		},
+	}
+	cf = addClientFlags(cmd)
+	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
+	return cmd
+}
+
+// newCancelCmd cancels a migration.
+func newCancelCmd() *cobra.Command {
+	var cf *clientFlags
+	cmd := &cobra.Command{
+		Use:   "cancel MIGRATION",
+		Short: "Cancel a queued or running migration; the VM stays on its source",
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return fmt.Errorf("want one MIGRATION id, got %d arguments; 'lifeboat migrations' lists them", len(args))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := cf.client()
+			if err != nil {
+				return err
+			}
+			if err := c.CancelMigration(cmd.Context(), args[0]); err != nil {
+				return apiError(err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: cancel requested\n", args[0])
+			return nil
+		},
+	}
+	cf = addClientFlags(cmd)
+	return cmd
+}

@@ -1,0 +1,114 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/lifeboat-ha/lifeboat/api"
+)
+
+// newSwitchoverCmd live-migrates one VM through the daemon.
+func newSwitchoverCmd() *cobra.Command {
+	var to string
+	var dryRun, detach bool
+	var cf *clientFlags
+	cmd := &cobra.Command{
+		Use:   "switchover VM",
+		Short: "Live-migrate a VM to another host (planned switchover)",
+		Long: `Live-migrate a VM to another host. Without --to the daemon picks the best host (capacity,
+roles, groups, affinity; 'lifeboat explain vm VM --to-host' shows why). The command waits with a
+progress bar unless --detach; --dry-run prints the plan and changes nothing. The VM keeps running
+throughout; if the migration does not converge, the daemon escalates (higher max downtime, then
+post-copy if allowed) and otherwise aborts, leaving the VM running on its source.`,
+		Example: "  lifeboat switchover g1 --to h3\n  lifeboat switchover g1 --dry-run",
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return fmt.Errorf("want one VM name, got %d arguments; 'lifeboat vms' lists the VMs", len(args))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := cf.client()
+			if err != nil {
+				return err
+			}
+			res, err := c.Switchover(cmd.Context(), api.SwitchoverRequest{VM: args[0], To: to, DryRun: dryRun})
+			if err != nil {
+				return apiError(err)
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "%s: %s → %s (%s)\n", res.VM, res.From, res.To, res.Reason)
+			if dryRun {
+				fmt.Fprintln(w, "dry run: nothing changed")
+				fmt.Fprintln(w)
+				printCandidates(w, res.Candidates)
+				return nil
+			}
+			fmt.Fprintf(w, "migration %s started\n", res.Migration)
+			if detach {
+				return nil
+			}
+			m, err := followMigration(cmd.Context(), c, w, res.Migration)
+			if err != nil {
+				return err
+			}
+			if m.State != "succeeded" {
+				return fmt.Errorf("migration %s %s: %s (the VM stays on %s)", m.ID, m.State, m.Error, m.From)
+			}
+			return nil
+		},
+	}
+	cf = addClientFlags(cmd)
+	cmd.Flags().StringVar(&to, "to", "", "target host (default: the best host)")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the plan and change nothing")
+	cmd.Flags().BoolVar(&detach, "detach", false, "return once the migration has started")
+	return cmd
+}
+
+// followMigration prints a progress bar until the migration ends.
+func followMigration(ctx context.Context, c *api.Client, w io.Writer, id string) (api.MigrationView, error) {
+	last := ""
+	for {
+		m, err := c.Migration(ctx, id)
+		if err != nil {
+			return m, apiError(err)
+		}
+		line := progressLine(m)
+		if line != last {
+			fmt.Fprintln(w, line)
+			last = line
+		}
+		if m.Done() {
+			return m, nil
+		}
+		select {
+		case <-ctx.Done():
+			return m, fmt.Errorf("stopped following migration %s (it goes on; 'lifeboat cancel %s' stops it): %w", id, id, ctx.Err())
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// progressLine renders one migration as a line with a bar.
+func progressLine(m api.MigrationView) string {
+	const width = 30
+	n := int(m.Percent / 100 * width)
+	n = max(0, min(width, n))
+	bar := strings.Repeat("#", n) + strings.Repeat(".", width-n)
+	s := fmt.Sprintf("%s %-9s %s → %s [%s] %3.0f%%", m.VM, m.State, m.From, m.To, bar, m.Percent)
+	if m.DataRemaining > 0 && !m.Done() {
+		s += fmt.Sprintf(" %d MiB left, max downtime %d ms", m.DataRemaining>>20, m.MaxDowntimeMs)
+	}
+	if m.State == "succeeded" {
+		s += fmt.Sprintf(" in %s, downtime %d ms", m.Ended.Sub(m.Started).Round(10*time.Millisecond), m.DowntimeMs)
+	}
+	if len(m.Steps) > 0 {
+		s += " | " + m.Steps[len(m.Steps)-1]
+	}
+	return s
+}

@@ -1,0 +1,337 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/lifeboat-ha/lifeboat/api"
+	"github.com/lifeboat-ha/lifeboat/migrate"
+	"github.com/lifeboat-ha/lifeboat/policy"
+	"github.com/lifeboat-ha/lifeboat/store"
+)
+
+// capacities describes every host for placement. Caller holds d.mu.
+func (d *Daemon) capacities() []policy.HostCapacity {
+	used := map[string][2]int{}
+	names := map[string][]string{}
+	for _, r := range d.vms {
+		if r.CurrentHost == "" {
+			continue
+		}
+		u := used[r.CurrentHost]
+		used[r.CurrentHost] = [2]int{u[0] + r.MemoryMiB, u[1] + r.VCPUs}
+		names[r.CurrentHost] = append(names[r.CurrentHost], r.Name)
+	}
+	out := make([]policy.HostCapacity, 0, len(d.hosts))
+	for _, w := range d.hosts {
+		out = append(out, policy.HostCapacity{Name: w.cfg.Name, Role: string(w.cfg.Role), Group: w.cfg.Group,
+			State: w.verdict.State, MemoryMiB: int(w.info.MemoryKiB / 1024), VCPUs: int(w.info.CPUs),
+			UsedMemoryMiB: used[w.cfg.Name][0], UsedVCPUs: used[w.cfg.Name][1], VMs: names[w.cfg.Name]})
+	}
+	return out
+}
+
+// placementConfig is the live-evacuation placement: active hosts first.
+func (d *Daemon) placementConfig() policy.PlacementConfig {
+	return policy.PlacementConfig{MemoryOvercommit: 1.0, CPUOvercommit: 4.0}
+}
+
+// vmByName finds a VM record by name. Caller holds d.mu.
+func (d *Daemon) vmByName(name string) (*store.VMRecord, error) {
+	for _, r := range d.vms {
+		if r.Name == name {
+			return r, nil
+		}
+	}
+	return nil, fmt.Errorf("unknown VM %q: %w", name, api.ErrNotFound)
+}
+
+func request(r *store.VMRecord) policy.VMRequest {
+	return policy.VMRequest{Name: r.Name, MemoryMiB: r.MemoryMiB, VCPUs: r.VCPUs, Priority: r.Priority,
+		CurrentHost: r.CurrentHost, HomeHost: r.HomeHost}
+}
+
+func scoreViews(cands []policy.Score) []api.CandidateView {
+	out := make([]api.CandidateView, 0, len(cands))
+	for _, c := range cands {
+		out = append(out, api.CandidateView{Host: c.Host, Feasible: c.Feasible, Reasons: c.Reasons, Parts: c.Parts, Total: c.Total})
+	}
+	return out
+}
+
+// Switchover live-migrates one VM, to the named host or to the best one. A dry run only plans.
+func (d *Daemon) Switchover(ctx context.Context, req api.SwitchoverRequest) (api.SwitchoverResult, error) {
+	if d.engine == nil {
+		return api.SwitchoverResult{}, errors.New("the daemon is not running yet")
+	}
+	d.mu.Lock()
+	r, err := d.vmByName(req.VM)
+	if err != nil {
+		d.mu.Unlock()
+		return api.SwitchoverResult{}, err
+	}
+	if r.CurrentHost == "" || r.State != "running" {
+		d.mu.Unlock()
+		return api.SwitchoverResult{}, fmt.Errorf("%s is not running (state %s): only a running VM can be live-migrated: %w", r.Name, orNone(r.State), api.ErrConflict)
+	}
+	if d.engine.Busy(r.UUID) {
+		d.mu.Unlock()
+		return api.SwitchoverResult{}, fmt.Errorf("%s: %w", r.Name, migrate.ErrBusy)
+	}
+	hosts := d.capacities()
+	if req.To != "" {
+		w, ok := d.byName[req.To]
+		if !ok {
+			d.mu.Unlock()
+			return api.SwitchoverResult{}, fmt.Errorf("unknown host %q: %w", req.To, api.ErrNotFound)
+		}
+		if w.cfg.Name == r.CurrentHost {
+			d.mu.Unlock()
+			return api.SwitchoverResult{}, fmt.Errorf("%s already runs on %s: %w", r.Name, req.To, api.ErrConflict)
+		}
+		for _, h := range hosts {
+			if h.Name == req.To {
+				hosts = []policy.HostCapacity{h}
+				break
+			}
+		}
+	}
+	pl := policy.Place(d.placementConfig(), hosts, request(r))
+	from := d.byName[r.CurrentHost]
+	vm := *r
+	d.mu.Unlock()
+	res := api.SwitchoverResult{VM: vm.Name, From: vm.CurrentHost, To: pl.Host, Reason: pl.Reason, Candidates: scoreViews(pl.Candidates), DryRun: req.DryRun}
+	if pl.Host == "" {
+		return res, fmt.Errorf("no host can take %s: %s: %w", vm.Name, pl.Reason, api.ErrConflict)
+	}
+	if req.DryRun {
+		return res, nil
+	}
+	m, err := d.engine.Submit(migrate.Request{VM: vm.Name, UUID: vm.UUID, From: vm.CurrentHost, To: pl.Host,
+		FromURI: from.cfg.URI, ToURI: d.byName[pl.Host].cfg.URI, Why: "switchover by an operator: " + pl.Reason})
+	if err != nil {
+		return res, fmt.Errorf("%w: %w", err, api.ErrConflict)
+	}
+	res.Migration = m.ID
+	return res, nil
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+// Drain puts a host in maintenance (no new placements) and has the drain loop move every VM off
+// it within the budgets. A dry run only shows the plan.
+func (d *Daemon) Drain(ctx context.Context, host string, dryRun bool) (api.DrainResult, error) {
+	d.mu.Lock()
+	w, ok := d.byName[host]
+	if !ok {
+		d.mu.Unlock()
+		return api.DrainResult{}, fmt.Errorf("unknown host %q: %w", host, api.ErrNotFound)
+	}
+	plan := d.drainPlan(w)
+	if !dryRun && !w.draining {
+		w.draining = true
+		w.sig.Operator.Maintenance = true
+	}
+	d.mu.Unlock()
+	res := api.DrainResult{Host: host, DryRun: dryRun, Plan: plan}
+	if dryRun {
+		return res, nil
+	}
+	d.journal(ctx, store.Entry{Kind: "decision", Host: host, Reason: "drain",
+		Message: fmt.Sprintf("drain of %s by an operator: maintenance, %d VMs to move", host, len(plan))})
+	d.kickDecide()
+	d.kickDrain()
+	return res, nil
+}
+
+// drainPlan places every running VM of the host elsewhere. Caller holds d.mu.
+func (d *Daemon) drainPlan(w *hostWatch) []api.PlannedMove {
+	var reqs []policy.VMRequest
+	for _, r := range d.vms {
+		if r.CurrentHost == w.cfg.Name && r.State == "running" {
+			reqs = append(reqs, request(r))
+		}
+	}
+	hosts := d.capacities()
+	for i := range hosts {
+		if hosts[i].Name == w.cfg.Name {
+			hosts[i].State = policy.Maintenance
+		}
+	}
+	var out []api.PlannedMove
+	for _, p := range policy.PlanPlacements(d.placementConfig(), hosts, reqs) {
+		out = append(out, api.PlannedMove{VM: p.VM, From: w.cfg.Name, To: p.Host, Reason: p.Reason})
+	}
+	return out
+}
+
+// Undrain ends a host's maintenance; it takes new placements again.
+func (d *Daemon) Undrain(ctx context.Context, host string) error {
+	d.mu.Lock()
+	w, ok := d.byName[host]
+	if !ok {
+		d.mu.Unlock()
+		return fmt.Errorf("unknown host %q: %w", host, api.ErrNotFound)
+	}
+	was := w.draining
+	w.draining = false
+	w.sig.Operator.Maintenance = false
+	d.mu.Unlock()
+	if was {
+		d.journal(ctx, store.Entry{Kind: "decision", Host: host, Reason: "undrain", Message: "maintenance of " + host + " ended by an operator"})
+	}
+	d.kickDecide()
+	return nil
+}
+
+func (d *Daemon) kickDrain() {
+	select {
+	case d.drainKick <- struct{}{}:
+	default:
+	}
+}
+
+// drainLoop is level-based: every second (and when asked), each host in maintenance that still
+// runs VMs gets migrations for those not already moving. After a daemon restart, the drain
+// recorded in the store resumes by itself.
+func (d *Daemon) drainLoop(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	complete := map[string]bool{}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-d.drainKick:
+		}
+		type sub struct {
+			req migrate.Request
+		}
+		var subs []sub
+		var notes []store.Entry
+		d.mu.Lock()
+		for _, w := range d.hosts {
+			if !w.draining {
+				complete[w.cfg.Name] = false
+				continue
+			}
+			left := 0
+			for _, mv := range d.drainPlan(w) {
+				r, _ := d.vmByName(mv.VM)
+				left++
+				if r == nil || d.engine.Busy(r.UUID) {
+					continue
+				}
+				if mv.To == "" {
+					notes = append(notes, store.Entry{Kind: "decision", Host: w.cfg.Name, VM: mv.VM, Reason: "no_placement", Message: fmt.Sprintf("drain of %s: %s cannot move: %s", w.cfg.Name, mv.VM, mv.Reason)})
+					continue
+				}
+				subs = append(subs, sub{migrate.Request{VM: r.Name, UUID: r.UUID, From: w.cfg.Name, To: mv.To,
+					FromURI: w.cfg.URI, ToURI: d.byName[mv.To].cfg.URI, Why: "drain of " + w.cfg.Name + ": " + mv.Reason}})
+			}
+			if left == 0 && !complete[w.cfg.Name] {
+				complete[w.cfg.Name] = true
+				notes = append(notes, store.Entry{Kind: "decision", Host: w.cfg.Name, Reason: "drain_complete", Message: "drain of " + w.cfg.Name + " complete: no VM runs there"})
+			}
+		}
+		d.mu.Unlock()
+		for _, s := range subs {
+			if _, err := d.engine.Submit(s.req); err != nil && !errors.Is(err, migrate.ErrBusy) {
+				d.log.Warn("drain: cannot submit a migration", "vm", s.req.VM, "err", err)
+			}
+		}
+		for _, n := range dedupe(notes, d) {
+			d.journal(ctx, n)
+		}
+	}
+}
+
+// dedupe drops a "cannot move" note already made for the same VM and reason.
+func dedupe(notes []store.Entry, d *Daemon) []store.Entry {
+	var out []store.Entry
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, n := range notes {
+		key := n.Host + "/" + n.VM + "/" + n.Message
+		if d.noted[key] {
+			continue
+		}
+		d.noted[key] = true
+		out = append(out, n)
+	}
+	return out
+}
+
+// Migrations lists running and recent migrations.
+func (d *Daemon) Migrations(context.Context) ([]api.MigrationView, error) {
+	if d.engine == nil {
+		return []api.MigrationView{}, nil
+	}
+	ms := d.engine.List()
+	out := make([]api.MigrationView, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, migrationView(m))
+	}
+	return out, nil
+}
+
+func migrationView(m migrate.Migration) api.MigrationView {
+	return api.MigrationView{ID: m.ID, VM: m.VM, From: m.From, To: m.To, Why: m.Why, State: string(m.State),
+		Queued: m.Queued, Started: m.Started, Ended: m.Ended, Percent: m.Percent, DataRemaining: m.DataRemaining,
+		MaxDowntimeMs: m.MaxDowntimeMs, Steps: m.Steps, DowntimeMs: m.DowntimeMs, DataBytes: m.DataBytes, Error: m.Error}
+}
+
+// Migration returns one migration.
+func (d *Daemon) Migration(_ context.Context, id string) (api.MigrationView, error) {
+	if d.engine == nil {
+		return api.MigrationView{}, fmt.Errorf("unknown migration %q: %w", id, api.ErrNotFound)
+	}
+	m, err := d.engine.Get(id)
+	if errors.Is(err, migrate.ErrUnknownMigration) {
+		return api.MigrationView{}, fmt.Errorf("unknown migration %q: %w", id, api.ErrNotFound)
+	}
+	return migrationView(m), err
+}
+
+// CancelMigration stops a migration; the VM stays on its source.
+func (d *Daemon) CancelMigration(_ context.Context, id string) error {
+	if d.engine == nil {
+		return fmt.Errorf("unknown migration %q: %w", id, api.ErrNotFound)
+	}
+	if err := d.engine.Cancel(id); err != nil {
+		return fmt.Errorf("%w: %w", err, api.ErrNotFound)
+	}
+	return nil
+}
+
+// ExplainVM shows where a VM runs, where it belongs, and how every host scores as a target.
+func (d *Daemon) ExplainVM(_ context.Context, name string) (api.VMExplanation, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	r, err := d.vmByName(name)
+	if err != nil {
+		return api.VMExplanation{}, err
+	}
+	pl := policy.Place(d.placementConfig(), d.capacities(), request(r))
+	cands := scoreViews(pl.Candidates)
+	sort.SliceStable(cands, func(i, j int) bool { return cands[i].Total > cands[j].Total && cands[i].Feasible })
+	return api.VMExplanation{VM: r.Name, UUID: r.UUID, Host: r.CurrentHost, HomeHost: r.HomeHost, State: r.State,
+		Best: pl.Host, Reason: pl.Reason, Candidates: cands, Note: strings.TrimSpace(protectionNote(r))}, nil
+}
+
+func protectionNote(r *store.VMRecord) string {
+	if r.Protected {
+		return fmt.Sprintf("protected, priority %d", r.Priority)
+	}
+	return "not protected"
+}

@@ -1,0 +1,1073 @@
+package policy
+
+import (
+	"fmt"
+	"cmp"
+	"math"
+	"slices"
+	"strconv"
+)
+
+// HostCapacity is one candidate host as placement sees it.
+type HostCapacity struct {
+	Name string
+	// Role is "active" or "standby".
+	Role  string
+	Group string
+	// State is the host's verdict. Only Healthy hosts take new VMs; Maintenance, Degraded and
+	// every other state never do.
+	State HostState
+	// MemoryMiB and VCPUs are the host's physical memory and CPUs.
+	MemoryMiB int
+	VCPUs     int
+	// UsedMemoryMiB and UsedVCPUs are taken by the VMs already there. PlanPlacements adds what it
+	// places during one call; the caller's slice is never changed.
+	UsedMemoryMiB int
+	UsedVCPUs     int
+	// VMs are the names of the VMs already there, for affinity rules.
+	VMs []string
+}
+
+// VMRequest is one VM to place.
+type VMRequest struct {
+	Name      string
+	MemoryMiB int
+	VCPUs     int
+	// Priority orders PlanPlacements: higher first.
+	Priority int
+	// CurrentHost is where the VM runs (or ran) now; it is never a target.
+	CurrentHost string
+	// HomeHost earns a small bonus: VMs drift back home.
+	HomeHost string
+	// Group, when set, earns a bonus on hosts of that group.
+	Group string
+}
+
+// PlacementConfig tunes placement.
+type PlacementConfig struct {
+	// MemoryOvercommit and CPUOvercommit scale physical capacity: a host can hold
+	// MemoryMiB*MemoryOvercommit of VM memory and VCPUs*CPUOvercommit vCPUs. 1.0 is no overcommit;
+	// zero, negative, NaN or infinite factors count as 1.0.
+	MemoryOvercommit float64
+	CPUOvercommit    float64
+	// PreferStandby makes standby hosts score the role bonus (restarts after a failure); without
+	// it active hosts do (live evacuation keeps standby hosts free for restarts).
+	PreferStandby bool
+	// Rules are hard affinity and anti-affinity rules.
+	Rules []AffinityRule
+}
+
+// Score is one candidate host's score breakdown, kept for `lifeboat explain vm NAME --to-host`.
+type Score struct {
+	Host string
+	// Feasible is false when the host cannot take the VM; Reasons then says why, one sentence per
+	// limit. Reasons is empty for a feasible host.
+	Feasible bool
+	Reasons  []string
+	// Parts are the score parts, each in [0,1], keyed by the Part* names; Total is their sum
+	// weighted by PlacementWeights, rounded to 1e-6 so that equal scores are exactly equal. Parts
+	// is nil when the host's or the VM's sizes are invalid.
+	Parts map[string]float64
+	Total float64
+}
+
+// Placement is where one VM goes, and why.
+type Placement struct {
+	VM string
+	// Host is the chosen host, "" when no host is feasible.
+	Host string
+	// Reason is a sentence for people.
+	Reason string
+	// Candidates are scored hosts, best first: feasible ones by Total (ties by host name), then
+	// infeasible ones. Place lists every host; PlanPlacements keeps only the chosen host and the
+	// runner-up, if any.
+	Candidates []Score
+}
+
+// Score part names, the keys of Score.Parts.
+const (
+	// PartMemoryFree is the share of the host's memory capacity (after overcommit) still free
+	// once the VM is placed.
+	PartMemoryFree = "memory_free"
+	// PartCPUFree is the same for vCPUs.
+	PartCPUFree = "cpu_free"
+	// PartRole is 1 when the host has the preferred role: standby when PreferStandby, else active.
+	PartRole = "role"
+	// PartHome is 1 on the VM's home host.
+	PartHome = "home"
+	// PartGroup is 1 when the host is in the VM's group.
+	PartGroup = "group"
+)
+
+// Score weights. The weights sum to 1, so a Total is in [0,1]:
+//
+//	memory_free 0.50  balance memory, the resource that cannot be overcommitted safely
+//	cpu_free    0.25  balance vCPUs
+//	role        0.15  the preferred role is worth a 30-point lead in free memory
+//	home        0.05  a small bonus for going home
+//	group       0.05  a small bonus for staying in the VM's group
+const (
+	WeightMemoryFree = 0.50
+	WeightCPUFree    = 0.25
+	WeightRole       = 0.15
+	WeightHome       = 0.05
+	WeightGroup      = 0.05
+)
+
+// PlacementWeights returns each score part's weight, keyed like Score.Parts.
+func PlacementWeights() map[string]float64 {
+	return map[string]float64{
+		PartMemoryFree: WeightMemoryFree,
+		PartCPUFree:    WeightCPUFree,
+		PartRole:       WeightRole,
+		PartHome:       WeightHome,
+		PartGroup:      WeightGroup,
+	}
+}
+
+const (
+	roleActive  = "active"
+	roleStandby = "standby"
+	// scoreScale: totals are kept as integer millionths, so ties are exact.
+	scoreScale = 1e6
+	// planKeep is how many of the best feasible hosts PlanPlacements finds per VM: the chosen one
+	// and the runner-up its reason compares it with.
+	planKeep = 2
+)
+
+// Place picks a host for one VM: the feasible candidate with the highest Total, ties broken by
+// host name. Candidates scores every host.
+func Place(cfg PlacementConfig, hosts []HostCapacity, vm VMRequest) Placement {
+	p := newPlanner(cfg, hosts, []VMRequest{vm})
+	x := p.context(&vm)
+	out := Placement{VM: vm.Name, Candidates: make([]Score, len(p.hosts))}
+	var counts failCounts
+	feasible := 0
+	for r := range p.hosts {
+		s, cat := p.evaluate(int32(r), &x)
+		out.Candidates[r] = s
+		if s.Feasible {
+			feasible++
+		} else {
+			counts[cat]++
+		}
+	}
+	slices.SortFunc(out.Candidates, func(a, b Score) int {
+		if a.Feasible != b.Feasible {
+			if a.Feasible {
+				return -1
+			}
+			return 1
+		}
+		if c := cmp.Compare(b.Total, a.Total); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Host, b.Host)
+	})
+	if feasible == 0 {
+		out.Reason = p.failReason(&x, &counts)
+		return out
+	}
+	best := p.byName[out.Candidates[0].Host]
+	runner := int32(-1)
+	if feasible > 1 {
+		runner = p.byName[out.Candidates[1].Host]
+	}
+	out.Host = p.hosts[best].name
+	out.Reason = p.successReason(&x, best, runner, feasible)
+	return out
+}
+
+// PlanPlacements places many VMs in priority order (higher first, ties by name, then by input
+// order), each placement consuming capacity for the next, and returns one Placement per VM in
+// that order. A VM whose name comes again later in that order is not placed twice.
+//
+// It picks exactly the host Place would pick given the capacity and rule state left by the
+// placements before, but it keeps only the best two candidates of each VM and finds them with a
+// branch-and-bound search of a tree of hosts, so a plan costs about O((hosts + VMs) log hosts).
+func PlanPlacements(cfg PlacementConfig, hosts []HostCapacity, vms []VMRequest) []Placement {
+	type item struct {
+		prio int
+		name string
+		idx  int
+	}
+	order := make([]item, len(vms))
+	for i := range vms {
+		order[i] = item{vms[i].Priority, vms[i].Name, i}
+	}
+	slices.SortFunc(order, func(a, b item) int {
+		if a.prio != b.prio {
+			return cmp.Compare(b.prio, a.prio)
+		}
+		if c := cmp.Compare(a.name, b.name); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.idx, b.idx)
+	})
+	p := newPlanner(cfg, hosts, vms)
+	p.buildTree()
+	out := make([]Placement, len(order))
+	seen := make(map[string]struct{}, len(order))
+	for i, it := range order {
+		vm := &vms[it.idx]
+		if _, dup := seen[vm.Name]; dup {
+			out[i] = Placement{VM: vm.Name, Reason: "not placed: " + vm.Name + " is requested more than once; only its first request in priority order is placed"}
+			continue
+		}
+		seen[vm.Name] = struct{}{}
+		out[i] = p.planOne(vm)
+	}
+	return out
+}
+
+// planner is the state of one Place or PlanPlacements call.
+type planner struct {
+	cfgPreferStandby bool
+	memFactor        float64
+	cpuFactor        float64
+	hosts            []hostInfo // sorted by name: a host's index here is its rank
+	freeM, freeC     []int64    // capacity left, by rank
+	byName           map[string]int32
+	groups           map[string]int32
+	rules            ruleSet
+	// invalid and unhealthy count the hosts that can take no VM at all.
+	invalid, unhealthy int
+	tree               hostTree
+}
+
+type hostInfo struct {
+	name     string
+	state    HostState
+	group    string
+	gid      int32
+	rolePart float64
+	capM     int64 // capacity after overcommit
+	capC     int64
+	usedM    int64
+	usedC    int64
+	invalid  string // why the host can take nothing, "" when it is sound
+	eligible bool   // sound and healthy
+}
+
+func factor(f float64) float64 {
+	if !(f > 0) || math.IsInf(f, 1) {
+		return 1
+	}
+	return f
+}
+
+func newPlanner(cfg PlacementConfig, hosts []HostCapacity, batch []VMRequest) *planner {
+	p := &planner{
+		cfgPreferStandby: cfg.PreferStandby,
+		memFactor:        factor(cfg.MemoryOvercommit),
+		cpuFactor:        factor(cfg.CPUOvercommit),
+		hosts:            make([]hostInfo, len(hosts)),
+		freeM:            make([]int64, len(hosts)),
+		freeC:            make([]int64, len(hosts)),
+		byName:           make(map[string]int32, len(hosts)),
+		groups:           map[string]int32{},
+		rules:            newRuleSet(cfg.Rules),
+	}
+	idx := make([]int, len(hosts))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(hosts[a].Name, hosts[b].Name) })
+	var groupNames []string
+	for r, i := range idx {
+		h := &hosts[i]
+		hi := &p.hosts[r]
+		hi.name, hi.state, hi.group = h.Name, h.State, h.Group
+		hi.capM = int64(math.Floor(float64(h.MemoryMiB) * p.memFactor))
+		hi.capC = int64(math.Floor(float64(h.VCPUs) * p.cpuFactor))
+		hi.usedM, hi.usedC = int64(h.UsedMemoryMiB), int64(h.UsedVCPUs)
+		if (h.Role == roleStandby) == cfg.PreferStandby && (h.Role == roleStandby || h.Role == roleActive) {
+			hi.rolePart = 1
+		}
+		switch {
+		case h.Name == "":
+			hi.invalid = "a host without a name takes no placements"
+		case r > 0 && hosts[idx[r-1]].Name == h.Name || r+1 < len(idx) && hosts[idx[r+1]].Name == h.Name:
+			hi.invalid = "host name " + h.Name + " is listed more than once: no placements"
+		case h.MemoryMiB <= 0 || h.VCPUs <= 0 || h.UsedMemoryMiB < 0 || h.UsedVCPUs < 0:
+			hi.invalid = h.Name + " has invalid sizes (" + itoa(h.MemoryMiB) + " MiB memory, " + itoa(h.VCPUs) +
+				" vCPUs, " + itoa(h.UsedMemoryMiB) + " MiB and " + itoa(h.UsedVCPUs) + " vCPUs used): no placements"
+		case hi.capM <= 0 || hi.capC <= 0:
+			hi.invalid = h.Name + " has no capacity left after overcommit: no placements"
+		}
+		hi.eligible = hi.invalid == "" && h.State == Healthy
+		switch {
+		case hi.invalid != "":
+			p.invalid++
+		case !hi.eligible:
+			p.unhealthy++
+		}
+		p.freeM[r], p.freeC[r] = hi.capM-hi.usedM, hi.capC-hi.usedC
+		if _, dup := p.byName[h.Name]; !dup {
+			p.byName[h.Name] = int32(r)
+		}
+		if _, ok := p.groups[h.Group]; !ok && h.Group != "" {
+			p.groups[h.Group] = 0
+			groupNames = append(groupNames, h.Group)
+		}
+	}
+	slices.Sort(groupNames)
+	for i, g := range groupNames {
+		p.groups[g] = int32(i)
+	}
+	for r := range p.hosts {
+		p.hosts[r].gid = -1
+		if g, ok := p.groups[p.hosts[r].group]; ok {
+			p.hosts[r].gid = g
+		}
+	}
+	if len(p.rules.list) > 0 {
+		// Members being placed have left their old hosts as far as rules go.
+		moving := map[string]struct{}{}
+		for i := range batch {
+			if _, ok := p.rules.of[batch[i].Name]; ok {
+				moving[batch[i].Name] = struct{}{}
+			}
+		}
+		for r, i := range idx {
+			for _, vm := range hosts[i].VMs {
+				if _, ok := p.rules.of[vm]; !ok {
+					continue
+				}
+				if _, ok := moving[vm]; ok {
+					continue
+				}
+				p.rules.locate(vm, int32(r))
+			}
+		}
+	}
+	return p
+}
+
+// vmCtx is one VM's request as the planner uses it.
+type vmCtx struct {
+	vm         *VMRequest
+	m, c       int64
+	invalid    string
+	cur, home  int32 // host ranks, -1 when none
+	gid        int32 // the VM's group, -1 when no host is in it
+	aff, anti  []int32
+	req        int32 // see reqNone, reqConflict
+	homePos    int   // home's leaf position in the tree, -1 when none
+	hasAntiCur bool  // anti rules or a current host: leaves need checking
+}
+
+func (p *planner) context(vm *VMRequest) vmCtx {
+	x := vmCtx{vm: vm, m: int64(vm.MemoryMiB), c: int64(vm.VCPUs), cur: -1, home: -1, gid: -1, req: reqNone, homePos: -1}
+	if vm.MemoryMiB < 0 || vm.VCPUs < 0 {
+		x.invalid = vm.Name + " asks for a negative size (" + itoa(vm.MemoryMiB) + " MiB, " + itoa(vm.VCPUs) + " vCPUs)"
+	}
+	if r, ok := p.byName[vm.CurrentHost]; ok && vm.CurrentHost != "" {
+		x.cur = r
+	}
+	if r, ok := p.byName[vm.HomeHost]; ok && vm.HomeHost != "" {
+		x.home = r
+		if p.tree.pos != nil {
+			x.homePos = int(p.tree.pos[r])
+		}
+	}
+	if g, ok := p.groups[vm.Group]; ok && vm.Group != "" {
+		x.gid = g
+	}
+	for _, ri := range p.rules.of[vm.Name] {
+		if p.rules.list[ri].anti {
+			x.anti = append(x.anti, ri)
+		} else {
+			x.aff = append(x.aff, ri)
+		}
+	}
+	x.req = p.rules.required(x.aff)
+	x.hasAntiCur = len(x.anti) > 0 || x.cur >= 0
+	return x
+}
+
+// parts is a score breakdown without its map.
+type parts struct {
+	mem, cpu, role, home, group float64
+	micro                       int64 // Total in millionths
+}
+
+func clamp01(f float64) float64 { return min(max(f, 0), 1) }
+
+// score is the one scoring function Place and PlanPlacements share.
+func (p *planner) score(r int32, x *vmCtx) parts {
+	h := &p.hosts[r]
+	s := parts{
+		mem:  clamp01(float64(p.freeM[r]-x.m) / float64(h.capM)),
+		cpu:  clamp01(float64(p.freeC[r]-x.c) / float64(h.capC)),
+		role: h.rolePart,
+	}
+	if r == x.home {
+		s.home = 1
+	}
+	if x.gid >= 0 && h.gid == x.gid {
+		s.group = 1
+	}
+	// Explicit conversions keep the compiler from fusing multiply-adds, so scores are the same on
+	// every architecture.
+	t := float64(WeightMemoryFree*s.mem) + float64(WeightCPUFree*s.cpu) + float64(WeightRole*s.role) +
+		float64(WeightHome*s.home) + float64(WeightGroup*s.group)
+	s.micro = int64(math.Round(t * scoreScale))
+	return s
+}
+
+func (s parts) score(host string) Score {
+	return Score{
+		Host:     host,
+		Feasible: true,
+		Parts: map[string]float64{
+			PartMemoryFree: s.mem,
+			PartCPUFree:    s.cpu,
+			PartRole:       s.role,
+			PartHome:       s.home,
+			PartGroup:      s.group,
+		},
+		Total: float64(s.micro) / scoreScale,
+	}
+}
+
+// Why a host is infeasible, in the order reasons are given; a host counts under its first.
+const (
+	catVMInvalid = iota
+	catInvalid
+	catUnhealthy
+	catCurrent
+	catAffinity
+	catAnti
+	catMemory
+	catCPU
+	numCats
+)
+
+type failCounts [numCats]int
+
+// evaluate scores host r for the VM, with every reason it is infeasible; cat is the first
+// reason's category.
+func (p *planner) evaluate(r int32, x *vmCtx) (s Score, cat int) {
+	h := &p.hosts[r]
+	s.Host = h.name
+	cat = -1
+	add := func(c int, why string) {
+		if cat < 0 {
+			cat = c
+		}
+		s.Reasons = append(s.Reasons, why)
+	}
+	if x.invalid != "" {
+		add(catVMInvalid, x.invalid)
+	}
+	if h.invalid != "" {
+		add(catInvalid, h.invalid)
+	}
+	if h.state != Healthy {
+		if h.state == "" {
+			add(catUnhealthy, h.name+" has no health verdict: no new placements")
+		} else {
+			add(catUnhealthy, h.name+" is "+string(h.state)+": no new placements")
+		}
+	}
+	if r == x.cur {
+		add(catCurrent, h.name+" is "+x.vm.Name+"'s current host")
+	}
+	if x.req == reqConflict || x.req >= 0 && x.req != r {
+		add(catAffinity, p.rules.affinityBreach(x.aff, r, p.hostName))
+	}
+	if why := p.rules.antiBreach(x.anti, r, p.hostName); why != "" {
+		add(catAnti, why)
+	}
+	if x.invalid == "" && h.invalid == "" {
+		if p.freeM[r] < x.m {
+			add(catMemory, p.lackMemory(r, x))
+		}
+		if p.freeC[r] < x.c {
+			add(catCPU, p.lackCPU(r, x))
+		}
+		ps := p.score(r, x)
+		sc := ps.score(h.name)
+		s.Parts, s.Total = sc.Parts, sc.Total
+	}
+	s.Feasible = cat < 0
+	return s, cat
+}
+
+func (p *planner) hostName(r int32) string { return p.hosts[r].name }
+
+func (p *planner) lackMemory(r int32, x *vmCtx) string {
+	h := &p.hosts[r]
+	if p.freeM[r] < 0 {
+		return h.name + " is over its memory capacity (" + i64toa(h.usedM) + " MiB used of " + i64toa(h.capM) +
+			" MiB, overcommit " + ftoa(p.memFactor) + "), needs " + i64toa(x.m) + " MiB"
+	}
+	return h.name + " has " + i64toa(p.freeM[r]) + " MiB free of " + i64toa(h.capM) + " MiB (overcommit " +
+		ftoa(p.memFactor) + "), needs " + i64toa(x.m) + " MiB"
+}
+
+func (p *planner) lackCPU(r int32, x *vmCtx) string {
+	h := &p.hosts[r]
+	if p.freeC[r] < 0 {
+		return h.name + " is over its vCPU capacity (" + i64toa(h.usedC) + " vCPUs used of " + i64toa(h.capC) +
+			", overcommit " + ftoa(p.cpuFactor) + "), needs " + i64toa(x.c) + " vCPUs"
+	}
+	return h.name + " has " + i64toa(p.freeC[r]) + " vCPUs free of " + i64toa(h.capC) + " (overcommit " +
+		ftoa(p.cpuFactor) + "), needs " + i64toa(x.c) + " vCPUs"
+}
+
+// planOne places one VM of a plan, consuming capacity.
+func (p *planner) planOne(vm *VMRequest) Placement {
+	x := p.context(vm)
+	out := Placement{VM: vm.Name}
+	if x.invalid != "" {
+		out.Reason = p.failReason(&x, &failCounts{})
+		return out
+	}
+	var top [planKeep]pick
+	n := 0
+	switch {
+	case x.req == reqConflict:
+	case x.req >= 0:
+		if p.fits(x.req, &x) {
+			top[0], n = pick{rank: x.req, s: p.score(x.req, &x)}, 1
+		}
+	default:
+		s := search{p: p, x: &x}
+		s.run()
+		top, n = s.top, s.n
+	}
+	if n == 0 {
+		out.Reason = p.failReason(&x, p.planCounts(&x))
+		return out
+	}
+	best := top[0].rank
+	out.Host = p.hosts[best].name
+	runner := int32(-1)
+	out.Candidates = make([]Score, n)
+	for i := range n {
+		out.Candidates[i] = top[i].s.score(p.hosts[top[i].rank].name)
+	}
+	if n > 1 {
+		runner = top[1].rank
+	}
+	out.Reason = p.successReasonParts(&x, best, top[0].s, runner, top[1].s, -1)
+	p.consume(best, &x)
+	return out
+}
+
+// fits reports whether host r can take the VM: sound, healthy, not its current host, within
+// capacity and within its rules.
+func (p *planner) fits(r int32, x *vmCtx) bool {
+	if !p.hosts[r].eligible || r == x.cur || p.freeM[r] < x.m || p.freeC[r] < x.c {
+		return false
+	}
+	if x.req == reqConflict || x.req >= 0 && x.req != r {
+		return false
+	}
+	return p.rules.antiAllowed(x.anti, r)
+}
+
+// consume records the VM on host r.
+func (p *planner) consume(r int32, x *vmCtx) {
+	p.freeM[r] -= x.m
+	p.freeC[r] -= x.c
+	p.tree.update(p, r)
+	if _, ok := p.rules.of[x.vm.Name]; ok {
+		p.rules.locate(x.vm.Name, r)
+	}
+}
+
+// planCounts counts why every host is infeasible for the VM, exactly as Place would, without
+// looking at every host: the tree counts the hosts that lack memory or vCPUs.
+func (p *planner) planCounts(x *vmCtx) *failCounts {
+	var c failCounts
+	c[catInvalid] = p.invalid
+	c[catUnhealthy] = p.unhealthy
+	eligible := len(p.hosts) - p.invalid - p.unhealthy
+	// special are eligible hosts counted under an earlier category than memory and vCPUs.
+	classify := func(r int32) int {
+		switch {
+		case r == x.cur:
+			return catCurrent
+		case x.req == reqConflict || x.req >= 0 && x.req != r:
+			return catAffinity
+		case !p.rules.antiAllowed(x.anti, r):
+			return catAnti
+		case p.freeM[r] < x.m:
+			return catMemory
+		case p.freeC[r] < x.c:
+			return catCPU
+		}
+		return -1
+	}
+	if x.req != reqNone {
+		// Every eligible host breaks an affinity rule but the pinned one; the current host
+		// counts as current first.
+		c[catAffinity] = eligible
+		for i, r := range [2]int32{x.cur, x.req} {
+			if r >= 0 && p.hosts[r].eligible && (i == 0 || r != x.cur) {
+				c[catAffinity]--
+				if k := classify(r); k >= 0 {
+					c[k]++
+				}
+			}
+		}
+		return &c
+	}
+	c[catMemory], c[catCPU] = p.tree.lacking(1, x.m, x.c)
+	var special []int32
+	if x.cur >= 0 && p.hosts[x.cur].eligible {
+		special = append(special, x.cur)
+	}
+	for _, ri := range x.anti {
+		for h, n := range p.rules.list[ri].at {
+			if n > 0 && p.hosts[h].eligible && h != x.cur && !slices.Contains(special, h) {
+				special = append(special, h)
+			}
+		}
+	}
+	for _, r := range special {
+		switch {
+		case p.freeM[r] < x.m:
+			c[catMemory]--
+		case p.freeC[r] < x.c:
+			c[catCPU]--
+		}
+		if k := classify(r); k >= 0 {
+			c[k]++
+		}
+	}
+	return &c
+}
+
+var catWords = [numCats][2]string{
+	catInvalid:   {"is invalid", "are invalid"},
+	catUnhealthy: {"is not healthy", "are not healthy"},
+	catCurrent:   {"is its current host", "are its current host"},
+	catAffinity:  {"is ruled out by an affinity rule", "are ruled out by an affinity rule"},
+	catAnti:      {"already runs an anti-affinity peer", "already run an anti-affinity peer"},
+	catMemory:    {"lacks memory", "lack memory"},
+	catCPU:       {"lacks vCPUs", "lack vCPUs"},
+}
+
+// failReason is the sentence for a VM no host can take: "no feasible host: 3 hosts are not
+// healthy, 2 lack memory; needs 1024 MiB and 2 vCPUs".
+func (p *planner) failReason(x *vmCtx, c *failCounts) string {
+	if x.invalid != "" {
+		return "no feasible host: " + x.invalid
+	}
+	if len(p.hosts) == 0 {
+		return "no feasible host: no hosts to choose from"
+	}
+	b := []byte("no feasible host: ")
+	first := true
+	for k := catInvalid; k < numCats; k++ {
+		n := c[k]
+		if n == 0 {
+			continue
+		}
+		if !first {
+			b = append(b, ", "...)
+		}
+		b = strconv.AppendInt(b, int64(n), 10)
+		if first {
+			b = append(b, " host"...)
+			if n != 1 {
+				b = append(b, 's')
+			}
+		}
+		b = append(b, ' ')
+		if n == 1 {
+			b = append(b, catWords[k][0]...)
+		} else {
+			b = append(b, catWords[k][1]...)
+		}
+		first = false
+	}
+	b = append(b, "; needs "...)
+	b = strconv.AppendInt(b, x.m, 10)
+	b = append(b, " MiB and "...)
+	b = strconv.AppendInt(b, x.c, 10)
+	b = append(b, " vCPUs"...)
+	return string(b)
+}
+
+func (p *planner) successReason(x *vmCtx, best, runner int32, feasible int) string {
+	var rs parts
+	if runner >= 0 {
+		rs = p.score(runner, x)
+	}
+	return p.successReasonParts(x, best, p.score(best, x), runner, rs, feasible)
+}
+
+// successReasonParts is the sentence for a chosen host: "h4: best score 0.812 among 3 feasible
+// hosts, ahead of h2 (0.775) mainly on free memory (62% vs 40% after placement); standby
+// preferred for restarts". feasible < 0 means the number of feasible hosts is not known.
+func (p *planner) successReasonParts(x *vmCtx, best int32, bs parts, runner int32, rs parts, feasible int) string {
+	b := make([]byte, 0, 160)
+	b = append(b, p.hosts[best].name...)
+	b = append(b, ": "...)
+	lead := -1
+	if runner < 0 {
+		b = append(b, "the only feasible host (score "...)
+		b = appendScore(b, bs.micro)
+		b = append(b, ')')
+	} else {
+		b = append(b, "best score "...)
+		b = appendScore(b, bs.micro)
+		if feasible > 0 {
+			b = append(b, " among "...)
+			b = strconv.AppendInt(b, int64(feasible), 10)
+			b = append(b, " feasible hosts"...)
+		}
+		if bs.micro == rs.micro {
+			b = append(b, ", tied with "...)
+			b = append(b, p.hosts[runner].name...)
+			b = append(b, " and first by name"...)
+		} else {
+			b = append(b, ", ahead of "...)
+			b = append(b, p.hosts[runner].name...)
+			b = append(b, " ("...)
+			b = appendScore(b, rs.micro)
+			b = append(b, ") mainly on "...)
+			d := [5]float64{
+				WeightMemoryFree * (bs.mem - rs.mem), WeightCPUFree * (bs.cpu - rs.cpu),
+				WeightRole * (bs.role - rs.role), WeightHome * (bs.home - rs.home), WeightGroup * (bs.group - rs.group),
+			}
+			lead = 0
+			for i := 1; i < len(d); i++ {
+				if d[i] > d[lead] {
+					lead = i
+				}
+			}
+			switch lead {
+			case 0:
+				b = append(b, "free memory ("...)
+				b = appendPct(b, bs.mem)
+				b = append(b, " vs "...)
+				b = appendPct(b, rs.mem)
+				b = append(b, " after placement)"...)
+			case 1:
+				b = append(b, "free vCPUs ("...)
+				b = appendPct(b, bs.cpu)
+				b = append(b, " vs "...)
+				b = appendPct(b, rs.cpu)
+				b = append(b, " after placement)"...)
+			case 2:
+				b = append(b, "role ("...)
+				b = append(b, p.roleNote()...)
+				b = append(b, ')')
+			case 3:
+				b = append(b, "being its home host"...)
+			case 4:
+				b = append(b, "being in its group "...)
+				b = append(b, x.vm.Group...)
+			}
+		}
+	}
+	if bs.role == 1 && lead != 2 {
+		b = append(b, "; "...)
+		b = append(b, p.roleNote()...)
+	}
+	if bs.home == 1 && lead != 3 {
+		b = append(b, "; its home host"...)
+	}
+	if bs.group == 1 && lead != 4 {
+		b = append(b, "; in its group "...)
+		b = append(b, x.vm.Group...)
+	}
+	return string(b)
+}
+
+func (p *planner) roleNote() string {
+	if p.cfgPreferStandby {
+		return "standby preferred for restarts"
+	}
+	return "active preferred for live evacuation"
+}
+
+func appendScore(b []byte, micro int64) []byte {
+	return strconv.AppendFloat(b, float64(micro)/scoreScale, 'f', 3, 64)
+}
+
+func appendPct(b []byte, f float64) []byte {
+	b = strconv.AppendInt(b, int64(math.Round(f*100)), 10)
+	return append(b, '%')
+}
+
+func itoa(i int) string     { return strconv.Itoa(i) }
+func i64toa(i int64) string { return strconv.FormatInt(i, 10) }
+
+// ftoa formats an overcommit factor with at least one decimal: 1.0, 1.5, 1.25.
+func ftoa(f float64) string {
+	s := strconv.FormatFloat(f, 'f', -1, 64)
+	for i := 0; i < len(s); i++ {
+		if s[i] == '.' || s[i] == 'e' {
+			return s
+		}
+	}
+	return s + ".0"
+}
+
+// hostTree is a complete binary tree over the sound, healthy hosts, for PlanPlacements. Each
+// node keeps bounds over the hosts below it (most free memory and vCPUs, best VM-independent
+// score, largest capacities, groups present), so that a search can skip whole subtrees that
+// cannot fit a VM or cannot beat the hosts found so far.
+//
+// A host's score splits into a part that does not depend on the VM (its free shares and role,
+// the node's base), minus what the VM takes (its size over the host's capacity), plus the home
+// and group bonuses. Leaves are ordered by capacity first, then group and role, so that most
+// nodes hold hosts of one capacity, for which base minus the VM's share is the exact best score,
+// and one group, whose bonus then is exact too. Ties between equal scores are still broken by
+// host name, through each node's smallest name rank.
+type hostTree struct {
+	size  int     // number of leaves, a power of two
+	nodes []tnode // heap layout: the root is 1, the children of i are 2i and 2i+1, leaf k is size+k
+	pos   []int32 // leaf by host rank, -1 for a host not in the tree
+	rank  []int32 // host rank by leaf, -1 for an empty leaf
+}
+
+type tnode struct {
+	base           float64 // the largest memory_free, cpu_free and role score before the VM
+	invM, invC     float64 // 1 / the largest capacity
+	maxM, maxC     int64   // the most free memory and vCPUs
+	minM, minC     int64   // the least free memory and vCPUs
+	minGid, maxGid int32   // the groups below are in this range
+	minRank, count int32   // the smallest host rank below; hosts below
+}
+
+var emptyNode = tnode{
+	base: math.Inf(-1), invM: math.Inf(1), invC: math.Inf(1),
+	maxM: math.MinInt64, maxC: math.MinInt64, minM: math.MaxInt64, minC: math.MaxInt64,
+	minGid: math.MaxInt32, maxGid: math.MinInt32, minRank: math.MaxInt32,
+}
+
+func (p *planner) buildTree() {
+	var order []int32
+	for r := range p.hosts {
+		if p.hosts[r].eligible {
+			order = append(order, int32(r))
+		}
+	}
+	slices.SortFunc(order, func(a, b int32) int {
+		ha, hb := &p.hosts[a], &p.hosts[b]
+		return cmp.Or(cmp.Compare(hb.capM, ha.capM), cmp.Compare(hb.capC, ha.capC),
+			cmp.Compare(ha.gid, hb.gid), cmp.Compare(hb.rolePart, ha.rolePart), cmp.Compare(a, b))
+	})
+	size := 1
+	for size < len(order) {
+		size *= 2
+	}
+	t := hostTree{size: size, nodes: make([]tnode, 2*size), pos: make([]int32, len(p.hosts)), rank: make([]int32, size)}
+	for i := range t.pos {
+		t.pos[i] = -1
+	}
+	for i := range t.rank {
+		t.rank[i] = -1
+	}
+	for i, r := range order {
+		t.pos[r], t.rank[i] = int32(i), r
+	}
+	for i := range size {
+		t.setLeaf(p, i)
+	}
+	for i := size - 1; i >= 1; i-- {
+		t.pull(i)
+	}
+	p.tree = t
+}
+
+func (t *hostTree) setLeaf(p *planner, i int) {
+	r := t.rank[i]
+	if r < 0 {
+		t.nodes[t.size+i] = emptyNode
+		return
+	}
+	h := &p.hosts[r]
+	fm, fc := p.freeM[r], p.freeC[r]
+	t.nodes[t.size+i] = tnode{
+		base: WeightMemoryFree*(float64(fm)/float64(h.capM)) + WeightCPUFree*(float64(fc)/float64(h.capC)) + WeightRole*h.rolePart,
+		invM: 1 / float64(h.capM), invC: 1 / float64(h.capC),
+		maxM: fm, maxC: fc, minM: fm, minC: fc, minGid: h.gid, maxGid: h.gid, minRank: r, count: 1,
+	}
+}
+
+func (t *hostTree) pull(i int) {
+	a, b := &t.nodes[2*i], &t.nodes[2*i+1]
+	t.nodes[i] = tnode{
+		base: max(a.base, b.base), invM: min(a.invM, b.invM), invC: min(a.invC, b.invC),
+		maxM: max(a.maxM, b.maxM), maxC: max(a.maxC, b.maxC), minM: min(a.minM, b.minM), minC: min(a.minC, b.minC),
+		minGid: min(a.minGid, b.minGid), maxGid: max(a.maxGid, b.maxGid),
+		minRank: min(a.minRank, b.minRank), count: a.count + b.count,
+	}
+}
+
+// update refreshes host r's leaf and its ancestors after its free capacity changed.
+func (t *hostTree) update(p *planner, r int32) {
+	i := t.pos[r]
+	if i < 0 {
+		return
+	}
+	t.setLeaf(p, int(i))
+	for j := (t.size + int(i)) / 2; j >= 1; j /= 2 {
+		t.pull(j)
+	}
+}
+
+// lacking counts the hosts below node i that lack memory for m MiB, and those that have the
+// memory but lack vCPUs for c.
+func (t *hostTree) lacking(i int, m, c int64) (mem, cpu int) {
+	nd := &t.nodes[i]
+	switch {
+	case nd.count == 0:
+		return 0, 0
+	case nd.maxM < m:
+		return int(nd.count), 0
+	case nd.minM >= m && nd.maxC < c:
+		return 0, int(nd.count)
+	case nd.minM >= m && nd.minC >= c:
+		return 0, 0
+	}
+	// A leaf always matches a case above: its minimum and maximum are equal.
+	m1, c1 := t.lacking(2*i, m, c)
+	m2, c2 := t.lacking(2*i+1, m, c)
+	return m1 + m2, c1 + c2
+}
+
+// pick is a feasible host found by a search.
+type pick struct {
+	rank int32
+	s    parts
+}
+
+// search is a branch-and-bound search of the tree for the best planKeep feasible hosts of one
+// VM, by score then host name. It visits the more promising child first and skips a subtree
+// when it cannot fit the VM or its score bound cannot beat the worst host kept.
+type search struct {
+	p   *planner
+	x   *vmCtx
+	top [planKeep]pick
+	n   int
+}
+
+var dbgHist = map[int]int{}
+var dbgLeaves int
+
+func (s *search) run() {
+	defer func(v int) {
+		d := dbgVisits - v
+		b := 1
+		for b < d {
+			b *= 4
+		}
+		dbgHist[b]++
+	}(dbgVisits)
+	dbgSearches++
+	t := &s.p.tree
+	if s.viable(1) {
+		s.visit(1, 0, t.size, s.bound(1, 0, t.size))
+	}
+}
+
+// viable reports whether some host below node i may have room for the VM.
+func (s *search) viable(i int) bool {
+	nd := &s.p.tree.nodes[i]
+	return nd.count > 0 && nd.maxM >= s.x.m && nd.maxC >= s.x.c
+}
+
+// bound is an upper bound of the score (in millionths) of any host below node i, whose leaves
+// are lo to hi-1: the best base, less the VM's share of the largest capacity, plus the bonuses
+// some host below may earn. It never falls below a host's exact score: float rounding errors
+// are far smaller than the margin of a thousandth of a millionth.
+func (s *search) bound(i, lo, hi int) int64 {
+	nd := &s.p.tree.nodes[i]
+	x := s.x
+	u := nd.base - WeightMemoryFree*(float64(x.m)*nd.invM) - WeightCPUFree*(float64(x.c)*nd.invC)
+	if x.homePos >= lo && x.homePos < hi {
+		u += WeightHome
+	}
+	if x.gid >= 0 && nd.minGid <= x.gid && x.gid <= nd.maxGid {
+		u += WeightGroup
+	}
+	return int64(math.Floor(u*scoreScale + 0.501))
+}
+
+// worthIt reports whether a subtree with score bound ub and smallest rank minRank may hold a
+// host better than the worst one kept.
+func (s *search) worthIt(ub int64, minRank int32) bool {
+	if s.n < planKeep {
+		return true
+	}
+	last := &s.top[s.n-1]
+	return ub > last.s.micro || ub == last.s.micro && minRank < last.rank
+}
+
+var dbgVisits, dbgSearches, dbgLoose int
+var dbgTrace bool
+
+func (s *search) visit(i, lo, hi int, ub int64) {
+	dbgVisits++
+	t := &s.p.tree
+	if dbgTrace && dbgVisits < 400 {
+		nd := &t.nodes[i]
+		var last pick
+		if s.n > 0 {
+			last = s.top[s.n-1]
+		}
+		fmt.Printf("visit i=%d [%d,%d) ub=%d base=%.6f invM=%g gid=%d..%d minRank=%d count=%d | n=%d last=%d/%d\n", i, lo, hi, ub, nd.base, nd.invM, nd.minGid, nd.maxGid, nd.minRank, nd.count, s.n, last.s.micro, last.rank)
+	}
+	if !s.worthIt(ub, t.nodes[i].minRank) {
+		return
+	}
+	if hi-lo == 1 {
+		s.leaf(t.rank[lo])
+		return
+	}
+	mid := (lo + hi) / 2
+	l, r := 2*i, 2*i+1
+	vl, vr := s.viable(l), s.viable(r)
+	switch {
+	case vl && vr:
+		ul, ur := s.bound(l, lo, mid), s.bound(r, mid, hi)
+		if ur > ul || ur == ul && t.nodes[r].minRank < t.nodes[l].minRank {
+			s.visit(r, mid, hi, ur)
+			s.visit(l, lo, mid, ul)
+		} else {
+			s.visit(l, lo, mid, ul)
+			s.visit(r, mid, hi, ur)
+		}
+	case vl:
+		s.visit(l, lo, mid, s.bound(l, lo, mid))
+	case vr:
+		s.visit(r, mid, hi, s.bound(r, mid, hi))
+	}
+}
+
+// leaf considers host r, which is viable: sound, healthy and with room for the VM.
+func (s *search) leaf(r int32) {
+	x := s.x
+	if x.hasAntiCur && (r == x.cur || !s.p.rules.antiAllowed(x.anti, r)) {
+		return
+	}
+	dbgLeaves++
+	c := pick{rank: r, s: s.p.score(r, x)}
+	i := s.n
+	if i == planKeep {
+		i--
+		if !better(c, s.top[i]) {
+			return
+		}
+	} else {
+		s.n++
+	}
+	for ; i > 0 && better(c, s.top[i-1]); i-- {
+		s.top[i] = s.top[i-1]
+	}
+	s.top[i] = c
+}
+
+func better(a, b pick) bool {
+	return a.s.micro > b.s.micro || a.s.micro == b.s.micro && a.rank < b.rank
+}
