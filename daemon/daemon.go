@@ -263,9 +263,15 @@ func (d *Daemon) parseDisks(r *store.VMRecord) {
 
 // migrationDone records where a migrated VM now runs, without waiting for the next inventory.
 func (d *Daemon) migrationDone(m migrate.Migration) {
+	d.m.migrations.WithLabelValues(string(m.State)).Inc()
+	if !m.Started.IsZero() {
+		d.m.migDur.Observe(m.Ended.Sub(m.Started).Seconds())
+	}
 	if m.State != migrate.StateSucceeded {
 		return
 	}
+	d.m.migDown.Observe(float64(m.DowntimeMs) / 1000)
+	d.m.migBytes.Add(float64(m.DataBytes))
 	d.mu.Lock()
 	r, ok := d.vms[m.UUID]
 	if ok {

@@ -57,7 +57,7 @@ func startDaemon(t *testing.T, cfg config.Config) *runningDaemon {
 }
 
 // labConfig loads the config the lab wrote, with a test store and a short stable period.
-func labConfig(t *testing.T, l *testenv.Lab) config.Config {
+func labConfig(t testing.TB, l *testenv.Lab) config.Config {
 	t.Helper()
 	cfg, err := config.Load(l.ConfigPath())
 	if err != nil {

@@ -16,6 +16,10 @@ type metrics struct {
 	verdicts   *prometheus.CounterVec
 	journal    *prometheus.CounterVec
 	hostState  *prometheus.GaugeVec
+	migDur     prometheus.Histogram
+	migDown    prometheus.Histogram
+	migBytes   prometheus.Counter
+	migrations *prometheus.CounterVec
 }
 
 var allStates = []policy.HostState{policy.Healthy, policy.Suspect, policy.Unreachable, policy.Degraded,
@@ -38,6 +42,15 @@ func newMetrics() *metrics {
 		hostState: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "lifeboat_hosts",
 			Help: "Hosts in each verdict state."}, []string{"state"}),
 	}
+	m.migDur = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "lifeboat_migration_duration_seconds",
+		Help: "Duration of finished live migrations.", Buckets: prometheus.ExponentialBuckets(0.5, 2, 10)})
+	m.migDown = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "lifeboat_migration_downtime_seconds",
+		Help: "Guest downtime of successful live migrations, as libvirt reports it.", Buckets: prometheus.ExponentialBuckets(0.005, 2, 10)})
+	m.migBytes = prometheus.NewCounter(prometheus.CounterOpts{Name: "lifeboat_migration_bytes_total",
+		Help: "Bytes moved by live migrations."})
+	m.migrations = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lifeboat_migrations_total",
+		Help: "Finished live migrations, by outcome."}, []string{"outcome"})
+	m.reg.MustRegister(m.migDur, m.migDown, m.migBytes, m.migrations)
 	m.reg.MustRegister(m.probes, m.probeRTT, m.bmcQueries, m.verdicts, m.journal, m.hostState,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

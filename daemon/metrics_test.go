@@ -17,6 +17,10 @@ func TestMetricsLint(t *testing.T) {
 	m.bmcQueries.WithLabelValues("ok").Inc()
 	m.verdicts.WithLabelValues("healthy").Inc()
 	m.journal.WithLabelValues("verdict").Inc()
+	m.migDur.Observe(3)
+	m.migDown.Observe(0.2)
+	m.migBytes.Add(1 << 20)
+	m.migrations.WithLabelValues("succeeded").Inc()
 	m.setHostStates(map[string]policy.HostState{"h1": policy.Healthy, "h2": policy.Failed, "h3": policy.Healthy})
 	problems, err := testutil.GatherAndLint(m.reg)
 	if err != nil {

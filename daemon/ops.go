@@ -80,7 +80,7 @@ func (d *Daemon) Switchover(ctx context.Context, req api.SwitchoverRequest) (api
 	}
 	if d.engine.Busy(r.UUID) {
 		d.mu.Unlock()
-		return api.SwitchoverResult{}, fmt.Errorf("%s: %w", r.Name, migrate.ErrBusy)
+		return api.SwitchoverResult{}, fmt.Errorf("%s: %w: %w", r.Name, migrate.ErrBusy, api.ErrConflict)
 	}
 	hosts := d.capacities()
 	if req.To != "" {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log"
 	"log/slog"
 	"strings"
 	"sync"
@@ -31,9 +32,15 @@ func migrationLab(t *testing.T) (*testenv.Lab, testenv.Guest, testenv.Host, test
 			dst = h
 		}
 	}
-	prev := slog.Default()
+	// slog.SetDefault also redirects the log package, and setting the old default back does not
+	// undo that: restore both.
+	prev, prevOut, prevFlags := slog.Default(), log.Writer(), log.Flags()
 	slog.SetDefault(slog.New(slog.NewTextHandler(migLogWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})))
-	t.Cleanup(func() { slog.SetDefault(prev) })
+	t.Cleanup(func() {
+		slog.SetDefault(prev)
+		log.SetOutput(prevOut)
+		log.SetFlags(prevFlags)
+	})
 	return l, g, src, dst
 }
 
@@ -258,6 +265,56 @@ func TestLabMigrateNonConvergingAborts(t *testing.T) {
 	}
 	if holder, err := l.LeaseHolder(g.Name); err != nil || holder != src.Name {
 		t.Errorf("lease of %s held by %q (%v), want %s", g.Name, holder, err, src.Name)
+	}
+}
+
+// TestLabMigratePostCopy completes a migration that would not converge by switching to
+// post-copy when the controller says so.
+func TestLabMigratePostCopy(t *testing.T) {
+	l, g, src, dst := migrationLab(t)
+	ctx := context.Background()
+	up := guestUptime(t, g)
+	if err := guest.Dirty(ctx, guest.Addr(g.IP), 0, 48); err != nil {
+		t.Fatal(err)
+	}
+	var switchedAt time.Duration
+	rec := &migRecorder{decide: func(p hypervisor.MigrationProgress, n int) hypervisor.MigrationAction {
+		if p.Iteration >= 3 && !p.PostCopy {
+			switchedAt = p.Elapsed
+			return hypervisor.MigrationAction{StartPostCopy: true}
+		}
+		return hypervisor.MigrationAction{}
+	}}
+	spec := hypervisor.MigrationSpec{SourceURI: src.LibvirtURI, DestURI: dst.LibvirtURI, UUID: g.UUID,
+		BandwidthMiBs: 16, PostCopy: true, PollInterval: 250 * time.Millisecond}
+	mctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	res, err := hypervisor.Migrate(mctx, spec, rec.control)
+	t.Logf("switched to post-copy at %s; migration took %s: %v (result %+v)", switchedAt.Round(time.Millisecond), res.Ended.Sub(res.Started).Round(time.Millisecond), err, res)
+	if err != nil {
+		t.Fatalf("post-copy migration: %v", err)
+	}
+	if !res.PostCopy || switchedAt == 0 {
+		t.Errorf("no switch to post-copy: %+v", res)
+	}
+	samples := rec.all()
+	if last := samples[len(samples)-1]; !last.PostCopy {
+		t.Errorf("the samples after the switch do not say post-copy: %+v", last)
+	}
+	assertRunsOnlyOn(t, l, g, dst.Name)
+	for i := 0; i < 1; i++ {
+		out, err := testenv.Exec(ctx, "virsh", "-c", dst.LibvirtURI, "domstate", "--reason", g.Name)
+		t.Logf("DEBUG state %q %v", out, err)
+		out, err = testenv.Exec(ctx, "ping", "-c1", "-W1", g.IP)
+		t.Logf("DEBUG ping %q %v", out, err)
+		out, err = testenv.Exec(ctx, "tail", "-c", "5000", l.Dir()+"/hosts/"+dst.Name+"/log/qemu/"+g.Name+"-console.log")
+		t.Logf("DEBUG console %q %v", out, err)
+		out, err = testenv.Exec(ctx, "virsh", "-c", dst.LibvirtURI, "qemu-monitor-command", g.Name, "--hmp", "info status")
+		t.Logf("DEBUG status %q %v", out, err)
+		time.Sleep(2 * time.Second)
+	}
+	if st := assertGuestAnswers(t, g, up); !st.Dirtying {
+		t.Errorf("after the migration the guest no longer dirties memory: %+v", st)
 	}
 }
 

@@ -1,9 +1,9 @@
 package policy
 
 import (
-	"fmt"
 	"cmp"
 	"math"
+	"math/bits"
 	"slices"
 	"strconv"
 )
@@ -79,8 +79,8 @@ type Placement struct {
 	// Reason is a sentence for people.
 	Reason string
 	// Candidates are scored hosts, best first: feasible ones by Total (ties by host name), then
-	// infeasible ones. Place lists every host; PlanPlacements keeps only the chosen host and the
-	// runner-up, if any.
+	// infeasible ones. Place lists every host; PlanPlacements keeps only the chosen host's score
+	// (its Reason still names the runner-up).
 	Candidates []Score
 }
 
@@ -139,7 +139,7 @@ const (
 // host name. Candidates scores every host.
 func Place(cfg PlacementConfig, hosts []HostCapacity, vm VMRequest) Placement {
 	p := newPlanner(cfg, hosts, []VMRequest{vm})
-	x := p.context(&vm)
+	x := p.context(&vm, p.rules.of[vm.Name])
 	out := Placement{VM: vm.Name, Candidates: make([]Score, len(p.hosts))}
 	var counts failCounts
 	feasible := 0
@@ -204,20 +204,55 @@ func PlanPlacements(cfg PlacementConfig, hosts []HostCapacity, vms []VMRequest) 
 		}
 		return cmp.Compare(a.idx, b.idx)
 	})
+	names := make([]string, len(order))
+	for i, it := range order {
+		names[i] = it.name
+	}
+	dup := repeats(names)
 	p := newPlanner(cfg, hosts, vms)
 	p.buildTree()
 	out := make([]Placement, len(order))
-	seen := make(map[string]struct{}, len(order))
 	for i, it := range order {
 		vm := &vms[it.idx]
-		if _, dup := seen[vm.Name]; dup {
+		if dup[i] {
 			out[i] = Placement{VM: vm.Name, Reason: "not placed: " + vm.Name + " is requested more than once; only its first request in priority order is placed"}
 			continue
 		}
-		seen[vm.Name] = struct{}{}
-		out[i] = p.planOne(vm)
+		var rules []int32
+		if p.batchRules != nil {
+			rules = p.batchRules[it.idx]
+		}
+		out[i] = p.planOne(vm, rules)
 	}
 	return out
+}
+
+// repeats marks the names that occur earlier in the list. It sorts hashes rather than filling a
+// map: far fewer cache misses for long lists.
+func repeats(names []string) []bool {
+	type entry struct {
+		h   uint64
+		pos int
+	}
+	es := make([]entry, len(names))
+	for i, n := range names {
+		h := uint64(14695981039346656037) // FNV-1a
+		for j := 0; j < len(n); j++ {
+			h = (h ^ uint64(n[j])) * 1099511628211
+		}
+		es[i] = entry{h, i}
+	}
+	slices.SortFunc(es, func(a, b entry) int { return cmp.Or(cmp.Compare(a.h, b.h), cmp.Compare(a.pos, b.pos)) })
+	dup := make([]bool, len(names))
+	for i := 1; i < len(es); i++ {
+		for j := i - 1; j >= 0 && es[j].h == es[i].h; j-- {
+			if names[es[j].pos] == names[es[i].pos] {
+				dup[es[i].pos] = true
+				break
+			}
+		}
+	}
+	return dup
 }
 
 // planner is the state of one Place or PlanPlacements call.
@@ -228,11 +263,16 @@ type planner struct {
 	hosts            []hostInfo // sorted by name: a host's index here is its rank
 	freeM, freeC     []int64    // capacity left, by rank
 	byName           map[string]int32
-	groups           map[string]int32
+	groupIDs         map[string]int32
 	rules            ruleSet
+	// batchRules are the rules of each VM of the batch, by input index (nil without rules).
+	batchRules [][]int32
 	// invalid and unhealthy count the hosts that can take no VM at all.
 	invalid, unhealthy int
-	tree               hostTree
+	// tree holds every sound, healthy host; groups one tree per group, of its sound, healthy
+	// hosts (PlanPlacements only).
+	tree   hostTree
+	groups []hostTree
 }
 
 type hostInfo struct {
@@ -265,7 +305,7 @@ func newPlanner(cfg PlacementConfig, hosts []HostCapacity, batch []VMRequest) *p
 		freeM:            make([]int64, len(hosts)),
 		freeC:            make([]int64, len(hosts)),
 		byName:           make(map[string]int32, len(hosts)),
-		groups:           map[string]int32{},
+		groupIDs:         map[string]int32{},
 		rules:            newRuleSet(cfg.Rules),
 	}
 	idx := make([]int, len(hosts))
@@ -306,27 +346,29 @@ func newPlanner(cfg PlacementConfig, hosts []HostCapacity, batch []VMRequest) *p
 		if _, dup := p.byName[h.Name]; !dup {
 			p.byName[h.Name] = int32(r)
 		}
-		if _, ok := p.groups[h.Group]; !ok && h.Group != "" {
-			p.groups[h.Group] = 0
+		if _, ok := p.groupIDs[h.Group]; !ok && h.Group != "" {
+			p.groupIDs[h.Group] = 0
 			groupNames = append(groupNames, h.Group)
 		}
 	}
 	slices.Sort(groupNames)
 	for i, g := range groupNames {
-		p.groups[g] = int32(i)
+		p.groupIDs[g] = int32(i)
 	}
 	for r := range p.hosts {
 		p.hosts[r].gid = -1
-		if g, ok := p.groups[p.hosts[r].group]; ok {
+		if g, ok := p.groupIDs[p.hosts[r].group]; ok {
 			p.hosts[r].gid = g
 		}
 	}
 	if len(p.rules.list) > 0 {
 		// Members being placed have left their old hosts as far as rules go.
 		moving := map[string]struct{}{}
+		p.batchRules = make([][]int32, len(batch))
 		for i := range batch {
-			if _, ok := p.rules.of[batch[i].Name]; ok {
+			if rules, ok := p.rules.of[batch[i].Name]; ok {
 				moving[batch[i].Name] = struct{}{}
+				p.batchRules[i] = rules
 			}
 		}
 		for r, i := range idx {
@@ -353,12 +395,14 @@ type vmCtx struct {
 	gid        int32 // the VM's group, -1 when no host is in it
 	aff, anti  []int32
 	req        int32 // see reqNone, reqConflict
-	homePos    int   // home's leaf position in the tree, -1 when none
-	hasAntiCur bool  // anti rules or a current host: leaves need checking
+	cpuClass   int   // request classes, see cpuClass and memClass
+	memClass   int
+	hasAntiCur bool // anti rules or a current host: leaves need checking
 }
 
-func (p *planner) context(vm *VMRequest) vmCtx {
-	x := vmCtx{vm: vm, m: int64(vm.MemoryMiB), c: int64(vm.VCPUs), cur: -1, home: -1, gid: -1, req: reqNone, homePos: -1}
+// context resolves a VM's request; rules are the VM's rules, p.rules.of[vm.Name].
+func (p *planner) context(vm *VMRequest, rules []int32) vmCtx {
+	x := vmCtx{vm: vm, m: int64(vm.MemoryMiB), c: int64(vm.VCPUs), cur: -1, home: -1, gid: -1, req: reqNone}
 	if vm.MemoryMiB < 0 || vm.VCPUs < 0 {
 		x.invalid = vm.Name + " asks for a negative size (" + itoa(vm.MemoryMiB) + " MiB, " + itoa(vm.VCPUs) + " vCPUs)"
 	}
@@ -367,14 +411,11 @@ func (p *planner) context(vm *VMRequest) vmCtx {
 	}
 	if r, ok := p.byName[vm.HomeHost]; ok && vm.HomeHost != "" {
 		x.home = r
-		if p.tree.pos != nil {
-			x.homePos = int(p.tree.pos[r])
-		}
 	}
-	if g, ok := p.groups[vm.Group]; ok && vm.Group != "" {
+	if g, ok := p.groupIDs[vm.Group]; ok && vm.Group != "" {
 		x.gid = g
 	}
-	for _, ri := range p.rules.of[vm.Name] {
+	for _, ri := range rules {
 		if p.rules.list[ri].anti {
 			x.anti = append(x.anti, ri)
 		} else {
@@ -383,6 +424,7 @@ func (p *planner) context(vm *VMRequest) vmCtx {
 	}
 	x.req = p.rules.required(x.aff)
 	x.hasAntiCur = len(x.anti) > 0 || x.cur >= 0
+	x.cpuClass, x.memClass = cpuClass(x.c), memClass(x.m)
 	return x
 }
 
@@ -397,16 +439,26 @@ func clamp01(f float64) float64 { return min(max(f, 0), 1) }
 // score is the one scoring function Place and PlanPlacements share.
 func (p *planner) score(r int32, x *vmCtx) parts {
 	h := &p.hosts[r]
-	s := parts{
-		mem:  clamp01(float64(p.freeM[r]-x.m) / float64(h.capM)),
-		cpu:  clamp01(float64(p.freeC[r]-x.c) / float64(h.capC)),
-		role: h.rolePart,
-	}
+	var home, group float64
 	if r == x.home {
-		s.home = 1
+		home = 1
 	}
 	if x.gid >= 0 && h.gid == x.gid {
-		s.group = 1
+		group = 1
+	}
+	return scoreOf(p.freeM[r]-x.m, p.freeC[r]-x.c, h.capM, h.capC, h.rolePart, home, group)
+}
+
+// scoreOf scores a host that would have leftM MiB and leftC vCPUs free of its capacities capM
+// and capC after placement. Place and PlanPlacements both score through it, so that they agree
+// to the last bit.
+func scoreOf(leftM, leftC, capM, capC int64, role, home, group float64) parts {
+	s := parts{
+		mem:   clamp01(float64(leftM) / float64(capM)),
+		cpu:   clamp01(float64(leftC) / float64(capC)),
+		role:  role,
+		home:  home,
+		group: group,
 	}
 	// Explicit conversions keep the compiler from fusing multiply-adds, so scores are the same on
 	// every architecture.
@@ -517,9 +569,9 @@ func (p *planner) lackCPU(r int32, x *vmCtx) string {
 		ftoa(p.cpuFactor) + "), needs " + i64toa(x.c) + " vCPUs"
 }
 
-// planOne places one VM of a plan, consuming capacity.
-func (p *planner) planOne(vm *VMRequest) Placement {
-	x := p.context(vm)
+// planOne places one VM of a plan, consuming capacity; rules are the VM's rules.
+func (p *planner) planOne(vm *VMRequest, rules []int32) Placement {
+	x := p.context(vm, rules)
 	out := Placement{VM: vm.Name}
 	if x.invalid != "" {
 		out.Reason = p.failReason(&x, &failCounts{})
@@ -534,9 +586,7 @@ func (p *planner) planOne(vm *VMRequest) Placement {
 			top[0], n = pick{rank: x.req, s: p.score(x.req, &x)}, 1
 		}
 	default:
-		s := search{p: p, x: &x}
-		s.run()
-		top, n = s.top, s.n
+		top, n = p.best(&x)
 	}
 	if n == 0 {
 		out.Reason = p.failReason(&x, p.planCounts(&x))
@@ -545,10 +595,7 @@ func (p *planner) planOne(vm *VMRequest) Placement {
 	best := top[0].rank
 	out.Host = p.hosts[best].name
 	runner := int32(-1)
-	out.Candidates = make([]Score, n)
-	for i := range n {
-		out.Candidates[i] = top[i].s.score(p.hosts[top[i].rank].name)
-	}
+	out.Candidates = []Score{top[0].s.score(out.Host)}
 	if n > 1 {
 		runner = top[1].rank
 	}
@@ -574,7 +621,10 @@ func (p *planner) consume(r int32, x *vmCtx) {
 	p.freeM[r] -= x.m
 	p.freeC[r] -= x.c
 	p.tree.update(p, r)
-	if _, ok := p.rules.of[x.vm.Name]; ok {
+	if g := p.hosts[r].gid; g >= 0 {
+		p.groups[g].update(p, r)
+	}
+	if len(x.aff) > 0 || len(x.anti) > 0 {
 		p.rules.locate(x.vm.Name, r)
 	}
 }
@@ -811,39 +861,93 @@ func ftoa(f float64) string {
 	return s + ".0"
 }
 
-// hostTree is a complete binary tree over the sound, healthy hosts, for PlanPlacements. Each
-// node keeps bounds over the hosts below it (most free memory and vCPUs, best VM-independent
-// score, largest capacities, groups present), so that a search can skip whole subtrees that
-// cannot fit a VM or cannot beat the hosts found so far.
+// hostTree indexes sound, healthy hosts for PlanPlacements' search. Hosts sit in blocks of
+// blockSize, in arrays by position; a complete binary tree over the blocks keeps, for each
+// subtree, bounds over its hosts (most free memory and vCPUs, best VM-independent score, largest
+// capacities), so that a search can skip subtrees that cannot fit a VM or cannot beat the hosts
+// found so far, and scan the blocks that can. The tree is small enough to stay in cache.
 //
 // A host's score splits into a part that does not depend on the VM (its free shares and role,
-// the node's base), minus what the VM takes (its size over the host's capacity), plus the home
-// and group bonuses. Leaves are ordered by capacity first, then group and role, so that most
-// nodes hold hosts of one capacity, for which base minus the VM's share is the exact best score,
-// and one group, whose bonus then is exact too. Ties between equal scores are still broken by
-// host name, through each node's smallest name rank.
+// its base), minus what the VM takes (its size over the host's capacity), plus the home and
+// group bonuses. A node keeps its best base among all hosts below, and among those with at least
+// 2^k vCPUs or 2^j GiB free, so that hosts too full for a VM do not make a subtree look
+// promising for it. Hosts are ordered by capacity first, so that most blocks and nodes hold
+// hosts of one capacity, for which base minus the VM's share is the exact best score. The
+// bonuses stay out of the bounds: a search scores the home host first, then searches the tree
+// of the VM's group (where the group bonus is the same for every host), then the tree of all
+// hosts, skipping the hosts already scored. Ties between equal scores are broken by host name,
+// through each node's smallest name rank.
 type hostTree struct {
-	size  int     // number of leaves, a power of two
-	nodes []tnode // heap layout: the root is 1, the children of i are 2i and 2i+1, leaf k is size+k
-	pos   []int32 // leaf by host rank, -1 for a host not in the tree
-	rank  []int32 // host rank by leaf, -1 for an empty leaf
+	size  int     // number of blocks, a power of two
+	nodes []tnode // heap layout: the root is 1, the children of i are 2i and 2i+1, block b is size+b
+	// pos is the position of each host by rank, -1 for a host not in the tree. The group trees
+	// share one pos: a host is in one group.
+	pos []int32
+	// By position:
+	rank         []int32
+	gid          []int32
+	freeM, freeC []int64
+	capM, capC   []int64
+	invM, invC   []float64 // 1 / capacity
+	role         []float64
+	base         []float64 // memory_free, cpu_free and role score before any VM
 }
 
+const blockSize = 32
+
 type tnode struct {
-	base           float64 // the largest memory_free, cpu_free and role score before the VM
+	// baseC[k] is the best base among the hosts below with at least cpuClassMin(k) vCPUs free;
+	// baseM[j] the same by memory.
+	baseC          [cpuClasses]float64
+	baseM          [memClasses]float64
 	invM, invC     float64 // 1 / the largest capacity
 	maxM, maxC     int64   // the most free memory and vCPUs
 	minM, minC     int64   // the least free memory and vCPUs
-	minGid, maxGid int32   // the groups below are in this range
 	minRank, count int32   // the smallest host rank below; hosts below
 }
 
-var emptyNode = tnode{
-	base: math.Inf(-1), invM: math.Inf(1), invC: math.Inf(1),
-	maxM: math.MinInt64, maxC: math.MinInt64, minM: math.MaxInt64, minC: math.MaxInt64,
-	minGid: math.MaxInt32, maxGid: math.MinInt32, minRank: math.MaxInt32,
+// Request classes: class 0 holds every host; cpu class k > 0 the hosts with at least 2^(k-1)
+// vCPUs free, memory class j > 0 those with at least 2^(j-1) GiB free.
+const (
+	cpuClasses = 7
+	memClasses = 8
+)
+
+func cpuClassMin(k int) int64 { return 1 << (k - 1) }
+func memClassMin(j int) int64 { return 1 << (j + 9) }
+
+// cpuClass is the largest class whose minimum does not exceed c vCPUs.
+func cpuClass(c int64) int {
+	if c <= 0 {
+		return 0
+	}
+	return min(bits.Len64(uint64(c)), cpuClasses-1)
 }
 
+// memClass is the largest class whose minimum does not exceed m MiB.
+func memClass(m int64) int {
+	if m <= 0 {
+		return 0
+	}
+	return min(max(bits.Len64(uint64(m))-10, 0), memClasses-1)
+}
+
+var emptyNode = func() tnode {
+	n := tnode{
+		invM: math.Inf(1), invC: math.Inf(1),
+		maxM: math.MinInt64, maxC: math.MinInt64, minM: math.MaxInt64, minC: math.MaxInt64,
+		minRank: math.MaxInt32,
+	}
+	for k := range n.baseC {
+		n.baseC[k] = math.Inf(-1)
+	}
+	for j := range n.baseM {
+		n.baseM[j] = math.Inf(-1)
+	}
+	return n
+}()
+
+// buildTree builds the tree of all sound, healthy hosts and one tree per group.
 func (p *planner) buildTree() {
 	var order []int32
 	for r := range p.hosts {
@@ -854,65 +958,133 @@ func (p *planner) buildTree() {
 	slices.SortFunc(order, func(a, b int32) int {
 		ha, hb := &p.hosts[a], &p.hosts[b]
 		return cmp.Or(cmp.Compare(hb.capM, ha.capM), cmp.Compare(hb.capC, ha.capC),
-			cmp.Compare(ha.gid, hb.gid), cmp.Compare(hb.rolePart, ha.rolePart), cmp.Compare(a, b))
+			cmp.Compare(hb.rolePart, ha.rolePart), cmp.Compare(a, b))
 	})
+	newPos := func() []int32 {
+		pos := make([]int32, len(p.hosts))
+		for i := range pos {
+			pos[i] = -1
+		}
+		return pos
+	}
+	p.tree = newHostTree(p, order, newPos())
+	byGroup := make([][]int32, len(p.groupIDs))
+	for _, r := range order {
+		if g := p.hosts[r].gid; g >= 0 {
+			byGroup[g] = append(byGroup[g], r)
+		}
+	}
+	gpos := newPos()
+	p.groups = make([]hostTree, len(byGroup))
+	for g, ranks := range byGroup {
+		p.groups[g] = newHostTree(p, ranks, gpos)
+	}
+}
+
+func newHostTree(p *planner, ranks, pos []int32) hostTree {
+	n := len(ranks)
 	size := 1
-	for size < len(order) {
+	for size*blockSize < n {
 		size *= 2
 	}
-	t := hostTree{size: size, nodes: make([]tnode, 2*size), pos: make([]int32, len(p.hosts)), rank: make([]int32, size)}
-	for i := range t.pos {
-		t.pos[i] = -1
+	t := hostTree{
+		size: size, nodes: make([]tnode, 2*size), pos: pos, rank: ranks, gid: make([]int32, n),
+		freeM: make([]int64, n), freeC: make([]int64, n), capM: make([]int64, n), capC: make([]int64, n),
+		invM: make([]float64, n), invC: make([]float64, n), role: make([]float64, n), base: make([]float64, n),
 	}
-	for i := range t.rank {
-		t.rank[i] = -1
+	for i, r := range ranks {
+		h := &p.hosts[r]
+		t.pos[r] = int32(i)
+		t.gid[i], t.capM[i], t.capC[i], t.role[i] = h.gid, h.capM, h.capC, h.rolePart
+		t.invM[i], t.invC[i] = 1/float64(h.capM), 1/float64(h.capC)
+		t.setHost(p, i)
 	}
-	for i, r := range order {
-		t.pos[r], t.rank[i] = int32(i), r
-	}
-	for i := range size {
-		t.setLeaf(p, i)
+	for b := range size {
+		// The static part of a block: capacities, ranks, count.
+		n := &t.nodes[size+b]
+		*n = emptyNode
+		for i := b * blockSize; i < min((b+1)*blockSize, len(t.rank)); i++ {
+			n.invM, n.invC = min(n.invM, t.invM[i]), min(n.invC, t.invC[i])
+			n.minRank, n.count = min(n.minRank, t.rank[i]), n.count+1
+		}
+		t.setBlock(b)
 	}
 	for i := size - 1; i >= 1; i-- {
 		t.pull(i)
 	}
-	p.tree = t
+	return t
 }
 
-func (t *hostTree) setLeaf(p *planner, i int) {
+// setHost copies host i's free capacity from the planner and recomputes its base.
+func (t *hostTree) setHost(p *planner, i int) {
 	r := t.rank[i]
-	if r < 0 {
-		t.nodes[t.size+i] = emptyNode
-		return
+	t.freeM[i], t.freeC[i] = p.freeM[r], p.freeC[r]
+	t.base[i] = WeightMemoryFree*(float64(t.freeM[i])/float64(t.capM[i])) +
+		WeightCPUFree*(float64(t.freeC[i])/float64(t.capC[i])) + WeightRole*t.role[i]
+}
+
+// setBlock recomputes the free capacity part of block b's summary.
+func (t *hostTree) setBlock(b int) {
+	n := &t.nodes[t.size+b]
+	maxM, maxC, minM, minC := int64(math.MinInt64), int64(math.MinInt64), int64(math.MaxInt64), int64(math.MaxInt64)
+	// Best base by the exact class of each host's free capacity; a class's bound is then the
+	// best of its own and every higher class.
+	var bc [cpuClasses]float64
+	var bm [memClasses]float64
+	for k := range bc {
+		bc[k] = math.Inf(-1)
 	}
-	h := &p.hosts[r]
-	fm, fc := p.freeM[r], p.freeC[r]
-	t.nodes[t.size+i] = tnode{
-		base: WeightMemoryFree*(float64(fm)/float64(h.capM)) + WeightCPUFree*(float64(fc)/float64(h.capC)) + WeightRole*h.rolePart,
-		invM: 1 / float64(h.capM), invC: 1 / float64(h.capC),
-		maxM: fm, maxC: fc, minM: fm, minC: fc, minGid: h.gid, maxGid: h.gid, minRank: r, count: 1,
+	for j := range bm {
+		bm[j] = math.Inf(-1)
 	}
+	for i := b * blockSize; i < min((b+1)*blockSize, len(t.rank)); i++ {
+		fm, fc, base := t.freeM[i], t.freeC[i], t.base[i]
+		maxM, maxC, minM, minC = max(maxM, fm), max(maxC, fc), min(minM, fm), min(minC, fc)
+		k, j := cpuClass(fc), memClass(fm)
+		bc[k], bm[j] = max(bc[k], base), max(bm[j], base)
+	}
+	for k := cpuClasses - 2; k >= 0; k-- {
+		bc[k] = max(bc[k], bc[k+1])
+	}
+	for j := memClasses - 2; j >= 0; j-- {
+		bm[j] = max(bm[j], bm[j+1])
+	}
+	n.maxM, n.maxC, n.minM, n.minC, n.baseC, n.baseM = maxM, maxC, minM, minC, bc, bm
 }
 
 func (t *hostTree) pull(i int) {
-	a, b := &t.nodes[2*i], &t.nodes[2*i+1]
-	t.nodes[i] = tnode{
-		base: max(a.base, b.base), invM: min(a.invM, b.invM), invC: min(a.invC, b.invC),
-		maxM: max(a.maxM, b.maxM), maxC: max(a.maxC, b.maxC), minM: min(a.minM, b.minM), minC: min(a.minC, b.minC),
-		minGid: min(a.minGid, b.minGid), maxGid: max(a.maxGid, b.maxGid),
-		minRank: min(a.minRank, b.minRank), count: a.count + b.count,
+	a, b, n := &t.nodes[2*i], &t.nodes[2*i+1], &t.nodes[i]
+	n.invM, n.invC = min(a.invM, b.invM), min(a.invC, b.invC)
+	n.maxM, n.maxC, n.minM, n.minC = max(a.maxM, b.maxM), max(a.maxC, b.maxC), min(a.minM, b.minM), min(a.minC, b.minC)
+	n.minRank, n.count = min(a.minRank, b.minRank), a.count+b.count
+	for k := range n.baseC {
+		n.baseC[k] = max(a.baseC[k], b.baseC[k])
+	}
+	for j := range n.baseM {
+		n.baseM[j] = max(a.baseM[j], b.baseM[j])
 	}
 }
 
-// update refreshes host r's leaf and its ancestors after its free capacity changed.
+// update refreshes host r after its free capacity changed.
 func (t *hostTree) update(p *planner, r int32) {
 	i := t.pos[r]
 	if i < 0 {
 		return
 	}
-	t.setLeaf(p, int(i))
-	for j := (t.size + int(i)) / 2; j >= 1; j /= 2 {
+	t.setHost(p, int(i))
+	b := int(i) / blockSize
+	old := t.nodes[t.size+b]
+	t.setBlock(b)
+	if t.nodes[t.size+b] == old {
+		return
+	}
+	// Stop where a subtree's summary does not change: its ancestors' do not either.
+	for j := (t.size + b) / 2; j >= 1; j /= 2 {
+		old = t.nodes[j]
 		t.pull(j)
+		if t.nodes[j] == old {
+			return
+		}
 	}
 }
 
@@ -929,8 +1101,18 @@ func (t *hostTree) lacking(i int, m, c int64) (mem, cpu int) {
 		return 0, int(nd.count)
 	case nd.minM >= m && nd.minC >= c:
 		return 0, 0
+	case i >= t.size:
+		b := i - t.size
+		for j := b * blockSize; j < min((b+1)*blockSize, len(t.rank)); j++ {
+			switch {
+			case t.freeM[j] < m:
+				mem++
+			case t.freeC[j] < c:
+				cpu++
+			}
+		}
+		return mem, cpu
 	}
-	// A leaf always matches a case above: its minimum and maximum are equal.
 	m1, c1 := t.lacking(2*i, m, c)
 	m2, c2 := t.lacking(2*i+1, m, c)
 	return m1 + m2, c1 + c2
@@ -942,55 +1124,59 @@ type pick struct {
 	s    parts
 }
 
-// search is a branch-and-bound search of the tree for the best planKeep feasible hosts of one
-// VM, by score then host name. It visits the more promising child first and skips a subtree
-// when it cannot fit the VM or its score bound cannot beat the worst host kept.
+// search is a branch-and-bound search for the best planKeep feasible hosts of one VM, by score
+// then host name. It visits the more promising child first and skips a subtree when it cannot
+// fit the VM or its score bound cannot beat the worst host kept.
 type search struct {
-	p   *planner
-	x   *vmCtx
-	top [planKeep]pick
-	n   int
+	p *planner
+	x *vmCtx
+	t *hostTree
+	// group is the group part of every host searched: 1 in the VM's group tree, else 0.
+	group float64
+	// skipGid: the hosts of this group were searched already (-1: none).
+	skipGid int32
+	top     [planKeep]pick
+	n       int
 }
 
-var dbgHist = map[int]int{}
-var dbgLeaves int
+// best finds the best planKeep feasible hosts for the VM: its home host, then the hosts of its
+// group, then all the others.
+func (p *planner) best(x *vmCtx) ([planKeep]pick, int) {
+	s := search{p: p, x: x, t: &p.tree, skipGid: -1}
+	if h := x.home; h >= 0 && p.fits(h, x) {
+		s.offer(h, p.score(h, x))
+	}
+	if x.gid >= 0 {
+		s.t, s.group = &p.groups[x.gid], 1
+		s.run()
+		s.t, s.group, s.skipGid = &p.tree, 0, x.gid
+	}
+	s.run()
+	return s.top, s.n
+}
 
 func (s *search) run() {
-	defer func(v int) {
-		d := dbgVisits - v
-		b := 1
-		for b < d {
-			b *= 4
-		}
-		dbgHist[b]++
-	}(dbgVisits)
-	dbgSearches++
-	t := &s.p.tree
 	if s.viable(1) {
-		s.visit(1, 0, t.size, s.bound(1, 0, t.size))
+		s.visit(1, s.bound(1))
 	}
 }
 
 // viable reports whether some host below node i may have room for the VM.
 func (s *search) viable(i int) bool {
-	nd := &s.p.tree.nodes[i]
+	nd := &s.t.nodes[i]
 	return nd.count > 0 && nd.maxM >= s.x.m && nd.maxC >= s.x.c
 }
 
-// bound is an upper bound of the score (in millionths) of any host below node i, whose leaves
-// are lo to hi-1: the best base, less the VM's share of the largest capacity, plus the bonuses
-// some host below may earn. It never falls below a host's exact score: float rounding errors
-// are far smaller than the margin of a thousandth of a millionth.
-func (s *search) bound(i, lo, hi int) int64 {
-	nd := &s.p.tree.nodes[i]
+// bound is an upper bound of the score (in millionths) of any host below node i that the search
+// looks at: the best base among the hosts with room for the VM's request class, less the VM's
+// share of the largest capacity, plus the search's group bonus. It never falls below a host's
+// exact score: float rounding errors are far smaller than the margin of a thousandth of a
+// millionth.
+func (s *search) bound(i int) int64 {
+	nd := &s.t.nodes[i]
 	x := s.x
-	u := nd.base - WeightMemoryFree*(float64(x.m)*nd.invM) - WeightCPUFree*(float64(x.c)*nd.invC)
-	if x.homePos >= lo && x.homePos < hi {
-		u += WeightHome
-	}
-	if x.gid >= 0 && nd.minGid <= x.gid && x.gid <= nd.maxGid {
-		u += WeightGroup
-	}
+	u := min(nd.baseC[x.cpuClass], nd.baseM[x.memClass]) - WeightMemoryFree*(float64(x.m)*nd.invM) -
+		WeightCPUFree*(float64(x.c)*nd.invC) + WeightGroup*s.group
 	return int64(math.Floor(u*scoreScale + 0.501))
 }
 
@@ -1004,55 +1190,63 @@ func (s *search) worthIt(ub int64, minRank int32) bool {
 	return ub > last.s.micro || ub == last.s.micro && minRank < last.rank
 }
 
-var dbgVisits, dbgSearches, dbgLoose int
-var dbgTrace bool
-
-func (s *search) visit(i, lo, hi int, ub int64) {
-	dbgVisits++
-	t := &s.p.tree
-	if dbgTrace && dbgVisits < 400 {
-		nd := &t.nodes[i]
-		var last pick
-		if s.n > 0 {
-			last = s.top[s.n-1]
-		}
-		fmt.Printf("visit i=%d [%d,%d) ub=%d base=%.6f invM=%g gid=%d..%d minRank=%d count=%d | n=%d last=%d/%d\n", i, lo, hi, ub, nd.base, nd.invM, nd.minGid, nd.maxGid, nd.minRank, nd.count, s.n, last.s.micro, last.rank)
-	}
+func (s *search) visit(i int, ub int64) {
+	t := s.t
 	if !s.worthIt(ub, t.nodes[i].minRank) {
 		return
 	}
-	if hi-lo == 1 {
-		s.leaf(t.rank[lo])
+	if i >= t.size {
+		s.scan(i - t.size)
 		return
 	}
-	mid := (lo + hi) / 2
 	l, r := 2*i, 2*i+1
 	vl, vr := s.viable(l), s.viable(r)
 	switch {
 	case vl && vr:
-		ul, ur := s.bound(l, lo, mid), s.bound(r, mid, hi)
+		ul, ur := s.bound(l), s.bound(r)
 		if ur > ul || ur == ul && t.nodes[r].minRank < t.nodes[l].minRank {
-			s.visit(r, mid, hi, ur)
-			s.visit(l, lo, mid, ul)
+			s.visit(r, ur)
+			s.visit(l, ul)
 		} else {
-			s.visit(l, lo, mid, ul)
-			s.visit(r, mid, hi, ur)
+			s.visit(l, ul)
+			s.visit(r, ur)
 		}
 	case vl:
-		s.visit(l, lo, mid, s.bound(l, lo, mid))
+		s.visit(l, s.bound(l))
 	case vr:
-		s.visit(r, mid, hi, s.bound(r, mid, hi))
+		s.visit(r, s.bound(r))
 	}
 }
 
-// leaf considers host r, which is viable: sound, healthy and with room for the VM.
-func (s *search) leaf(r int32) {
-	x := s.x
-	if x.hasAntiCur && (r == x.cur || !s.p.rules.antiAllowed(x.anti, r)) {
-		return
+// scan scores the hosts of block b that can take the VM and may beat the hosts kept.
+func (s *search) scan(b int) {
+	t, x := s.t, s.x
+	m, c := float64(x.m), float64(x.c)
+	for i := b * blockSize; i < min((b+1)*blockSize, len(t.rank)); i++ {
+		if t.freeM[i] < x.m || t.freeC[i] < x.c {
+			continue
+		}
+		r := t.rank[i]
+		if s.n == planKeep {
+			// The host's own bound, as for a node, is cheaper than its exact score.
+			u := t.base[i] - WeightMemoryFree*(m*t.invM[i]) - WeightCPUFree*(c*t.invC[i]) + WeightGroup*s.group
+			if !s.worthIt(int64(math.Floor(u*scoreScale+0.501)), r) {
+				continue
+			}
+		}
+		if r == x.home || s.skipGid >= 0 && t.gid[i] == s.skipGid {
+			continue // scored already
+		}
+		if x.hasAntiCur && (r == x.cur || !s.p.rules.antiAllowed(x.anti, r)) {
+			continue
+		}
+		s.offer(r, scoreOf(t.freeM[i]-x.m, t.freeC[i]-x.c, t.capM[i], t.capC[i], t.role[i], 0, s.group))
 	}
-	dbgLeaves++
-	c := pick{rank: r, s: s.p.score(r, x)}
+}
+
+// offer keeps host r, scoring sc, if it is among the best planKeep so far.
+func (s *search) offer(r int32, sc parts) {
+	c := pick{rank: r, s: sc}
 	i := s.n
 	if i == planKeep {
 		i--

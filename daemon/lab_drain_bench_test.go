@@ -1,0 +1,111 @@
+package daemon
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/lifeboat-ha/lifeboat/testenv"
+)
+
+// BenchmarkLabDrain measures, side by side on one lab, the wall time to empty a host of 6 idle
+// guests with `lifeboat drain` (budgets of 6 out and 6 in) against a sequential loop of
+// `virsh migrate --live --p2p` moving them back, and reports the ratio and the longest ping gap
+// of any guest during the drain.
+func BenchmarkLabDrain(b *testing.B) {
+	l := testenv.StartForTest(b, testenv.Options{Hosts: 1, Standby: 1, VMs: 6, GuestMemoryMiB: 96})
+	cfg := labConfig(b, l)
+	cfg.Store.Path = b.TempDir() + "/drain.db"
+	cfg.Migration.PerHostOut, cfg.Migration.PerHostIn, cfg.Migration.Cluster = 6, 6, 8
+	d, err := New(cfg, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	h1, _ := l.Host("h1")
+	h2, _ := l.Host("h2")
+	for i := 0; i < b.N; i++ {
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			vms, _ := d.VMs(ctx)
+			hs, _ := d.Hosts(ctx)
+			if len(vms) == 6 && hs[1].State == "healthy" {
+				break
+			}
+			if time.Now().After(deadline) {
+				b.Fatal("daemon not ready")
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		var pingers []*testenv.Pinger
+		for _, g := range l.Guests() {
+			p, err := testenv.StartPinger(ctx, g.IP, 10*time.Millisecond)
+			if err != nil {
+				b.Fatal(err)
+			}
+			pingers = append(pingers, p)
+		}
+		time.Sleep(time.Second)
+		start := time.Now()
+		if _, err := d.Drain(ctx, "h1", false); err != nil {
+			b.Fatal(err)
+		}
+		for {
+			on, _ := l.Running()
+			left := 0
+			for _, p := range on {
+				if p.Host == "h1" {
+					left++
+				}
+			}
+			ms, _ := d.Migrations(ctx)
+			busy := false
+			for _, m := range ms {
+				busy = busy || !m.Done()
+			}
+			if left == 0 && !busy {
+				break
+			}
+			if time.Since(start) > 5*time.Minute {
+				b.Fatal("drain did not finish")
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		drain := time.Since(start)
+		var gap time.Duration
+		for _, p := range pingers {
+			gap = max(gap, p.MaxGap())
+			p.Stop()
+		}
+		failed := 0
+		ms, _ := d.Migrations(ctx)
+		for _, m := range ms {
+			if m.State != "succeeded" {
+				failed++
+			}
+		}
+		if err := d.Undrain(ctx, "h1"); err != nil {
+			b.Fatal(err)
+		}
+		time.Sleep(2 * time.Second)
+
+		// Baseline: the loop administrators write today, moving the 6 guests back one by one.
+		start = time.Now()
+		for _, g := range l.Guests() {
+			if _, err := testenv.Exec(ctx, "virsh", "-c", h2.LibvirtURI, "migrate", "--live", "--p2p", "--persistent",
+				"--undefinesource", g.Name, h1.LibvirtURI); err != nil {
+				b.Fatalf("baseline: %v", err)
+			}
+		}
+		loop := time.Since(start)
+		b.ReportMetric(drain.Seconds(), "drain-s")
+		b.ReportMetric(loop.Seconds(), "virsh-loop-s")
+		b.ReportMetric(loop.Seconds()/drain.Seconds(), "x-faster")
+		b.ReportMetric(float64(gap.Milliseconds()), "max-ping-gap-ms")
+		b.Logf("drain of 6 guests: %s (%d not succeeded); sequential virsh loop: %s; ratio %.2f; longest ping gap %s",
+			drain.Round(10*time.Millisecond), failed, loop.Round(10*time.Millisecond), loop.Seconds()/drain.Seconds(), gap)
+	}
+}
