@@ -140,4 +140,7 @@ type Migration struct {
 	PostCopy bool `yaml:"post_copy,omitempty"`
 	// MaxDuration aborts a migration that runs longer.
 	MaxDuration Duration `yaml:"max_duration"`
+	// CopyStorage copies the VMs' disks along (for clusters without shared storage); by default
+	// disks are shared and only memory moves.
+	CopyStorage bool `yaml:"copy_storage,omitempty"`
 }

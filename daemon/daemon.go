@@ -177,6 +177,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		Budgets:       migrate.Budgets{PerHostOut: mc.PerHostOut, PerHostIn: mc.PerHostIn, Cluster: mc.Cluster},
 		Ladder:        ladder,
 		BandwidthMiBs: mc.BandwidthMiBs,
+		CopyStorage:   mc.CopyStorage,
 		Migrate:       d.migrate,
 		Journal:       d.journal,
 		Now:           d.now,

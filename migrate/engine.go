@@ -37,7 +37,9 @@ type Options struct {
 	Ladder policy.Ladder
 	// BandwidthMiBs caps each migration's bandwidth (0: unlimited).
 	BandwidthMiBs uint64
-	Migrate       MigrateFunc
+	// CopyStorage copies non-shared disks along with memory.
+	CopyStorage bool
+	Migrate     MigrateFunc
 	// Journal records each migration's start and end.
 	Journal func(ctx context.Context, e store.Entry)
 	Now     func() time.Time
@@ -235,7 +237,8 @@ func (e *Engine) run(ctx context.Context, en *entry, req Request) {
 		return hypervisor.MigrationAction{}
 	}
 	spec := hypervisor.MigrationSpec{SourceURI: req.FromURI, DestURI: req.ToURI, UUID: req.UUID,
-		BandwidthMiBs: e.opts.BandwidthMiBs, MaxDowntime: ladder.Downtimes[0], PostCopy: ladder.PostCopy}
+		BandwidthMiBs: e.opts.BandwidthMiBs, MaxDowntime: ladder.Downtimes[0], PostCopy: ladder.PostCopy,
+		CopyStorage: e.opts.CopyStorage}
 	res, err := e.opts.Migrate(ctx, spec, ctl)
 	e.finish(ctx, en, res, err)
 }

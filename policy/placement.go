@@ -78,9 +78,9 @@ type Placement struct {
 	Host string
 	// Reason is a sentence for people.
 	Reason string
-	// Candidates are scored hosts, best first: feasible ones by Total (ties by host name), then
-	// infeasible ones. Place lists every host; PlanPlacements keeps only the chosen host's score
-	// (its Reason still names the runner-up).
+	// Candidates are the scored hosts, best first: feasible ones by Total (ties by host name),
+	// then infeasible ones. Only Place fills it; PlanPlacements leaves it nil to stay fast and
+	// small (its Reason still gives the chosen host's score and how it beat the runner-up).
 	Candidates []Score
 }
 
@@ -187,17 +187,21 @@ func Place(cfg PlacementConfig, hosts []HostCapacity, vm VMRequest) Placement {
 // branch-and-bound search of a tree of hosts, so a plan costs about O((hosts + VMs) log hosts).
 func PlanPlacements(cfg PlacementConfig, hosts []HostCapacity, vms []VMRequest) []Placement {
 	type item struct {
-		prio int
-		name string
-		idx  int
+		prio   int
+		prefix uint64 // the name's first 8 bytes, big-endian: compares like the name
+		name   string
+		idx    int
 	}
 	order := make([]item, len(vms))
 	for i := range vms {
-		order[i] = item{vms[i].Priority, vms[i].Name, i}
+		order[i] = item{vms[i].Priority, prefix8(vms[i].Name), vms[i].Name, i}
 	}
 	slices.SortFunc(order, func(a, b item) int {
 		if a.prio != b.prio {
 			return cmp.Compare(b.prio, a.prio)
+		}
+		if a.prefix != b.prefix {
+			return cmp.Compare(a.prefix, b.prefix)
 		}
 		if c := cmp.Compare(a.name, b.name); c != 0 {
 			return c
@@ -225,6 +229,19 @@ func PlanPlacements(cfg PlacementConfig, hosts []HostCapacity, vms []VMRequest) 
 		out[i] = p.planOne(vm, rules)
 	}
 	return out
+}
+
+// prefix8 is s's first 8 bytes as a big-endian number, zero-padded: prefix8(a) < prefix8(b)
+// implies a < b, and a < b implies prefix8(a) <= prefix8(b).
+func prefix8(s string) uint64 {
+	var k uint64
+	for i := range 8 {
+		k <<= 8
+		if i < len(s) {
+			k |= uint64(s[i])
+		}
+	}
+	return k
 }
 
 // repeats marks the names that occur earlier in the list. It sorts hashes rather than filling a
@@ -595,7 +612,6 @@ func (p *planner) planOne(vm *VMRequest, rules []int32) Placement {
 	best := top[0].rank
 	out.Host = p.hosts[best].name
 	runner := int32(-1)
-	out.Candidates = []Score{top[0].s.score(out.Host)}
 	if n > 1 {
 		runner = top[1].rank
 	}
@@ -711,7 +727,8 @@ func (p *planner) failReason(x *vmCtx, c *failCounts) string {
 	if len(p.hosts) == 0 {
 		return "no feasible host: no hosts to choose from"
 	}
-	b := []byte("no feasible host: ")
+	var buf [256]byte
+	b := append(buf[:0], "no feasible host: "...)
 	first := true
 	for k := catInvalid; k < numCats; k++ {
 		n := c[k]
@@ -756,8 +773,8 @@ func (p *planner) successReason(x *vmCtx, best, runner int32, feasible int) stri
 // hosts, ahead of h2 (0.775) mainly on free memory (62% vs 40% after placement); standby
 // preferred for restarts". feasible < 0 means the number of feasible hosts is not known.
 func (p *planner) successReasonParts(x *vmCtx, best int32, bs parts, runner int32, rs parts, feasible int) string {
-	b := make([]byte, 0, 160)
-	b = append(b, p.hosts[best].name...)
+	var buf [256]byte
+	b := append(buf[:0], p.hosts[best].name...)
 	b = append(b, ": "...)
 	lead := -1
 	if runner < 0 {
@@ -838,8 +855,12 @@ func (p *planner) roleNote() string {
 	return "active preferred for live evacuation"
 }
 
+// appendScore appends a total in millionths with three decimals: 0.812.
 func appendScore(b []byte, micro int64) []byte {
-	return strconv.AppendFloat(b, float64(micro)/scoreScale, 'f', 3, 64)
+	milli := (micro + 500) / 1000
+	b = strconv.AppendInt(b, milli/1000, 10)
+	b = append(b, '.', byte('0'+milli/100%10), byte('0'+milli/10%10), byte('0'+milli%10))
+	return b
 }
 
 func appendPct(b []byte, f float64) []byte {

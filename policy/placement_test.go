@@ -539,8 +539,8 @@ func checkPlan(t *testing.T, seed uint64, cfg PlacementConfig, hosts []HostCapac
 		addM[h.Name] += vm.MemoryMiB
 		addC[h.Name] += vm.VCPUs
 		where[p.VM] = h.Name
-		if len(p.Candidates) == 0 || p.Candidates[0].Host != p.Host || !p.Candidates[0].Feasible {
-			t.Fatalf("seed %d: %s candidates %+v", seed, p.VM, p.Candidates)
+		if p.Candidates != nil {
+			t.Fatalf("seed %d: %s: plan keeps candidates %+v", seed, p.VM, p.Candidates)
 		}
 	}
 	for name, m := range addM {
@@ -577,8 +577,8 @@ func checkPlan(t *testing.T, seed uint64, cfg PlacementConfig, hosts []HostCapac
 }
 
 // comparePlanWithPlace replays the plan with Place, one VM at a time, on hosts updated after
-// each placement: the fast search must pick the same hosts with the same scores and reasons for
-// failures.
+// each placement: the fast search must pick the same hosts, and give the same reasons (so the
+// same scores and runners-up).
 func comparePlanWithPlace(t *testing.T, seed uint64, cfg PlacementConfig, hosts []HostCapacity, vms []VMRequest, plan []Placement) {
 	t.Helper()
 	moving := map[string]bool{}
@@ -620,10 +620,8 @@ func comparePlanWithPlace(t *testing.T, seed uint64, cfg PlacementConfig, hosts 
 			}
 			continue
 		}
-		if len(want.Candidates) != 1 || !reflect.DeepEqual(want.Candidates[0], got.Candidates[0]) {
-			t.Fatalf("seed %d: %s: plan candidates %+v, Place's best %+v", seed, vm.Name, want.Candidates, got.Candidates[0])
-		}
-		// The plan's reason names the same runner-up as Place's, with the same scores.
+		// The plan's reason gives the same score and runner-up as Place's: only the count of
+		// feasible hosts is missing.
 		if i := strings.Index(got.Reason, " among "); i >= 0 {
 			j := strings.Index(got.Reason[i:], " feasible hosts")
 			if plain := got.Reason[:i] + got.Reason[i+j+len(" feasible hosts"):]; plain != want.Reason {
