@@ -279,7 +279,7 @@ func TestLabMigratePostCopy(t *testing.T) {
 	}
 	var switchedAt time.Duration
 	rec := &migRecorder{decide: func(p hypervisor.MigrationProgress, n int) hypervisor.MigrationAction {
-		if p.Iteration >= 2 && !p.PostCopy {
+		if p.Iteration >= 3 && !p.PostCopy {
 			switchedAt = p.Elapsed
 			return hypervisor.MigrationAction{StartPostCopy: true}
 		}

@@ -286,10 +286,10 @@ type planner struct {
 	batchRules [][]int32
 	// invalid and unhealthy count the hosts that can take no VM at all.
 	invalid, unhealthy int
-	// tree holds every sound, healthy host; groups one tree per group, of its sound, healthy
-	// hosts (PlanPlacements only).
-	tree   hostTree
-	groups []hostTree
+	// tree holds every sound, healthy host (PlanPlacements only); groupRanges are the
+	// positions of each group's hosts in it: one range per host capacity.
+	tree        hostTree
+	groupRanges [][][2]int
 }
 
 type hostInfo struct {
@@ -637,9 +637,6 @@ func (p *planner) consume(r int32, x *vmCtx) {
 	p.freeM[r] -= x.m
 	p.freeC[r] -= x.c
 	p.tree.update(p, r)
-	if g := p.hosts[r].gid; g >= 0 {
-		p.groups[g].update(p, r)
-	}
 	if len(x.aff) > 0 || len(x.anti) > 0 {
 		p.rules.locate(x.vm.Name, r)
 	}
@@ -893,16 +890,15 @@ func ftoa(f float64) string {
 // group bonuses. A node keeps its best base among all hosts below, and among those with at least
 // 2^k vCPUs or 2^j GiB free, so that hosts too full for a VM do not make a subtree look
 // promising for it. Hosts are ordered by capacity first, so that most blocks and nodes hold
-// hosts of one capacity, for which base minus the VM's share is the exact best score. The
-// bonuses stay out of the bounds: a search scores the home host first, then searches the tree
-// of the VM's group (where the group bonus is the same for every host), then the tree of all
-// hosts, skipping the hosts already scored. Ties between equal scores are broken by host name,
-// through each node's smallest name rank.
+// hosts of one capacity, for which base minus the VM's share is the exact best score, then by
+// group, so that a group's hosts of one capacity are contiguous. The bonuses stay out of the
+// bounds: a search scores the home host first, then the hosts of the VM's group (where the
+// group bonus is the same for every host), then all the others. Ties between equal scores are
+// broken by host name, through each node's smallest name rank.
 type hostTree struct {
 	size  int     // number of blocks, a power of two
 	nodes []tnode // heap layout: the root is 1, the children of i are 2i and 2i+1, block b is size+b
-	// pos is the position of each host by rank, -1 for a host not in the tree. The group trees
-	// share one pos: a host is in one group.
+	// pos is the position of each host by rank, -1 for a host not in the tree.
 	pos []int32
 	// By position:
 	rank         []int32
@@ -968,7 +964,7 @@ var emptyNode = func() tnode {
 	return n
 }()
 
-// buildTree builds the tree of all sound, healthy hosts and one tree per group.
+// buildTree builds the tree of all sound, healthy hosts and finds each group's ranges in it.
 func (p *planner) buildTree() {
 	var order []int32
 	for r := range p.hosts {
@@ -978,27 +974,29 @@ func (p *planner) buildTree() {
 	}
 	slices.SortFunc(order, func(a, b int32) int {
 		ha, hb := &p.hosts[a], &p.hosts[b]
-		return cmp.Or(cmp.Compare(hb.capM, ha.capM), cmp.Compare(hb.capC, ha.capC),
+		return cmp.Or(cmp.Compare(hb.capM, ha.capM), cmp.Compare(hb.capC, ha.capC), cmp.Compare(ha.gid, hb.gid),
 			cmp.Compare(hb.rolePart, ha.rolePart), cmp.Compare(a, b))
 	})
-	newPos := func() []int32 {
-		pos := make([]int32, len(p.hosts))
-		for i := range pos {
-			pos[i] = -1
-		}
-		return pos
+	pos := make([]int32, len(p.hosts))
+	for i := range pos {
+		pos[i] = -1
 	}
-	p.tree = newHostTree(p, order, newPos())
-	byGroup := make([][]int32, len(p.groupIDs))
-	for _, r := range order {
-		if g := p.hosts[r].gid; g >= 0 {
-			byGroup[g] = append(byGroup[g], r)
+	p.tree = newHostTree(p, order, pos)
+	p.groupRanges = make([][][2]int, len(p.groupIDs))
+	for lo := 0; lo < len(order); {
+		h := &p.hosts[order[lo]]
+		hi := lo + 1
+		for hi < len(order) {
+			o := &p.hosts[order[hi]]
+			if o.gid != h.gid || o.capM != h.capM || o.capC != h.capC {
+				break
+			}
+			hi++
 		}
-	}
-	gpos := newPos()
-	p.groups = make([]hostTree, len(byGroup))
-	for g, ranks := range byGroup {
-		p.groups[g] = newHostTree(p, ranks, gpos)
+		if h.gid >= 0 {
+			p.groupRanges[h.gid] = append(p.groupRanges[h.gid], [2]int{lo, hi})
+		}
+		lo = hi
 	}
 }
 
@@ -1152,7 +1150,9 @@ type search struct {
 	p *planner
 	x *vmCtx
 	t *hostTree
-	// group is the group part of every host searched: 1 in the VM's group tree, else 0.
+	// lo and hi are the positions searched.
+	lo, hi int
+	// group is the group part of every host searched: 1 among the VM's group, else 0.
 	group float64
 	// skipGid: the hosts of this group were searched already (-1: none).
 	skipGid int32
@@ -1168,17 +1168,25 @@ func (p *planner) best(x *vmCtx) ([planKeep]pick, int) {
 		s.offer(h, p.score(h, x))
 	}
 	if x.gid >= 0 {
-		s.t, s.group = &p.groups[x.gid], 1
-		s.run()
-		s.t, s.group, s.skipGid = &p.tree, 0, x.gid
+		s.group = 1
+		for _, rg := range p.groupRanges[x.gid] {
+			s.lo, s.hi = rg[0], rg[1]
+			if s.hi-s.lo <= 2*blockSize {
+				s.scanRange(s.lo, s.hi)
+			} else {
+				s.run()
+			}
+		}
+		s.group, s.skipGid = 0, x.gid
 	}
+	s.lo, s.hi = 0, len(s.t.rank)
 	s.run()
 	return s.top, s.n
 }
 
 func (s *search) run() {
 	if s.viable(1) {
-		s.visit(1, s.bound(1))
+		s.visit(1, 0, s.t.size, s.bound(1))
 	}
 }
 
@@ -1211,39 +1219,42 @@ func (s *search) worthIt(ub int64, minRank int32) bool {
 	return ub > last.s.micro || ub == last.s.micro && minRank < last.rank
 }
 
-func (s *search) visit(i int, ub int64) {
+// visit searches node i, whose blocks are bl to bh-1.
+func (s *search) visit(i, bl, bh int, ub int64) {
 	t := s.t
-	if !s.worthIt(ub, t.nodes[i].minRank) {
+	if bh*blockSize <= s.lo || bl*blockSize >= s.hi || !s.worthIt(ub, t.nodes[i].minRank) {
 		return
 	}
 	if i >= t.size {
-		s.scan(i - t.size)
+		s.scanRange(max(s.lo, bl*blockSize), min(s.hi, bh*blockSize, len(t.rank)))
 		return
 	}
+	mid := (bl + bh) / 2
 	l, r := 2*i, 2*i+1
 	vl, vr := s.viable(l), s.viable(r)
 	switch {
 	case vl && vr:
 		ul, ur := s.bound(l), s.bound(r)
 		if ur > ul || ur == ul && t.nodes[r].minRank < t.nodes[l].minRank {
-			s.visit(r, ur)
-			s.visit(l, ul)
+			s.visit(r, mid, bh, ur)
+			s.visit(l, bl, mid, ul)
 		} else {
-			s.visit(l, ul)
-			s.visit(r, ur)
+			s.visit(l, bl, mid, ul)
+			s.visit(r, mid, bh, ur)
 		}
 	case vl:
-		s.visit(l, s.bound(l))
+		s.visit(l, bl, mid, s.bound(l))
 	case vr:
-		s.visit(r, s.bound(r))
+		s.visit(r, mid, bh, s.bound(r))
 	}
 }
 
-// scan scores the hosts of block b that can take the VM and may beat the hosts kept.
-func (s *search) scan(b int) {
+// scanRange scores the hosts at positions lo to hi-1 that can take the VM and may beat the
+// hosts kept.
+func (s *search) scanRange(lo, hi int) {
 	t, x := s.t, s.x
 	m, c := float64(x.m), float64(x.c)
-	for i := b * blockSize; i < min((b+1)*blockSize, len(t.rank)); i++ {
+	for i := lo; i < hi; i++ {
 		if t.freeM[i] < x.m || t.freeC[i] < x.c {
 			continue
 		}

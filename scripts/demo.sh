@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # demo.sh: the main job on an embedded default. Brings a real 3-host KVM lab up (tiny Linux
 # guests), starts the lifeboat daemon on it with its embedded store, shows the host table live,
-# live-migrates a guest while pinging it, cuts a host's power and shows the verdict change with
-# its reason, powers the host back on until it is healthy again, and removes everything.
+# switches a guest over to another host while pinging it, drains a host for maintenance, cuts a
+# host's power and shows the verdict change with its reason, powers the host back on until it is
+# healthy again, and removes everything.
 # Run through `make demo`. Everything it makes is removed on exit, even after a failure; it only
 # ever stops processes it started, by their pid.
 set -euo pipefail
@@ -22,7 +23,6 @@ cleanup() {
 trap cleanup EXIT
 
 lb() { "$LIFEBOAT" "$@" --config "$DIR/lifeboat.yaml"; }
-uri() { grep -E '^\s+uri:' "$DIR/lifeboat.yaml" | sed -n "${1}p" | awk '{print $2}'; }
 # watch_hosts SECONDS UNTIL: print the host table every second until a line matches UNTIL.
 watch_hosts() {
   local end=$((SECONDS + $1))
@@ -49,12 +49,12 @@ echo
 lb vms
 
 G1_IP=$("$LIFEBOAT" lab status --dir "$DIR" | awk '$1=="g1"{print $3}')
-say "live migration of g1 from h1 to h2 while pinging it every 10 ms"
+say "lifeboat switchover g1 --to h2: a live migration through the daemon, pinging g1 every 10 ms"
 ping -n -D -i 0.01 -W 1 "$G1_IP" > "$WORK/ping.log" 2>&1 &
 PING_PID=$!
 sleep 1
 start=$(date +%s.%N)
-virsh -q -c "$(uri 1)" migrate --live --p2p --persistent --undefinesource g1 "$(uri 2)"
+lb switchover g1 --to h2
 end=$(date +%s.%N)
 sleep 1
 kill "$PING_PID"; wait "$PING_PID" 2>/dev/null || true; PING_PID=""
@@ -62,6 +62,11 @@ gap=$(awk -F'[][]' '/icmp_seq/ {t=$2; if (p && t-p>g) g=t-p; p=t} END {printf "%
 printf 'migration took %s s; longest gap between ping replies: %s ms\n' "$(awk "BEGIN{printf \"%.1f\", $end - $start}")" "$gap"
 sleep 2
 lb vms
+
+say "lifeboat drain h3: maintenance, every VM live-migrated off within the budgets"
+lb drain h3
+lb hosts
+lb undrain h3
 
 say "power loss on h2 (every process of the host killed, its NIC dark); the daemon's view, live"
 t0=$(date +%s.%N)
