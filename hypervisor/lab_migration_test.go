@@ -269,7 +269,11 @@ func TestLabMigrateNonConvergingAborts(t *testing.T) {
 }
 
 // TestLabMigratePostCopy completes a migration that would not converge by switching to
-// post-copy when the controller says so.
+// post-copy when the controller says so, at the start of the second pass.
+//
+// Under TCG, switching later (third pass or after) crashed the guest's kernel on the
+// destination in every try (4 of 4 with Migrate, and with plain `virsh migrate --postcopy` +
+// `virsh migrate-postcopy` too): a QEMU 7.2 TCG post-copy problem, not one of this package.
 func TestLabMigratePostCopy(t *testing.T) {
 	l, g, src, dst := migrationLab(t)
 	ctx := context.Background()
@@ -279,7 +283,7 @@ func TestLabMigratePostCopy(t *testing.T) {
 	}
 	var switchedAt time.Duration
 	rec := &migRecorder{decide: func(p hypervisor.MigrationProgress, n int) hypervisor.MigrationAction {
-		if p.Iteration >= 3 && !p.PostCopy {
+		if p.Iteration >= 2 && !p.PostCopy {
 			switchedAt = p.Elapsed
 			return hypervisor.MigrationAction{StartPostCopy: true}
 		}
@@ -302,17 +306,6 @@ func TestLabMigratePostCopy(t *testing.T) {
 		t.Errorf("the samples after the switch do not say post-copy: %+v", last)
 	}
 	assertRunsOnlyOn(t, l, g, dst.Name)
-	for i := 0; i < 1; i++ {
-		out, err := testenv.Exec(ctx, "virsh", "-c", dst.LibvirtURI, "domstate", "--reason", g.Name)
-		t.Logf("DEBUG state %q %v", out, err)
-		out, err = testenv.Exec(ctx, "ping", "-c1", "-W1", g.IP)
-		t.Logf("DEBUG ping %q %v", out, err)
-		out, err = testenv.Exec(ctx, "tail", "-c", "5000", l.Dir()+"/hosts/"+dst.Name+"/log/qemu/"+g.Name+"-console.log")
-		t.Logf("DEBUG console %q %v", out, err)
-		out, err = testenv.Exec(ctx, "virsh", "-c", dst.LibvirtURI, "qemu-monitor-command", g.Name, "--hmp", "info status")
-		t.Logf("DEBUG status %q %v", out, err)
-		time.Sleep(2 * time.Second)
-	}
 	if st := assertGuestAnswers(t, g, up); !st.Dirtying {
 		t.Errorf("after the migration the guest no longer dirties memory: %+v", st)
 	}

@@ -77,7 +77,7 @@ type MigrationProgress struct {
 	Iteration uint64
 	// MaxDowntime is the maximum downtime currently set.
 	MaxDowntime time.Duration
-	// PostCopy tells that the switch to post-copy has been requested successfully.
+	// PostCopy tells that the switch to post-copy has been requested and accepted.
 	PostCopy bool
 }
 
@@ -109,7 +109,8 @@ type MigrationResult struct {
 	// DataBytes counts the bytes transferred: libvirt's final figure after a success, the last
 	// sample's otherwise.
 	DataBytes uint64
-	// PostCopy tells that the migration switched to post-copy.
+	// PostCopy tells that the switch to post-copy was requested and accepted (QEMU makes it at
+	// the end of the pass under way).
 	PostCopy bool
 	// Aborted tells that the controller or the context aborted the migration and it ended
 	// without moving the guest (a migration that failed on its own, e.g. because the
@@ -301,7 +302,7 @@ func (v *supervisor) run(ctx context.Context, done <-chan error, destLost <-chan
 		case <-poll.C:
 			v.tick()
 			next := v.spec.PollInterval
-			if !v.jobSeen || v.abortPending {
+			if !v.jobSeen {
 				next = min(jobStartPoll, next)
 			}
 			poll.Reset(next)
@@ -325,7 +326,8 @@ func (v *supervisor) requestAbort(cause abortCause, reason string) {
 
 func (v *supervisor) tryAbort() {
 	if err := v.job.abort(); err != nil {
-		// Most likely the job has not started yet: retry on the next tick until the call returns.
+		// Most likely the job has not started yet (or is finishing): retry on the next ticks
+		// until the migration call returns.
 		v.log.Debug("abort migration job", "err", err)
 		v.abortPending = true
 		return
@@ -403,14 +405,20 @@ func (v *supervisor) initDowntime() {
 }
 
 // migrationError turns how the migration ended into Migrate's error: nil after a success,
-// else one wrapping ErrMigrationAborted, ErrMigrationCancelled, ErrNotConnected (destination
-// lost or unreachable) or libvirt's error, naming the domain and both hosts.
-func migrationError(s supervision, ctxErr error, destAlive bool, what string) error {
+// else one wrapping ErrNotConnected (source or destination lost), ErrMigrationAborted,
+// ErrMigrationCancelled or libvirt's error, naming the domain and both hosts (in what).
+func migrationError(s supervision, ctxErr error, srcAlive, destAlive bool, what string) error {
 	if s.migErr == nil {
 		return nil
 	}
 	lv := wrap("libvirt", s.migErr)
 	switch {
+	case !srcAlive:
+		// Nothing can be known of the source, not even whether an abort took effect.
+		if errors.Is(lv, ErrNotConnected) {
+			return fmt.Errorf("hypervisor: %s: lost the connection to the source; where the guest runs is unknown: %w", what, lv)
+		}
+		return fmt.Errorf("hypervisor: %s: lost the connection to the source; where the guest runs is unknown: %w (%v)", what, ErrNotConnected, lv)
 	case s.cause == causeController:
 		return fmt.Errorf("hypervisor: %s: %w: %s (%v)", what, ErrMigrationAborted, s.reason, lv)
 	case s.cause == causeCancel:
@@ -489,10 +497,11 @@ func Migrate(ctx context.Context, spec MigrationSpec, ctl MigrationController) (
 		if s.cause == causeController || s.cause == causeCancel {
 			res.Aborted, res.AbortReason = true, s.reason
 		}
+		srcAlive, _ := m.ctlConn.IsAlive()
 		destAlive, _ := m.dstConn.IsAlive()
-		err := migrationError(s, ctx.Err(), destAlive, what)
-		if st := m.sourceState(); st != "" && st != StateRunning {
-			err = fmt.Errorf("%w; the guest is now %s on the source", err, st)
+		err := migrationError(s, ctx.Err(), srcAlive, destAlive, what)
+		if trouble := m.sourceTrouble(); trouble != "" {
+			err = fmt.Errorf("%w; %s", err, trouble)
 		}
 		log.Info("migration failed", "took", res.Ended.Sub(res.Started), "err", err)
 		return res, err
@@ -577,11 +586,9 @@ func (m *migration) open(ctx context.Context) error {
 	return nil
 }
 
-// sourceState is the domain's state on the source after a failure, or "" if unknown.
-func (m *migration) sourceState() DomainState {
-	if m.ctlDom == nil {
-		return ""
-	}
+// sourceTrouble describes what is wrong with the domain on the source after a failure: "" when
+// it runs there (or nothing can be known).
+func (m *migration) sourceTrouble() string {
 	if alive, err := m.ctlConn.IsAlive(); err != nil || !alive {
 		return ""
 	}
@@ -589,11 +596,14 @@ func (m *migration) sourceState() DomainState {
 	if err != nil {
 		var le libvirt.Error
 		if errors.As(err, &le) && le.Code == libvirt.ERR_NO_DOMAIN {
-			return StateNoState
+			return "the guest is no longer defined on the source"
 		}
 		return ""
 	}
-	return stateNames[st]
+	if s := stateNames[st]; s != StateRunning {
+		return fmt.Sprintf("the guest is now %s on the source", s)
+	}
+	return ""
 }
 
 // completedStats reads the completed job's figures: from the job-completed event on the source

@@ -185,7 +185,7 @@ func TestSupervisorAppliesActions(t *testing.T) {
 	if seen[0].DataRemaining != 90 || seen[4].DataRemaining != 50 || seen[4].Elapsed <= 0 || seen[4].At.IsZero() {
 		t.Errorf("samples: %+v", seen)
 	}
-	if err := migrationError(s, nil, true, "migrate g1"); err != nil {
+	if err := migrationError(s, nil, true, true, "migrate g1"); err != nil {
 		t.Errorf("success gave error %v", err)
 	}
 }
@@ -221,7 +221,7 @@ func TestSupervisorControllerAbort(t *testing.T) {
 	if calls != 1 || job.aborts != 1 || s.cause != causeController || s.reason != "not converging" {
 		t.Fatalf("calls %d aborts %d supervision %+v", calls, job.aborts, s)
 	}
-	err := migrationError(s, nil, true, "migrate g1 (u) from h1 to h2")
+	err := migrationError(s, nil, true, true, "migrate g1 (u) from h1 to h2")
 	if !errors.Is(err, ErrMigrationAborted) || !strings.Contains(err.Error(), "not converging") || !strings.Contains(err.Error(), "from h1 to h2") {
 		t.Errorf("error: %v", err)
 	}
@@ -236,7 +236,7 @@ func TestSupervisorCancelRetriesAbort(t *testing.T) {
 	if job.aborts != 3 || s.cause != causeCancel {
 		t.Fatalf("aborts %d, supervision %+v", job.aborts, s)
 	}
-	err := migrationError(s, ctx.Err(), true, "migrate g1")
+	err := migrationError(s, ctx.Err(), true, true, "migrate g1")
 	if !errors.Is(err, ErrMigrationCancelled) || !errors.Is(err, context.Canceled) {
 		t.Errorf("error: %v", err)
 	}
@@ -251,7 +251,7 @@ func TestSupervisorDestLost(t *testing.T) {
 	if s.cause != causeDestLost || job.aborts != 1 {
 		t.Fatalf("supervision %+v, aborts %d", s, job.aborts)
 	}
-	if err := migrationError(s, nil, false, "migrate g1"); !errors.Is(err, ErrNotConnected) || !strings.Contains(err.Error(), "destination") {
+	if err := migrationError(s, nil, true, false, "migrate g1"); !errors.Is(err, ErrNotConnected) || !strings.Contains(err.Error(), "destination") {
 		t.Errorf("error: %v", err)
 	}
 }
@@ -284,22 +284,31 @@ func TestSupervisorAbortTooLate(t *testing.T) {
 	job := &fakeJob{phases: []jobPhase{phaseTransfer}, remaining: []uint64{50}, onAbort: func() { done <- nil }}
 	ctl := func(MigrationProgress) MigrationAction { return MigrationAction{Abort: true} }
 	s := newSupervisor(MigrationSpec{}, ctl, job).run(context.Background(), done, nil)
-	if err := migrationError(s, nil, true, "migrate g1"); err != nil {
+	if err := migrationError(s, nil, true, true, "migrate g1"); err != nil {
 		t.Errorf("a migration that completed despite the abort reported %v", err)
 	}
 }
 
 func TestMigrationErrorOther(t *testing.T) {
 	s := supervision{migErr: libvirt.Error{Code: libvirt.ERR_OPERATION_FAILED, Message: "operation failed: migration out job: unexpectedly failed"}}
-	err := migrationError(s, nil, true, "migrate g1 (u) from h1 to h2")
+	err := migrationError(s, nil, true, true, "migrate g1 (u) from h1 to h2")
 	if err == nil || errors.Is(err, ErrNotConnected) || !strings.Contains(err.Error(), "unexpectedly failed") || !strings.Contains(err.Error(), "g1") {
 		t.Errorf("generic failure: %v", err)
 	}
-	if err := migrationError(s, nil, false, "migrate g1"); !errors.Is(err, ErrNotConnected) {
+	if err := migrationError(s, nil, true, false, "migrate g1"); !errors.Is(err, ErrNotConnected) {
 		t.Errorf("failure with the destination gone: %v, want ErrNotConnected", err)
 	}
+	s.migErr = libvirt.Error{Code: libvirt.ERR_RPC, Message: "internal error: client socket is closed"}
+	if err := migrationError(s, nil, false, true, "migrate g1"); !errors.Is(err, ErrNotConnected) || !strings.Contains(err.Error(), "source") {
+		t.Errorf("source lost: %v, want ErrNotConnected naming the source", err)
+	}
+	s.cause = causeCancel
+	if err := migrationError(s, nil, false, true, "migrate g1"); errors.Is(err, ErrMigrationCancelled) || !errors.Is(err, ErrNotConnected) {
+		t.Errorf("source lost while cancelling: %v, want ErrNotConnected only (the outcome is unknown)", err)
+	}
+	s.cause = causeNone
 	s.migErr = libvirt.Error{Code: libvirt.ERR_NO_DOMAIN, Message: "Domain not found"}
-	if err := migrationError(s, nil, true, "migrate g1"); !errors.Is(err, ErrNoDomain) {
+	if err := migrationError(s, nil, true, true, "migrate g1"); !errors.Is(err, ErrNoDomain) {
 		t.Errorf("no domain: %v", err)
 	}
 }

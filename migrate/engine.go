@@ -214,7 +214,7 @@ func (e *Engine) run(ctx context.Context, en *entry, req Request) {
 	var st policy.ConvergenceState
 	ladder := e.opts.Ladder
 	ctl := func(p hypervisor.MigrationProgress) hypervisor.MigrationAction {
-		a, next := policy.DecideConvergence(ladder, st, policy.ConvergenceSample{Elapsed: p.Elapsed, DataRemaining: p.DataRemaining, PostCopy: p.PostCopy})
+		a, next := policy.DecideConvergence(ladder, st, policy.ConvergenceSample{Elapsed: p.Elapsed, DataRemaining: p.DataRemaining, Iteration: p.Iteration, PostCopy: p.PostCopy})
 		st = next
 		e.update(en, func(m *Migration) {
 			m.DataRemaining, m.DataTotal, m.MaxDowntimeMs = p.DataRemaining, p.DataTotal, p.MaxDowntime.Milliseconds()
@@ -275,6 +275,8 @@ func (e *Engine) finish(ctx context.Context, en *entry, res hypervisor.Migration
 	msg := fmt.Sprintf("%s: live migration %s → %s %s after %s", m.VM, m.From, m.To, state, dur.Round(10*time.Millisecond))
 	if state == StateSucceeded {
 		msg += fmt.Sprintf(" (downtime %d ms, %d MiB moved)", m.DowntimeMs, m.DataBytes>>20)
+	} else if res.PostCopy {
+		msg += "; it failed in post-copy, so where the VM runs must be checked: " + m.Error
 	} else {
 		msg += "; the VM stays on " + m.From + ": " + m.Error
 	}

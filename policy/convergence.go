@@ -29,7 +29,9 @@ func DefaultLadder() Ladder {
 type ConvergenceSample struct {
 	Elapsed       time.Duration
 	DataRemaining uint64
-	PostCopy      bool
+	// Iteration is the memory pass (1 for the first); 0 when the hypervisor does not say.
+	Iteration uint64
+	PostCopy  bool
 }
 
 // ConvergenceState is the convergence watcher's memory between samples.
@@ -40,6 +42,9 @@ type ConvergenceState struct {
 	BestRemaining uint64
 	Stalled       int
 	PostCopy      bool
+	// Iteration and PassStart are the current pass and the data that remained when it began.
+	Iteration uint64
+	PassStart uint64
 }
 
 // ConvergenceActionKind is what the watcher asks for.
@@ -60,8 +65,8 @@ type ConvergenceAction struct {
 	Reason   string
 }
 
-// DecideConvergence watches one migration's progress: it waits while the remaining data shrinks,
-// and on a stall climbs the ladder: a higher max downtime, then post-copy if allowed, then abort
+// DecideConvergence watches one migration's progress: it waits while the remaining data shrinks
+// (from pass to pass when the hypervisor numbers its passes), and on a stall climbs the ladder: a higher max downtime, then post-copy if allowed, then abort
 // (the VM stays on its source). It is pure.
 func DecideConvergence(l Ladder, st ConvergenceState, s ConvergenceSample) (ConvergenceAction, ConvergenceState) {
 	if l.StallSamples <= 0 {
@@ -74,6 +79,20 @@ func DecideConvergence(l Ladder, st ConvergenceState, s ConvergenceSample) (Conv
 	if l.MaxDuration > 0 && s.Elapsed >= l.MaxDuration {
 		return ConvergenceAction{Kind: ConvergeAbort, Reason: fmt.Sprintf("ran %s, the limit is %s", s.Elapsed.Round(time.Second), l.MaxDuration)}, st
 	}
+	if s.Iteration > 0 {
+		// With pass numbers, progress is judged pass against pass: within a pass the remaining
+		// data always falls, and a new pass starts from what was dirtied meanwhile. A pass that
+		// starts with less than 10% less to send than the one before is a stall.
+		if s.Iteration == st.Iteration {
+			return ConvergenceAction{Kind: ConvergeWait, Reason: fmt.Sprintf("pass %d under way", s.Iteration)}, st
+		}
+		prev := st.PassStart
+		st.Iteration, st.PassStart = s.Iteration, s.DataRemaining
+		if prev == 0 || s.DataRemaining*10 < prev*9 || s.Iteration < 2 {
+			return ConvergenceAction{Kind: ConvergeWait, Reason: fmt.Sprintf("pass %d: converging", s.Iteration)}, st
+		}
+		return escalate(l, st, fmt.Sprintf("pass %d starts with %d MiB to send, pass %d started with %d MiB", s.Iteration, s.DataRemaining>>20, s.Iteration-1, prev>>20))
+	}
 	if st.BestRemaining == 0 || s.DataRemaining < st.BestRemaining {
 		st.BestRemaining, st.Stalled = s.DataRemaining, 0
 		return ConvergenceAction{Kind: ConvergeWait, Reason: "converging"}, st
@@ -83,7 +102,11 @@ func DecideConvergence(l Ladder, st ConvergenceState, s ConvergenceSample) (Conv
 		return ConvergenceAction{Kind: ConvergeWait, Reason: fmt.Sprintf("no progress for %d samples", st.Stalled)}, st
 	}
 	st.Stalled = 0
-	stalled := fmt.Sprintf("no progress for %d samples (%d MiB remain)", l.StallSamples, s.DataRemaining>>20)
+	return escalate(l, st, fmt.Sprintf("no progress for %d samples (%d MiB remain)", l.StallSamples, s.DataRemaining>>20))
+}
+
+// escalate climbs one rung of the ladder after a stall.
+func escalate(l Ladder, st ConvergenceState, stalled string) (ConvergenceAction, ConvergenceState) {
 	if st.Step+1 < len(l.Downtimes) {
 		st.Step++
 		d := l.Downtimes[st.Step]
