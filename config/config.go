@@ -17,6 +17,8 @@ type Config struct {
 	Timings Timings `yaml:"timings"`
 	// Migration tunes live migrations.
 	Migration Migration `yaml:"migration"`
+	// Placement tunes where VMs go.
+	Placement Placement `yaml:"placement"`
 	// Store is where durable state lives.
 	Store Store `yaml:"store"`
 	// API is the daemon's HTTP API.
@@ -143,4 +145,32 @@ type Migration struct {
 	// CopyStorage copies the VMs' disks along (for clusters without shared storage); by default
 	// disks are shared and only memory moves.
 	CopyStorage bool `yaml:"copy_storage,omitempty"`
+	// Overrides change the ladder and bandwidth for some VMs, chosen by name or by the group of
+	// the host they run on. The first matching override wins.
+	Overrides []MigrationOverride `yaml:"overrides,omitempty"`
+}
+
+// MigrationOverride is a ladder for some VMs. Unset fields keep the global value.
+type MigrationOverride struct {
+	VMs           []string   `yaml:"vms,omitempty"`
+	Group         string     `yaml:"group,omitempty"`
+	Downtimes     []Duration `yaml:"downtimes,omitempty"`
+	PostCopy      *bool      `yaml:"post_copy,omitempty"`
+	BandwidthMiBs *uint64    `yaml:"bandwidth_mibs,omitempty"`
+}
+
+// Placement tunes where VMs go.
+type Placement struct {
+	// MemoryOvercommit and CPUOvercommit scale a host's capacity (1.0: none).
+	MemoryOvercommit float64 `yaml:"memory_overcommit"`
+	CPUOvercommit    float64 `yaml:"cpu_overcommit"`
+	// Rules are hard affinity (same host) and anti-affinity (different hosts) rules.
+	Rules []AffinityRule `yaml:"rules,omitempty"`
+}
+
+// AffinityRule keeps VMs together (anti: false) or apart (anti: true).
+type AffinityRule struct {
+	Name string   `yaml:"name"`
+	VMs  []string `yaml:"vms"`
+	Anti bool     `yaml:"anti,omitempty"`
 }

@@ -97,3 +97,31 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestMigrationAndPlacementSettings(t *testing.T) {
+	base := `hosts: [{name: h1, uri: "qemu+tcp://a/system", role: active}]
+`
+	cfg, err := Parse([]byte(base + `migration: {per_host_out: 4, overrides: [{vms: [db1], downtimes: [1s, 2s], post_copy: true}]}
+placement: {memory_overcommit: 1.5, rules: [{name: web-spread, vms: [web1, web2], anti: true}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Migration.PerHostOut != 4 || cfg.Migration.PerHostIn != 2 || len(cfg.Migration.Overrides) != 1 || !*cfg.Migration.Overrides[0].PostCopy {
+		t.Errorf("migration %+v", cfg.Migration)
+	}
+	if cfg.Placement.MemoryOvercommit != 1.5 || cfg.Placement.CPUOvercommit != 4 || !cfg.Placement.Rules[0].Anti {
+		t.Errorf("placement %+v", cfg.Placement)
+	}
+	for yaml, want := range map[string]string{
+		`migration: {per_host_out: 0}`:                                         "migration.per_host_out",
+		`migration: {downtimes: [1s, 500ms]}`:                                  "migration.downtimes[1]",
+		`migration: {overrides: [{downtimes: [1s]}]}`:                          "migration.overrides[0]: needs vms or group",
+		`placement: {cpu_overcommit: 0}`:                                       "placement.cpu_overcommit",
+		`placement: {rules: [{name: a, vms: [x]}]}`:                            "placement.rules[0].vms",
+		`placement: {rules: [{name: a, vms: [x, y]}, {name: a, vms: [x, y]}]}`: "placement.rules[1].name",
+	} {
+		if _, err := Parse([]byte(base + yaml)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: got %v, want %q", yaml, err, want)
+		}
+	}
+}

@@ -109,6 +109,34 @@ func (c *Config) Validate() error {
 	if m.MaxDuration <= 0 {
 		errs = append(errs, fieldErr("migration.max_duration", "%s: must be positive", m.MaxDuration))
 	}
+	for i, o := range m.Overrides {
+		p := fmt.Sprintf("migration.overrides[%d]", i)
+		if len(o.VMs) == 0 && o.Group == "" {
+			errs = append(errs, fieldErr(p, "needs vms or group to say which VMs it applies to"))
+		}
+		for j, d := range o.Downtimes {
+			if d <= 0 || (j > 0 && d <= o.Downtimes[j-1]) {
+				errs = append(errs, fieldErr(fmt.Sprintf("%s.downtimes[%d]", p, j), "%s: steps must be positive and rising", d))
+			}
+		}
+	}
+	if c.Placement.MemoryOvercommit <= 0 {
+		errs = append(errs, fieldErr("placement.memory_overcommit", "%v: must be positive", c.Placement.MemoryOvercommit))
+	}
+	if c.Placement.CPUOvercommit <= 0 {
+		errs = append(errs, fieldErr("placement.cpu_overcommit", "%v: must be positive", c.Placement.CPUOvercommit))
+	}
+	ruleNames := map[string]bool{}
+	for i, r := range c.Placement.Rules {
+		p := fmt.Sprintf("placement.rules[%d]", i)
+		if r.Name == "" || ruleNames[r.Name] {
+			errs = append(errs, fieldErr(p+".name", "%q: required and unique", r.Name))
+		}
+		ruleNames[r.Name] = true
+		if len(r.VMs) < 2 {
+			errs = append(errs, fieldErr(p+".vms", "a rule needs at least two VMs"))
+		}
+	}
 	if c.Store.Path == "" {
 		errs = append(errs, fieldErr("store.path", "required"))
 	}

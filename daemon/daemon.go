@@ -169,10 +169,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.journal(ctx, store.Entry{Kind: "daemon", Reason: "started",
 		Message: fmt.Sprintf("lifeboat %s started: watching %d hosts, %d VM records restored", Version, len(d.hosts), len(d.vms))})
 	mc := d.cfg.Migration
-	ladder := policy.Ladder{StallSamples: mc.StallSamples, PostCopy: mc.PostCopy, MaxDuration: mc.MaxDuration.D()}
-	for _, dt := range mc.Downtimes {
-		ladder.Downtimes = append(ladder.Downtimes, dt.D())
-	}
+	ladder := d.ladder()
 	d.engine = migrate.New(ctx, migrate.Options{
 		Budgets:       migrate.Budgets{PerHostOut: mc.PerHostOut, PerHostIn: mc.PerHostIn, Cluster: mc.Cluster},
 		Ladder:        ladder,
@@ -296,4 +293,14 @@ func (d *Daemon) migrationDone(m migrate.Migration) {
 			}
 		}
 	}
+}
+
+// ladder is the configured escalation ladder.
+func (d *Daemon) ladder() policy.Ladder {
+	mc := d.cfg.Migration
+	l := policy.Ladder{StallSamples: mc.StallSamples, PostCopy: mc.PostCopy, MaxDuration: mc.MaxDuration.D()}
+	for _, dt := range mc.Downtimes {
+		l.Downtimes = append(l.Downtimes, dt.D())
+	}
+	return l
 }

@@ -37,7 +37,46 @@ func (d *Daemon) capacities() []policy.HostCapacity {
 
 // placementConfig is the live-evacuation placement: active hosts first.
 func (d *Daemon) placementConfig() policy.PlacementConfig {
-	return policy.PlacementConfig{MemoryOvercommit: 1.0, CPUOvercommit: 4.0}
+	pc := d.cfg.Placement
+	out := policy.PlacementConfig{MemoryOvercommit: pc.MemoryOvercommit, CPUOvercommit: pc.CPUOvercommit}
+	for _, r := range pc.Rules {
+		out.Rules = append(out.Rules, policy.AffinityRule{Name: r.Name, VMs: r.VMs, Anti: r.Anti})
+	}
+	return out
+}
+
+// withOverride applies the first migration override that matches the VM (by name, or by the group
+// of the host it leaves) to a migration request.
+func (d *Daemon) withOverride(req migrate.Request) migrate.Request {
+	group := ""
+	if w, ok := d.byName[req.From]; ok {
+		group = w.cfg.Group
+	}
+	for _, o := range d.cfg.Migration.Overrides {
+		match := o.Group != "" && o.Group == group
+		for _, v := range o.VMs {
+			match = match || v == req.VM
+		}
+		if !match {
+			continue
+		}
+		if len(o.Downtimes) > 0 || o.PostCopy != nil {
+			l := d.ladder()
+			if len(o.Downtimes) > 0 {
+				l.Downtimes = nil
+				for _, dt := range o.Downtimes {
+					l.Downtimes = append(l.Downtimes, dt.D())
+				}
+			}
+			if o.PostCopy != nil {
+				l.PostCopy = *o.PostCopy
+			}
+			req.Ladder = &l
+		}
+		req.BandwidthMiBs = o.BandwidthMiBs
+		return req
+	}
+	return req
 }
 
 // vmByName finds a VM record by name. Caller holds d.mu.
@@ -111,8 +150,8 @@ func (d *Daemon) Switchover(ctx context.Context, req api.SwitchoverRequest) (api
 	if req.DryRun {
 		return res, nil
 	}
-	m, err := d.engine.Submit(migrate.Request{VM: vm.Name, UUID: vm.UUID, From: vm.CurrentHost, To: pl.Host,
-		FromURI: from.cfg.URI, ToURI: d.byName[pl.Host].cfg.URI, Why: "switchover by an operator: " + pl.Reason})
+	m, err := d.engine.Submit(d.withOverride(migrate.Request{VM: vm.Name, UUID: vm.UUID, From: vm.CurrentHost, To: pl.Host,
+		FromURI: from.cfg.URI, ToURI: d.byName[pl.Host].cfg.URI, Why: "switchover by an operator: " + pl.Reason}))
 	if err != nil {
 		return res, fmt.Errorf("%w: %w", err, api.ErrConflict)
 	}
@@ -246,7 +285,7 @@ func (d *Daemon) drainLoop(ctx context.Context) {
 		}
 		d.mu.Unlock()
 		for _, s := range subs {
-			if _, err := d.engine.Submit(s.req); err != nil && !errors.Is(err, migrate.ErrBusy) {
+			if _, err := d.engine.Submit(d.withOverride(s.req)); err != nil && !errors.Is(err, migrate.ErrBusy) {
 				d.log.Warn("drain: cannot submit a migration", "vm", s.req.VM, "err", err)
 			}
 		}

@@ -79,6 +79,9 @@ type Request struct {
 	FromURI, ToURI string
 	// Why is the reason people will read ("switchover by an operator", "drain of h1").
 	Why string
+	// Ladder and BandwidthMiBs, when set, override the engine's for this VM.
+	Ladder        *policy.Ladder
+	BandwidthMiBs *uint64
 }
 
 // Migration is a snapshot of one migration.
@@ -212,7 +215,13 @@ func (e *Engine) run(ctx context.Context, en *entry, req Request) {
 		Message: fmt.Sprintf("%s: live migration %s → %s started (%s) [%s]", req.VM, req.From, req.To, req.Why, en.m.ID),
 		Data:    mustJSON(map[string]any{"id": en.m.ID, "from": req.From, "to": req.To})})
 	var st policy.ConvergenceState
-	ladder := e.opts.Ladder
+	ladder, bandwidth := e.opts.Ladder, e.opts.BandwidthMiBs
+	if req.Ladder != nil {
+		ladder = *req.Ladder
+	}
+	if req.BandwidthMiBs != nil {
+		bandwidth = *req.BandwidthMiBs
+	}
 	ctl := func(p hypervisor.MigrationProgress) hypervisor.MigrationAction {
 		a, next := policy.DecideConvergence(ladder, st, policy.ConvergenceSample{Elapsed: p.Elapsed, DataRemaining: p.DataRemaining, Iteration: p.Iteration, PostCopy: p.PostCopy})
 		st = next
@@ -237,7 +246,7 @@ func (e *Engine) run(ctx context.Context, en *entry, req Request) {
 		return hypervisor.MigrationAction{}
 	}
 	spec := hypervisor.MigrationSpec{SourceURI: req.FromURI, DestURI: req.ToURI, UUID: req.UUID,
-		BandwidthMiBs: e.opts.BandwidthMiBs, MaxDowntime: ladder.Downtimes[0], PostCopy: ladder.PostCopy,
+		BandwidthMiBs: bandwidth, MaxDowntime: ladder.Downtimes[0], PostCopy: ladder.PostCopy,
 		CopyStorage: e.opts.CopyStorage}
 	res, err := e.opts.Migrate(ctx, spec, ctl)
 	e.finish(ctx, en, res, err)
