@@ -139,7 +139,7 @@ const (
 // host name. Candidates scores every host.
 func Place(cfg PlacementConfig, hosts []HostCapacity, vm VMRequest) Placement {
 	p := newPlanner(cfg, hosts, []VMRequest{vm})
-	x := p.context(&vm, p.rules.of[vm.Name])
+	x := p.context(&vm)
 	out := Placement{VM: vm.Name, Candidates: make([]Score, len(p.hosts))}
 	var counts failCounts
 	feasible := 0
@@ -183,93 +183,124 @@ func Place(cfg PlacementConfig, hosts []HostCapacity, vm VMRequest) Placement {
 // that order. A VM whose name comes again later in that order is not placed twice.
 //
 // It picks exactly the host Place would pick given the capacity and rule state left by the
-// placements before, but it keeps only the best two candidates of each VM and finds them with a
-// branch-and-bound search of a tree of hosts, so a plan costs about O((hosts + VMs) log hosts).
+// placements before, and gives the same reason but for the count of feasible hosts. It finds
+// only the best two candidates of each VM, with a branch-and-bound search of a tree of hosts
+// that usually looks at a few dozen hosts whatever the size of the cluster (see hostTree).
 func PlanPlacements(cfg PlacementConfig, hosts []HostCapacity, vms []VMRequest) []Placement {
-	type item struct {
-		prio   int
-		prefix uint64 // the name's first 8 bytes, big-endian: compares like the name
-		name   string
-		idx    int
-	}
-	order := make([]item, len(vms))
-	for i := range vms {
-		order[i] = item{vms[i].Priority, prefix8(vms[i].Name), vms[i].Name, i}
-	}
-	slices.SortFunc(order, func(a, b item) int {
-		if a.prio != b.prio {
-			return cmp.Compare(b.prio, a.prio)
-		}
-		if a.prefix != b.prefix {
-			return cmp.Compare(a.prefix, b.prefix)
-		}
-		if c := cmp.Compare(a.name, b.name); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.idx, b.idx)
-	})
-	names := make([]string, len(order))
-	for i, it := range order {
-		names[i] = it.name
-	}
-	dup := repeats(names)
 	p := newPlanner(cfg, hosts, vms)
 	p.buildTree()
-	out := make([]Placement, len(order))
-	for i, it := range order {
-		vm := &vms[it.idx]
-		if dup[i] {
-			out[i] = Placement{VM: vm.Name, Reason: "not placed: " + vm.Name + " is requested more than once; only its first request in priority order is placed"}
+	// One pass over the requests in input order resolves them; the loop below then reads them
+	// in priority order from a compact copy, not from all over the caller's slice.
+	reqs := make([]vmPlan, len(vms))
+	byName := make([]nameKey, len(vms))
+	for i := range vms {
+		vm := &vms[i]
+		reqs[i] = vmPlan{name: vm.Name, group: vm.Group, m: int64(vm.MemoryMiB), c: int64(vm.VCPUs),
+			cur: p.rank(vm.CurrentHost), home: p.rank(vm.HomeHost), gid: p.gid(vm.Group), prio: vm.Priority, rules: -1}
+		reqs[i].invalid = badSize(vm.MemoryMiB) || badSize(vm.VCPUs)
+		if p.batchRules != nil && p.batchRules[i] != nil {
+			reqs[i].rules = int32(i)
+		}
+		a, b := prefix16(vm.Name)
+		byName[i] = nameKey{a, b, int32(i)}
+	}
+	order := priorityOrder(reqs, byName)
+	seq := make([]vmPlan, len(order))
+	for i, k := range order {
+		seq[i] = reqs[k.idx()]
+	}
+	out := make([]Placement, len(seq))
+	for i := range seq {
+		vm := &seq[i]
+		if vm.dup {
+			out[i] = Placement{VM: vm.name, Reason: "not placed: " + vm.name + " is requested more than once; only its first request in priority order is placed"}
 			continue
 		}
-		var rules []int32
-		if p.batchRules != nil {
-			rules = p.batchRules[it.idx]
-		}
-		out[i] = p.planOne(vm, rules)
+		out[i] = p.planOne(vm)
 	}
 	return out
 }
 
-// prefix8 is s's first 8 bytes as a big-endian number, zero-padded: prefix8(a) < prefix8(b)
-// implies a < b, and a < b implies prefix8(a) <= prefix8(b).
-func prefix8(s string) uint64 {
-	var k uint64
-	for i := range 8 {
-		k <<= 8
-		if i < len(s) {
-			k |= uint64(s[i])
-		}
-	}
-	return k
+// vmPlan is one VM request of a plan, resolved.
+type vmPlan struct {
+	name, group    string
+	m, c           int64
+	prio           int
+	cur, home, gid int32 // host ranks and group, -1 when none
+	rules          int32 // index into batchRules, -1 without rules
+	invalid, dup   bool  // a bad size (see badSize); a later request for a name already requested
 }
 
-// repeats marks the names that occur earlier in the list. It sorts hashes rather than filling a
-// map: far fewer cache misses for long lists.
-func repeats(names []string) []bool {
-	type entry struct {
-		h   uint64
-		pos int
-	}
-	es := make([]entry, len(names))
-	for i, n := range names {
-		h := uint64(14695981039346656037) // FNV-1a
-		for j := 0; j < len(n); j++ {
-			h = (h ^ uint64(n[j])) * 1099511628211
+// nameKey sorts VM names: the first 16 bytes, then the whole name.
+type nameKey struct {
+	a, b uint64
+	i    int32 // input index
+}
+
+// prioKey sorts VMs by priority (higher first), name and input index.
+type prioKey struct {
+	prio uint64 // higher priority first: ^(priority with its sign bit flipped)
+	rest uint64 // name rank << 32 | input index
+}
+
+func (k prioKey) idx() int { return int(uint32(k.rest)) }
+
+// priorityOrder sorts the requests by priority (higher first), name, and input index, and marks
+// every request for a name requested earlier in that order. Names are compared once, in one
+// sort by name; the priority sort then compares numbers only.
+func priorityOrder(reqs []vmPlan, byName []nameKey) []prioKey {
+	slices.SortFunc(byName, func(x, y nameKey) int {
+		if x.a != y.a {
+			return cmp.Compare(x.a, y.a)
 		}
-		es[i] = entry{h, i}
-	}
-	slices.SortFunc(es, func(a, b entry) int { return cmp.Or(cmp.Compare(a.h, b.h), cmp.Compare(a.pos, b.pos)) })
-	dup := make([]bool, len(names))
-	for i := 1; i < len(es); i++ {
-		for j := i - 1; j >= 0 && es[j].h == es[i].h; j-- {
-			if names[es[j].pos] == names[es[i].pos] {
-				dup[es[i].pos] = true
-				break
+		if x.b != y.b {
+			return cmp.Compare(x.b, y.b)
+		}
+		return cmp.Or(cmp.Compare(reqs[x.i].name, reqs[y.i].name), cmp.Compare(x.i, y.i))
+	})
+	order := make([]prioKey, len(reqs))
+	// Requests for one name are adjacent in name order (by input index): keep the first with
+	// the highest priority, the first in priority order.
+	markRun := func(lo, hi int) {
+		keep := lo
+		for j := lo + 1; j < hi; j++ {
+			if reqs[byName[j].i].prio > reqs[byName[keep].i].prio {
+				keep = j
 			}
 		}
+		for j := lo; j < hi; j++ {
+			reqs[byName[j].i].dup = j != keep
+		}
 	}
-	return dup
+	rank, run := uint64(0), 0
+	for j, k := range byName {
+		if j > 0 && (k.a != byName[j-1].a || k.b != byName[j-1].b || reqs[k.i].name != reqs[byName[j-1].i].name) {
+			markRun(run, j)
+			rank, run = rank+1, j
+		}
+		order[j] = prioKey{^(uint64(reqs[k.i].prio) ^ 1<<63), rank<<32 | uint64(uint32(k.i))}
+	}
+	markRun(run, len(byName))
+	slices.SortFunc(order, func(x, y prioKey) int { return cmp.Or(cmp.Compare(x.prio, y.prio), cmp.Compare(x.rest, y.rest)) })
+	return order
+}
+
+// prefix16 is s's first 16 bytes as two big-endian numbers, zero-padded: comparing them
+// compares the names, up to ties.
+func prefix16(s string) (uint64, uint64) {
+	var a, b uint64
+	for i := range 16 {
+		var c uint64
+		if i < len(s) {
+			c = uint64(s[i])
+		}
+		if i < 8 {
+			a = a<<8 | c
+		} else {
+			b = b<<8 | c
+		}
+	}
+	return a, b
 }
 
 // planner is the state of one Place or PlanPlacements call.
@@ -278,6 +309,7 @@ type planner struct {
 	memFactor        float64
 	cpuFactor        float64
 	hosts            []hostInfo // sorted by name: a host's index here is its rank
+	names            []string   // host names by rank, dense for the hot path
 	freeM, freeC     []int64    // capacity left, by rank
 	byName           map[string]int32
 	groupIDs         map[string]int32
@@ -306,6 +338,13 @@ type hostInfo struct {
 	eligible bool   // sound and healthy
 }
 
+// maxSize bounds every size, in MiB or vCPUs, after overcommit: far beyond any machine, far
+// below where int64 arithmetic could overflow.
+const maxSize = 1 << 50
+
+// badSize reports a VM size placement cannot take: negative or absurdly large.
+func badSize(n int) bool { return n < 0 || n > maxSize }
+
 func factor(f float64) float64 {
 	if !(f > 0) || math.IsInf(f, 1) {
 		return 1
@@ -319,6 +358,7 @@ func newPlanner(cfg PlacementConfig, hosts []HostCapacity, batch []VMRequest) *p
 		memFactor:        factor(cfg.MemoryOvercommit),
 		cpuFactor:        factor(cfg.CPUOvercommit),
 		hosts:            make([]hostInfo, len(hosts)),
+		names:            make([]string, len(hosts)),
 		freeM:            make([]int64, len(hosts)),
 		freeC:            make([]int64, len(hosts)),
 		byName:           make(map[string]int32, len(hosts)),
@@ -335,6 +375,7 @@ func newPlanner(cfg PlacementConfig, hosts []HostCapacity, batch []VMRequest) *p
 		h := &hosts[i]
 		hi := &p.hosts[r]
 		hi.name, hi.state, hi.group = h.Name, h.State, h.Group
+		p.names[r] = h.Name
 		hi.capM = int64(math.Floor(float64(h.MemoryMiB) * p.memFactor))
 		hi.capC = int64(math.Floor(float64(h.VCPUs) * p.cpuFactor))
 		hi.usedM, hi.usedC = int64(h.UsedMemoryMiB), int64(h.UsedVCPUs)
@@ -349,6 +390,9 @@ func newPlanner(cfg PlacementConfig, hosts []HostCapacity, batch []VMRequest) *p
 		case h.MemoryMiB <= 0 || h.VCPUs <= 0 || h.UsedMemoryMiB < 0 || h.UsedVCPUs < 0:
 			hi.invalid = h.Name + " has invalid sizes (" + itoa(h.MemoryMiB) + " MiB memory, " + itoa(h.VCPUs) +
 				" vCPUs, " + itoa(h.UsedMemoryMiB) + " MiB and " + itoa(h.UsedVCPUs) + " vCPUs used): no placements"
+		case !(float64(h.MemoryMiB)*p.memFactor <= maxSize && float64(h.VCPUs)*p.cpuFactor <= maxSize) || h.UsedMemoryMiB > maxSize || h.UsedVCPUs > maxSize:
+			hi.invalid = h.Name + " has impossible sizes (" + itoa(h.MemoryMiB) + " MiB memory, " + itoa(h.VCPUs) +
+				" vCPUs, overcommit " + ftoa(p.memFactor) + " and " + ftoa(p.cpuFactor) + "): no placements"
 		case hi.capM <= 0 || hi.capC <= 0:
 			hi.invalid = h.Name + " has no capacity left after overcommit: no placements"
 		}
@@ -405,7 +449,8 @@ func newPlanner(cfg PlacementConfig, hosts []HostCapacity, batch []VMRequest) *p
 
 // vmCtx is one VM's request as the planner uses it.
 type vmCtx struct {
-	vm         *VMRequest
+	name       string
+	group      string
 	m, c       int64
 	invalid    string
 	cur, home  int32 // host ranks, -1 when none
@@ -417,20 +462,22 @@ type vmCtx struct {
 	hasAntiCur bool // anti rules or a current host: leaves need checking
 }
 
-// context resolves a VM's request; rules are the VM's rules, p.rules.of[vm.Name].
-func (p *planner) context(vm *VMRequest, rules []int32) vmCtx {
-	x := vmCtx{vm: vm, m: int64(vm.MemoryMiB), c: int64(vm.VCPUs), cur: -1, home: -1, gid: -1, req: reqNone}
-	if vm.MemoryMiB < 0 || vm.VCPUs < 0 {
-		x.invalid = vm.Name + " asks for a negative size (" + itoa(vm.MemoryMiB) + " MiB, " + itoa(vm.VCPUs) + " vCPUs)"
-	}
-	if r, ok := p.byName[vm.CurrentHost]; ok && vm.CurrentHost != "" {
-		x.cur = r
-	}
-	if r, ok := p.byName[vm.HomeHost]; ok && vm.HomeHost != "" {
-		x.home = r
-	}
-	if g, ok := p.groupIDs[vm.Group]; ok && vm.Group != "" {
-		x.gid = g
+// context resolves a VM's request for Place.
+func (p *planner) context(vm *VMRequest) vmCtx {
+	return p.contextOf(&vmPlan{name: vm.Name, group: vm.Group, m: int64(vm.MemoryMiB), c: int64(vm.VCPUs),
+		cur: p.rank(vm.CurrentHost), home: p.rank(vm.HomeHost), gid: p.gid(vm.Group),
+		invalid: badSize(vm.MemoryMiB) || badSize(vm.VCPUs)}, p.rules.of[vm.Name])
+}
+
+// contextOf completes a resolved request; rules are the VM's rules.
+func (p *planner) contextOf(vm *vmPlan, rules []int32) vmCtx {
+	x := vmCtx{name: vm.name, group: vm.group, m: vm.m, c: vm.c, cur: vm.cur, home: vm.home, gid: vm.gid, req: reqNone}
+	if vm.invalid {
+		kind := "an impossible"
+		if vm.m < 0 || vm.c < 0 {
+			kind = "a negative"
+		}
+		x.invalid = vm.name + " asks for " + kind + " size (" + i64toa(vm.m) + " MiB, " + i64toa(vm.c) + " vCPUs)"
 	}
 	for _, ri := range rules {
 		if p.rules.list[ri].anti {
@@ -443,6 +490,22 @@ func (p *planner) context(vm *VMRequest, rules []int32) vmCtx {
 	x.hasAntiCur = len(x.anti) > 0 || x.cur >= 0
 	x.cpuClass, x.memClass = cpuClass(x.c), memClass(x.m)
 	return x
+}
+
+// rank is the rank of the host named name, -1 when there is none.
+func (p *planner) rank(name string) int32 {
+	if r, ok := p.byName[name]; ok && name != "" {
+		return r
+	}
+	return -1
+}
+
+// gid is the id of the group named name, -1 when no host is in it.
+func (p *planner) gid(name string) int32 {
+	if g, ok := p.groupIDs[name]; ok && name != "" {
+		return g
+	}
+	return -1
 }
 
 // parts is a score breakdown without its map.
@@ -541,7 +604,7 @@ func (p *planner) evaluate(r int32, x *vmCtx) (s Score, cat int) {
 		}
 	}
 	if r == x.cur {
-		add(catCurrent, h.name+" is "+x.vm.Name+"'s current host")
+		add(catCurrent, h.name+" is "+x.name+"'s current host")
 	}
 	if x.req == reqConflict || x.req >= 0 && x.req != r {
 		add(catAffinity, p.rules.affinityBreach(x.aff, r, p.hostName))
@@ -586,10 +649,14 @@ func (p *planner) lackCPU(r int32, x *vmCtx) string {
 		ftoa(p.cpuFactor) + "), needs " + i64toa(x.c) + " vCPUs"
 }
 
-// planOne places one VM of a plan, consuming capacity; rules are the VM's rules.
-func (p *planner) planOne(vm *VMRequest, rules []int32) Placement {
-	x := p.context(vm, rules)
-	out := Placement{VM: vm.Name}
+// planOne places one VM of a plan, consuming capacity.
+func (p *planner) planOne(vm *vmPlan) Placement {
+	var rules []int32
+	if vm.rules >= 0 {
+		rules = p.batchRules[vm.rules]
+	}
+	x := p.contextOf(vm, rules)
+	out := Placement{VM: vm.name}
 	if x.invalid != "" {
 		out.Reason = p.failReason(&x, &failCounts{})
 		return out
@@ -610,7 +677,7 @@ func (p *planner) planOne(vm *VMRequest, rules []int32) Placement {
 		return out
 	}
 	best := top[0].rank
-	out.Host = p.hosts[best].name
+	out.Host = p.names[best]
 	runner := int32(-1)
 	if n > 1 {
 		runner = top[1].rank
@@ -638,7 +705,7 @@ func (p *planner) consume(r int32, x *vmCtx) {
 	p.freeC[r] -= x.c
 	p.tree.update(p, r)
 	if len(x.aff) > 0 || len(x.anti) > 0 {
-		p.rules.locate(x.vm.Name, r)
+		p.rules.locate(x.name, r)
 	}
 }
 
@@ -771,7 +838,7 @@ func (p *planner) successReason(x *vmCtx, best, runner int32, feasible int) stri
 // preferred for restarts". feasible < 0 means the number of feasible hosts is not known.
 func (p *planner) successReasonParts(x *vmCtx, best int32, bs parts, runner int32, rs parts, feasible int) string {
 	var buf [256]byte
-	b := append(buf[:0], p.hosts[best].name...)
+	b := append(buf[:0], p.names[best]...)
 	b = append(b, ": "...)
 	lead := -1
 	if runner < 0 {
@@ -788,11 +855,11 @@ func (p *planner) successReasonParts(x *vmCtx, best int32, bs parts, runner int3
 		}
 		if bs.micro == rs.micro {
 			b = append(b, ", tied with "...)
-			b = append(b, p.hosts[runner].name...)
+			b = append(b, p.names[runner]...)
 			b = append(b, " and first by name"...)
 		} else {
 			b = append(b, ", ahead of "...)
-			b = append(b, p.hosts[runner].name...)
+			b = append(b, p.names[runner]...)
 			b = append(b, " ("...)
 			b = appendScore(b, rs.micro)
 			b = append(b, ") mainly on "...)
@@ -827,7 +894,7 @@ func (p *planner) successReasonParts(x *vmCtx, best int32, bs parts, runner int3
 				b = append(b, "being its home host"...)
 			case 4:
 				b = append(b, "being in its group "...)
-				b = append(b, x.vm.Group...)
+				b = append(b, x.group...)
 			}
 		}
 	}
@@ -840,7 +907,7 @@ func (p *planner) successReasonParts(x *vmCtx, best int32, bs parts, runner int3
 	}
 	if bs.group == 1 && lead != 4 {
 		b = append(b, "; in its group "...)
-		b = append(b, x.vm.Group...)
+		b = append(b, x.group...)
 	}
 	return string(b)
 }
@@ -868,9 +935,9 @@ func appendPct(b []byte, f float64) []byte {
 func itoa(i int) string     { return strconv.Itoa(i) }
 func i64toa(i int64) string { return strconv.FormatInt(i, 10) }
 
-// ftoa formats an overcommit factor with at least one decimal: 1.0, 1.5, 1.25.
+// ftoa formats an overcommit factor with at least one decimal: 1.0, 1.5, 1.25, 1e+300.
 func ftoa(f float64) string {
-	s := strconv.FormatFloat(f, 'f', -1, 64)
+	s := strconv.FormatFloat(f, 'g', -1, 64)
 	for i := 0; i < len(s); i++ {
 		if s[i] == '.' || s[i] == 'e' {
 			return s
@@ -900,21 +967,31 @@ type hostTree struct {
 	nodes []tnode // heap layout: the root is 1, the children of i are 2i and 2i+1, block b is size+b
 	// pos is the position of each host by rank, -1 for a host not in the tree.
 	pos []int32
-	// By position:
-	rank         []int32
-	gid          []int32
-	freeM, freeC []int64
-	capM, capC   []int64
-	invM, invC   []float64 // 1 / capacity
-	role         []float64
-	base         []float64 // memory_free, cpu_free and role score before any VM
+	// hot holds what a scan reads of every host, by position; the other slices what it reads of
+	// the few it scores.
+	hot  []slot
+	cold []hostStatic
+	// uniform is set for the blocks whose hosts all have one capacity.
+	uniform []bool
+}
+
+type hostStatic struct {
+	capM, capC int64
+	invM, invC float64 // 1 / capacity
+	role       float64
+}
+
+type slot struct {
+	freeM, freeC int64
+	base         float64 // memory_free, cpu_free and role score before any VM
+	rank, gid    int32
 }
 
 const blockSize = 32
 
 type tnode struct {
-	// baseC[k] is the best base among the hosts below with at least cpuClassMin(k) vCPUs free;
-	// baseM[j] the same by memory.
+	// baseC[k] is the best base among the hosts below in cpu class k or higher; baseM[j] the
+	// same by memory class.
 	baseC          [cpuClasses]float64
 	baseM          [memClasses]float64
 	invM, invC     float64 // 1 / the largest capacity
@@ -929,9 +1006,6 @@ const (
 	cpuClasses = 7
 	memClasses = 8
 )
-
-func cpuClassMin(k int) int64 { return 1 << (k - 1) }
-func memClassMin(j int) int64 { return 1 << (j + 9) }
 
 // cpuClass is the largest class whose minimum does not exceed c vCPUs.
 func cpuClass(c int64) int {
@@ -1007,24 +1081,25 @@ func newHostTree(p *planner, ranks, pos []int32) hostTree {
 		size *= 2
 	}
 	t := hostTree{
-		size: size, nodes: make([]tnode, 2*size), pos: pos, rank: ranks, gid: make([]int32, n),
-		freeM: make([]int64, n), freeC: make([]int64, n), capM: make([]int64, n), capC: make([]int64, n),
-		invM: make([]float64, n), invC: make([]float64, n), role: make([]float64, n), base: make([]float64, n),
+		size: size, nodes: make([]tnode, 2*size), pos: pos, hot: make([]slot, n),
+		cold: make([]hostStatic, n), uniform: make([]bool, size),
 	}
 	for i, r := range ranks {
 		h := &p.hosts[r]
 		t.pos[r] = int32(i)
-		t.gid[i], t.capM[i], t.capC[i], t.role[i] = h.gid, h.capM, h.capC, h.rolePart
-		t.invM[i], t.invC[i] = 1/float64(h.capM), 1/float64(h.capC)
+		t.hot[i].rank, t.hot[i].gid = r, h.gid
+		t.cold[i] = hostStatic{capM: h.capM, capC: h.capC, invM: 1 / float64(h.capM), invC: 1 / float64(h.capC), role: h.rolePart}
 		t.setHost(p, i)
 	}
 	for b := range size {
 		// The static part of a block: capacities, ranks, count.
 		n := &t.nodes[size+b]
 		*n = emptyNode
-		for i := b * blockSize; i < min((b+1)*blockSize, len(t.rank)); i++ {
-			n.invM, n.invC = min(n.invM, t.invM[i]), min(n.invC, t.invC[i])
-			n.minRank, n.count = min(n.minRank, t.rank[i]), n.count+1
+		t.uniform[b] = true
+		for i := b * blockSize; i < min((b+1)*blockSize, len(t.hot)); i++ {
+			n.invM, n.invC = min(n.invM, t.cold[i].invM), min(n.invC, t.cold[i].invC)
+			n.minRank, n.count = min(n.minRank, t.hot[i].rank), n.count+1
+			t.uniform[b] = t.uniform[b] && t.cold[i].capM == t.cold[b*blockSize].capM && t.cold[i].capC == t.cold[b*blockSize].capC
 		}
 		t.setBlock(b)
 	}
@@ -1036,10 +1111,10 @@ func newHostTree(p *planner, ranks, pos []int32) hostTree {
 
 // setHost copies host i's free capacity from the planner and recomputes its base.
 func (t *hostTree) setHost(p *planner, i int) {
-	r := t.rank[i]
-	t.freeM[i], t.freeC[i] = p.freeM[r], p.freeC[r]
-	t.base[i] = WeightMemoryFree*(float64(t.freeM[i])/float64(t.capM[i])) +
-		WeightCPUFree*(float64(t.freeC[i])/float64(t.capC[i])) + WeightRole*t.role[i]
+	h := &t.hot[i]
+	h.freeM, h.freeC = p.freeM[h.rank], p.freeC[h.rank]
+	st := &t.cold[i]
+	h.base = WeightMemoryFree*(float64(h.freeM)/float64(st.capM)) + WeightCPUFree*(float64(h.freeC)/float64(st.capC)) + WeightRole*st.role
 }
 
 // setBlock recomputes the free capacity part of block b's summary.
@@ -1056,8 +1131,9 @@ func (t *hostTree) setBlock(b int) {
 	for j := range bm {
 		bm[j] = math.Inf(-1)
 	}
-	for i := b * blockSize; i < min((b+1)*blockSize, len(t.rank)); i++ {
-		fm, fc, base := t.freeM[i], t.freeC[i], t.base[i]
+	for i := b * blockSize; i < min((b+1)*blockSize, len(t.hot)); i++ {
+		h := &t.hot[i]
+		fm, fc, base := h.freeM, h.freeC, h.base
 		maxM, maxC, minM, minC = max(maxM, fm), max(maxC, fc), min(minM, fm), min(minC, fc)
 		k, j := cpuClass(fc), memClass(fm)
 		bc[k], bm[j] = max(bc[k], base), max(bm[j], base)
@@ -1122,11 +1198,11 @@ func (t *hostTree) lacking(i int, m, c int64) (mem, cpu int) {
 		return 0, 0
 	case i >= t.size:
 		b := i - t.size
-		for j := b * blockSize; j < min((b+1)*blockSize, len(t.rank)); j++ {
+		for j := b * blockSize; j < min((b+1)*blockSize, len(t.hot)); j++ {
 			switch {
-			case t.freeM[j] < m:
+			case t.hot[j].freeM < m:
 				mem++
-			case t.freeC[j] < c:
+			case t.hot[j].freeC < c:
 				cpu++
 			}
 		}
@@ -1172,14 +1248,14 @@ func (p *planner) best(x *vmCtx) ([planKeep]pick, int) {
 		for _, rg := range p.groupRanges[x.gid] {
 			s.lo, s.hi = rg[0], rg[1]
 			if s.hi-s.lo <= 2*blockSize {
-				s.scanRange(s.lo, s.hi)
+				s.scanRange(s.lo, s.hi, true)
 			} else {
 				s.run()
 			}
 		}
 		s.group, s.skipGid = 0, x.gid
 	}
-	s.lo, s.hi = 0, len(s.t.rank)
+	s.lo, s.hi = 0, len(s.t.hot)
 	s.run()
 	return s.top, s.n
 }
@@ -1226,7 +1302,7 @@ func (s *search) visit(i, bl, bh int, ub int64) {
 		return
 	}
 	if i >= t.size {
-		s.scanRange(max(s.lo, bl*blockSize), min(s.hi, bh*blockSize, len(t.rank)))
+		s.scanRange(max(s.lo, bl*blockSize), min(s.hi, bh*blockSize, len(t.hot)), t.uniform[bl])
 		return
 	}
 	mid := (bl + bh) / 2
@@ -1250,29 +1326,41 @@ func (s *search) visit(i, bl, bh int, ub int64) {
 }
 
 // scanRange scores the hosts at positions lo to hi-1 that can take the VM and may beat the
-// hosts kept.
-func (s *search) scanRange(lo, hi int) {
+// hosts kept. uniform says they all have one capacity.
+func (s *search) scanRange(lo, hi int, uniform bool) {
 	t, x := s.t, s.x
 	m, c := float64(x.m), float64(x.c)
+	// A host's own bound, as for a node, is cheaper than its exact score; with one capacity the
+	// VM's share is the same for every host.
+	share := func(i int) float64 { return WeightMemoryFree*(m*t.cold[i].invM) + WeightCPUFree*(c*t.cold[i].invC) }
+	var pen float64
+	if uniform && lo < hi {
+		pen = share(lo)
+	}
+	bonus := WeightGroup * s.group
 	for i := lo; i < hi; i++ {
-		if t.freeM[i] < x.m || t.freeC[i] < x.c {
+		h := &t.hot[i]
+		if h.freeM < x.m || h.freeC < x.c {
 			continue
 		}
-		r := t.rank[i]
 		if s.n == planKeep {
-			// The host's own bound, as for a node, is cheaper than its exact score.
-			u := t.base[i] - WeightMemoryFree*(m*t.invM[i]) - WeightCPUFree*(c*t.invC[i]) + WeightGroup*s.group
-			if !s.worthIt(int64(math.Floor(u*scoreScale+0.501)), r) {
+			p := pen
+			if !uniform {
+				p = share(i)
+			}
+			if !s.worthIt(int64(math.Floor((h.base-p+bonus)*scoreScale+0.501)), h.rank) {
 				continue
 			}
 		}
-		if r == x.home || s.skipGid >= 0 && t.gid[i] == s.skipGid {
+		r := h.rank
+		if r == x.home || s.skipGid >= 0 && h.gid == s.skipGid {
 			continue // scored already
 		}
 		if x.hasAntiCur && (r == x.cur || !s.p.rules.antiAllowed(x.anti, r)) {
 			continue
 		}
-		s.offer(r, scoreOf(t.freeM[i]-x.m, t.freeC[i]-x.c, t.capM[i], t.capC[i], t.role[i], 0, s.group))
+		st := &t.cold[i]
+		s.offer(r, scoreOf(h.freeM-x.m, h.freeC-x.c, st.capM, st.capC, st.role, 0, s.group))
 	}
 }
 

@@ -20,8 +20,9 @@ func cpuTime() time.Duration {
 }
 
 // benchCluster is a synthetic, seeded cluster: racks of 40 hosts of three sizes, a fifth of them
-// empty standby hosts, the rest 40-80% used, 5% of hosts not healthy; and vmsPerHost VMs per host
-// to place, 1-32 GiB each, half with a home host, with anti-affinity triples and affinity pairs.
+// empty standby hosts, the rest 40-80% used, 5% of hosts not healthy; and nVMs VMs to place,
+// 1-32 GiB and 1-8 vCPUs each, each leaving a random current host (its group is that host's
+// rack), half with a home host, 5% in anti-affinity triples and 2% in affinity pairs.
 func benchCluster(nHosts, nVMs int) (PlacementConfig, []HostCapacity, []VMRequest) {
 	rng := rand.New(rand.NewPCG(42, uint64(nHosts)))
 	cfg := PlacementConfig{MemoryOvercommit: 1, CPUOvercommit: 4, PreferStandby: true}

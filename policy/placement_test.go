@@ -80,6 +80,12 @@ func TestPlaceFeasibilityReasons(t *testing.T) {
 			[]string{"h1 has invalid sizes (8192 MiB memory, 8 vCPUs, 0 MiB and -1 vCPUs used): no placements"}},
 		{"negative VM size", PlacementConfig{}, host("h1", "active", 8192, 8, 0, 0), VMRequest{Name: "web1", MemoryMiB: -5, VCPUs: 1},
 			[]string{"web1 asks for a negative size (-5 MiB, 1 vCPUs)"}},
+		{"absurd host size", PlacementConfig{}, host("h1", "active", 1<<60, 8, 0, 0), web1,
+			[]string{"h1 has impossible sizes (1152921504606846976 MiB memory, 8 vCPUs, overcommit 1.0 and 1.0): no placements"}},
+		{"absurd VM size", PlacementConfig{}, host("h1", "active", 8192, 8, 0, 0), VMRequest{Name: "web1", MemoryMiB: 1 << 60, VCPUs: 1},
+			[]string{"web1 asks for an impossible size (1152921504606846976 MiB, 1 vCPUs)"}},
+		{"no capacity after overcommit", PlacementConfig{CPUOvercommit: 0.1}, host("h1", "active", 8192, 8, 0, 0), web1,
+			[]string{"h1 has no capacity left after overcommit: no placements"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -87,7 +93,8 @@ func TestPlaceFeasibilityReasons(t *testing.T) {
 			if c.name == "affinity" {
 				hosts[1].VMs = []string{"db2"}
 			}
-			if c.name == "negative VM size" {
+			vmInvalid := strings.HasPrefix(c.name, "negative VM") || strings.HasPrefix(c.name, "absurd VM")
+			if vmInvalid {
 				hosts = hosts[:1]
 			}
 			p := Place(c.cfg, hosts, c.vm)
@@ -95,8 +102,8 @@ func TestPlaceFeasibilityReasons(t *testing.T) {
 			if s.Feasible || !slices.Equal(s.Reasons, c.want) {
 				t.Fatalf("%s: feasible %v, reasons %q; want %q", c.h.Name, s.Feasible, s.Reasons, c.want)
 			}
-			if c.name == "negative VM size" {
-				if p.Host != "" || p.Reason != "no feasible host: web1 asks for a negative size (-5 MiB, 1 vCPUs)" {
+			if vmInvalid {
+				if p.Host != "" || p.Reason != "no feasible host: "+c.want[0] {
 					t.Fatalf("placement %q: %q", p.Host, p.Reason)
 				}
 				return
@@ -111,16 +118,29 @@ func TestPlaceFeasibilityReasons(t *testing.T) {
 	}
 }
 
+func TestOvercommitFormat(t *testing.T) {
+	for f, want := range map[float64]string{1: "1.0", 4: "4.0", 1.25: "1.25", 1e300: "1e+300"} {
+		if got := ftoa(f); got != want {
+			t.Errorf("ftoa(%v) = %q, want %q", f, got, want)
+		}
+	}
+}
+
 // A host name listed twice is ambiguous: neither copy takes VMs, whatever the order.
 func TestPlaceDuplicateHostName(t *testing.T) {
-	hosts := []HostCapacity{host("h1", "active", 8192, 8, 0, 0), host("h1", "active", 4096, 8, 0, 0), host("h2", "active", 2048, 8, 0, 0)}
+	hosts := []HostCapacity{host("h1", "active", 8192, 8, 0, 0), host("h1", "active", 4096, 8, 0, 0),
+		host("h2", "active", 2048, 8, 0, 0), host("", "active", 65536, 64, 0, 0)}
 	p := Place(PlacementConfig{}, hosts, VMRequest{Name: "v", MemoryMiB: 1024, VCPUs: 1})
 	if p.Host != "h2" {
 		t.Fatalf("placed on %q: %s", p.Host, p.Reason)
 	}
 	for _, c := range p.Candidates[1:] {
-		if c.Feasible || c.Reasons[0] != "host name h1 is listed more than once: no placements" {
-			t.Fatalf("duplicate host candidate %+v", c)
+		want := "host name h1 is listed more than once: no placements"
+		if c.Host == "" {
+			want = "a host without a name takes no placements"
+		}
+		if c.Feasible || c.Reasons[0] != want {
+			t.Fatalf("invalid host candidate %+v", c)
 		}
 	}
 }
@@ -374,6 +394,27 @@ func TestPlanAffinity(t *testing.T) {
 	}
 }
 
+// Names order a priority class byte by byte, also past their first 16 bytes; a name requested
+// twice is placed once, at its request of highest priority.
+func TestPlanOrderByLongNames(t *testing.T) {
+	hosts := []HostCapacity{host("h1", "active", 1<<20, 1024, 0, 0)}
+	names := []string{"tenant-a-web-0002-b", "tenant-a-web-0002-a", "tenant-a-web-0010", "tenant-a-db", "tenant-a-web-0002-a"}
+	var vms []VMRequest
+	for i, n := range names {
+		vms = append(vms, VMRequest{Name: n, MemoryMiB: 1024, VCPUs: 1, Priority: i % 2})
+	}
+	var got []string
+	for _, p := range PlanPlacements(PlacementConfig{}, hosts, vms) {
+		got = append(got, p.VM+"@"+p.Host)
+	}
+	// Priority 1 first, by name; then priority 0, where the second request for
+	// tenant-a-web-0002-a is refused.
+	want := []string{"tenant-a-db@h1", "tenant-a-web-0002-a@h1", "tenant-a-web-0002-a@", "tenant-a-web-0002-b@h1", "tenant-a-web-0010@h1"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("plan %v, want %v", got, want)
+	}
+}
+
 func TestPlanDuplicateRequest(t *testing.T) {
 	hosts := []HostCapacity{host("h1", "active", 8192, 8, 0, 0)}
 	got := PlanPlacements(PlacementConfig{}, hosts, []VMRequest{{Name: "v", MemoryMiB: 1024, VCPUs: 1}, {Name: "v", MemoryMiB: 1024, VCPUs: 1, Priority: 5}})
@@ -472,15 +513,50 @@ func randomCluster(rng *rand.Rand, nHosts, nVMs int) (PlacementConfig, []HostCap
 
 // Property: whatever the input, a plan never overcommits a host beyond its overcommitted
 // capacity, never uses a host that is not healthy or is the VM's current host, never breaks an
-// affinity or anti-affinity rule, and picks exactly what Place picks one VM at a time.
+// affinity or anti-affinity rule, and picks exactly what Place picks one VM at a time. Small
+// clusters fit in one block of the search tree; larger ones exercise the tree and the search of
+// large groups within it.
 func TestPlanProperties(t *testing.T) {
-	for seed := range uint64(300) {
+	seeds := uint64(300)
+	if testing.Short() {
+		seeds = 60
+	}
+	for seed := range seeds {
 		rng := rand.New(rand.NewPCG(seed, 1))
-		cfg, hosts, vms := randomCluster(rng, 2+rng.IntN(30), 1+rng.IntN(150))
+		nHosts, nVMs := 2+rng.IntN(30), 1+rng.IntN(150)
+		if seed%5 == 0 {
+			nHosts, nVMs = 40+rng.IntN(160), 1+rng.IntN(300)
+		}
+		cfg, hosts, vms := randomCluster(rng, nHosts, nVMs)
 		plan := PlanPlacements(cfg, hosts, vms)
 		if len(plan) != len(vms) {
 			t.Fatalf("seed %d: %d placements for %d VMs", seed, len(plan), len(vms))
 		}
+		checkPlan(t, seed, cfg, hosts, vms, plan)
+		comparePlanWithPlace(t, seed, cfg, hosts, vms, plan)
+	}
+}
+
+// Identical empty hosts tie exactly; the plan must still break every tie by host name, as Place
+// does, whatever the order of the hosts.
+func TestPlanTiesMatchPlace(t *testing.T) {
+	for seed := range uint64(20) {
+		rng := rand.New(rand.NewPCG(seed, 77))
+		cfg, hosts, vms := randomCluster(rng, 2+rng.IntN(300), 1+rng.IntN(300))
+		for i := range hosts {
+			hosts[i].UsedMemoryMiB, hosts[i].UsedVCPUs, hosts[i].MemoryMiB, hosts[i].VCPUs = 0, 0, 16384, 16
+			if rng.IntN(3) == 0 {
+				hosts[i].Group = "g0"
+			}
+			if seed%2 == 0 {
+				hosts[i].State = Healthy // large groups of one capacity: searched through the tree
+			}
+		}
+		for i := range vms {
+			vms[i].MemoryMiB, vms[i].VCPUs = 1024*(1+rng.IntN(2)), 1
+		}
+		rng.Shuffle(len(hosts), func(i, j int) { hosts[i], hosts[j] = hosts[j], hosts[i] })
+		plan := PlanPlacements(cfg, hosts, vms)
 		checkPlan(t, seed, cfg, hosts, vms, plan)
 		comparePlanWithPlace(t, seed, cfg, hosts, vms, plan)
 	}
