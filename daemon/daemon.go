@@ -39,6 +39,7 @@ type Daemon struct {
 	// engine carries out live migrations (nil until Run); drainKick wakes the drain loop; noted
 	// remembers notes already journaled.
 	engine    *migrate.Engine
+	runCtx    context.Context // Run's context without its cancellation, for records made on the way out
 	drainKick chan struct{}
 	noted     map[string]bool
 	dial      hypervisor.Dialer
@@ -78,7 +79,7 @@ type Options struct {
 }
 
 // New opens the store and prepares the host watchers; nothing runs until Run.
-func New(cfg config.Config, opts Options) (*Daemon, error) {
+func New(ctx context.Context, cfg config.Config, opts Options) (*Daemon, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("daemon: config: %w", err)
 	}
@@ -121,7 +122,7 @@ func New(cfg config.Config, opts Options) (*Daemon, error) {
 		d.hosts = append(d.hosts, w)
 		d.byName[h.Name] = w
 	}
-	if err := d.load(context.Background()); err != nil {
+	if err := d.load(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -166,6 +167,7 @@ func (d *Daemon) load(ctx context.Context) error {
 // Run watches the cluster until ctx ends, then closes every connection and the store.
 func (d *Daemon) Run(ctx context.Context) error {
 	d.started = d.now()
+	d.runCtx = context.WithoutCancel(ctx)
 	d.journal(ctx, store.Entry{Kind: "daemon", Reason: "started",
 		Message: fmt.Sprintf("lifeboat %s started: watching %d hosts, %d VM records restored", Version, len(d.hosts), len(d.vms))})
 	mc := d.cfg.Migration
@@ -281,7 +283,7 @@ func (d *Daemon) migrationDone(m migrate.Migration) {
 	}
 	d.mu.Unlock()
 	if ok {
-		if err := d.db.PutVM(context.Background(), rec); err != nil {
+		if err := d.db.PutVM(d.runCtx, rec); err != nil {
 			d.log.Error("cannot store a VM record", "vm", rec.Name, "err", err)
 		}
 	}

@@ -54,7 +54,7 @@ func BenchmarkFleet(b *testing.B) {
 			f := fleet.New(2)
 			cfg := fleetConfig(b.TempDir(), n)
 			rss0 := rssKiB()
-			d, err := New(cfg, Options{Dial: f.Dial})
+			d, err := New(context.Background(), cfg, Options{Dial: f.Dial})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -17,7 +17,7 @@ func BenchmarkLabDrain(b *testing.B) {
 	cfg := labConfig(b, l)
 	cfg.Store.Path = b.TempDir() + "/drain.db"
 	cfg.Migration.PerHostOut, cfg.Migration.PerHostIn, cfg.Migration.Cluster = 6, 6, 8
-	d, err := New(cfg, Options{})
+	d, err := New(context.Background(), cfg, Options{})
 	if err != nil {
 		b.Fatal(err)
 	}

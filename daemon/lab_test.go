@@ -24,7 +24,7 @@ type runningDaemon struct {
 // startDaemon runs a daemon on cfg with its API on a loopback port; stop (also at cleanup) ends it.
 func startDaemon(t *testing.T, cfg config.Config) *runningDaemon {
 	t.Helper()
-	d, err := New(cfg, Options{})
+	d, err := New(context.Background(), cfg, Options{})
 	if err != nil {
 		t.Fatalf("daemon: %v", err)
 	}
@@ -277,7 +277,7 @@ func TestLabDaemonRestartKeepsState(t *testing.T) {
 	rd.stop()
 
 	// Restarted: the records are there before any host is even asked.
-	d2, err := New(cfg, Options{})
+	d2, err := New(context.Background(), cfg, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -92,7 +92,7 @@ func runDaemon(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		}
 		token = t
 	}
-	d, err := daemon.New(cfg, daemon.Options{Logger: log})
+	d, err := daemon.New(ctx, cfg, daemon.Options{Logger: log})
 	if err != nil {
 		return err
 	}
