@@ -100,3 +100,16 @@ func (c *Client) ExplainVM(ctx context.Context, name string) (VMExplanation, err
 	err := c.getJSON(ctx, "/v1/vms/"+url.PathEscape(name)+"/explain", nil, &ex)
 	return ex, err
 }
+
+// Recoveries lists the VMs (and hosts) being recovered.
+func (c *Client) Recoveries(ctx context.Context) ([]RecoveryView, error) {
+	var rs []RecoveryView
+	err := c.getJSON(ctx, "/v1/recoveries", nil, &rs)
+	return rs, err
+}
+
+// ConfirmOff tells the daemon an operator has checked that the host is off; confirm must repeat
+// the host's name.
+func (c *Client) ConfirmOff(ctx context.Context, host, confirm string) error {
+	return c.post(ctx, "/v1/hosts/"+url.PathEscape(host)+"/confirm-off", nil, ConfirmOffRequest{Confirm: confirm}, nil)
+}

@@ -110,3 +110,26 @@ func boolParam(w http.ResponseWriter, r *http.Request, name string) (bool, bool)
 	}
 	return b, true
 }
+
+// registerRecoverer adds the recovery routes.
+func (s *server) registerRecoverer(rc Recoverer) {
+	s.mux.HandleFunc("GET /v1/recoveries", func(w http.ResponseWriter, r *http.Request) {
+		rs, err := rc.Recoveries(r.Context())
+		if err != nil {
+			s.backendError(w, r, "recoveries", err)
+			return
+		}
+		s.writeJSON(w, r, rs)
+	})
+	s.mux.HandleFunc("POST /v1/hosts/{name}/confirm-off", func(w http.ResponseWriter, r *http.Request) {
+		var req ConfirmOffRequest
+		if !decodeBody(w, r, &req) {
+			return
+		}
+		if err := rc.ConfirmOff(r.Context(), r.PathValue("name"), req.Confirm); err != nil {
+			s.backendError(w, r, "confirm-off "+r.PathValue("name"), err)
+			return
+		}
+		s.writeJSON(w, r, struct{}{})
+	})
+}

@@ -101,3 +101,26 @@ type VMExplanation struct {
 	Candidates []CandidateView `json:"candidates"`
 	Note       string          `json:"note,omitempty"`
 }
+
+// Recoverer is what a daemon that recovers from host failures implements: the recoveries in
+// progress and the operator's confirm-off.
+type Recoverer interface {
+	Recoveries(ctx context.Context) ([]RecoveryView, error)
+	ConfirmOff(ctx context.Context, host, confirm string) error
+}
+
+// RecoveryView is one VM (or host) being recovered.
+type RecoveryView struct {
+	VM     string    `json:"vm,omitempty"`
+	Host   string    `json:"host,omitempty"`
+	From   string    `json:"from,omitempty"`
+	To     string    `json:"to,omitempty"`
+	State  string    `json:"state"`
+	Reason string    `json:"reason"`
+	Since  time.Time `json:"since,omitzero"`
+}
+
+// ConfirmOffRequest repeats the host's name as confirmation.
+type ConfirmOffRequest struct {
+	Confirm string `json:"confirm"`
+}

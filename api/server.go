@@ -57,6 +57,9 @@ func NewServer(b Backend, opts ServerOptions) (http.Handler, error) {
 	if op, ok := b.(Operator); ok {
 		s.registerOperator(op)
 	}
+	if rc, ok := b.(Recoverer); ok {
+		s.registerRecoverer(rc)
+	}
 	if opts.Gatherer != nil {
 		s.mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{
 			ErrorLog:      slog.NewLogLogger(s.log.Handler(), slog.LevelError),

@@ -19,6 +19,10 @@ type Config struct {
 	Migration Migration `yaml:"migration"`
 	// Placement tunes where VMs go.
 	Placement Placement `yaml:"placement"`
+	// Recovery tunes fencing and restarts after a host failure.
+	Recovery Recovery `yaml:"recovery"`
+	// Notify sends every failover, fence, stuck VM and freeze to a webhook.
+	Notify Notify `yaml:"notify,omitempty"`
 	// Store is where durable state lives.
 	Store Store `yaml:"store"`
 	// API is the daemon's HTTP API.
@@ -173,4 +177,27 @@ type AffinityRule struct {
 	Name string   `yaml:"name"`
 	VMs  []string `yaml:"vms"`
 	Anti bool     `yaml:"anti,omitempty"`
+}
+
+// Recovery tunes what happens after a host fails: fence, then restart its VMs elsewhere.
+type Recovery struct {
+	// Automatic enables fencing and restarts without a person (default true).
+	Automatic bool `yaml:"automatic"`
+	// MassFailureFraction freezes automatic recovery when more than this share of the hosts have
+	// failed or are unreachable at once (default 0.34: more than a third).
+	MassFailureFraction float64 `yaml:"mass_failure_fraction"`
+	// FenceWindow: a host is fenced at most once per window (no fence storms).
+	FenceWindow Duration `yaml:"fence_window"`
+	// FenceTimeout bounds each fence method; a timeout is a failure.
+	FenceTimeout Duration `yaml:"fence_timeout"`
+	// RestartConcurrency bounds restarts in flight.
+	RestartConcurrency int `yaml:"restart_concurrency"`
+}
+
+// Notify is the notification webhook.
+type Notify struct {
+	// WebhookURL receives a JSON POST per notification ("" disables).
+	WebhookURL string `yaml:"webhook_url,omitempty"`
+	// SecretFile holds the HMAC-SHA256 key; the signature goes in X-Lifeboat-Signature.
+	SecretFile string `yaml:"secret_file,omitempty"`
 }

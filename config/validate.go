@@ -137,6 +137,24 @@ func (c *Config) Validate() error {
 			errs = append(errs, fieldErr(p+".vms", "a rule needs at least two VMs"))
 		}
 	}
+	rc := c.Recovery
+	if rc.MassFailureFraction <= 0 || rc.MassFailureFraction > 1 {
+		errs = append(errs, fieldErr("recovery.mass_failure_fraction", "%v: want more than 0 and at most 1", rc.MassFailureFraction))
+	}
+	if rc.FenceWindow < 0 {
+		errs = append(errs, fieldErr("recovery.fence_window", "%s: must not be negative", rc.FenceWindow))
+	}
+	if rc.FenceTimeout <= 0 {
+		errs = append(errs, fieldErr("recovery.fence_timeout", "%s: must be positive", rc.FenceTimeout))
+	}
+	if rc.RestartConcurrency < 1 {
+		errs = append(errs, fieldErr("recovery.restart_concurrency", "%d: want at least 1", rc.RestartConcurrency))
+	}
+	if c.Notify.WebhookURL != "" {
+		if u, err := url.Parse(c.Notify.WebhookURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fieldErr("notify.webhook_url", "%q: want an http(s) URL", c.Notify.WebhookURL))
+		}
+	}
 	if c.Store.Path == "" {
 		errs = append(errs, fieldErr("store.path", "required"))
 	}

@@ -10,8 +10,10 @@ import (
 	"time"
 
 	"github.com/lifeboat-ha/lifeboat/config"
+	"github.com/lifeboat-ha/lifeboat/fence"
 	"github.com/lifeboat-ha/lifeboat/hypervisor"
 	"github.com/lifeboat-ha/lifeboat/migrate"
+	"github.com/lifeboat-ha/lifeboat/notify"
 	"github.com/lifeboat-ha/lifeboat/policy"
 	"github.com/lifeboat-ha/lifeboat/redfish"
 	"github.com/lifeboat-ha/lifeboat/store"
@@ -42,10 +44,15 @@ type Daemon struct {
 	runCtx    context.Context // Run's context without its cancellation, for records made on the way out
 	drainKick chan struct{}
 	noted     map[string]bool
-	dial      hypervisor.Dialer
-	migrate   migrate.MigrateFunc
-	started   time.Time
-	ready     atomic.Bool
+	// restarts tracks the VMs of fenced hosts; frozen is set during a mass failure; webhook
+	// delivers notifications (nil: none configured).
+	restarts map[string]*restartState
+	frozen   bool
+	webhook  *notify.Webhook
+	dial     hypervisor.Dialer
+	migrate  migrate.MigrateFunc
+	started  time.Time
+	ready    atomic.Bool
 }
 
 // hostWatch is everything the daemon knows about one host.
@@ -64,6 +71,13 @@ type hostWatch struct {
 	history []store.Entry       // recent verdict changes, newest last
 	// draining is an operator's drain: maintenance (no new placements), VMs moved off.
 	draining bool
+	// ladder fences the host; fencedAt/fencedBy record a verified fence (or an operator's
+	// confirm-off); lastFence is the latest attempt (one per window); fencing is in progress.
+	ladder    fence.Ladder
+	fencedAt  time.Time
+	fencedBy  string
+	lastFence time.Time
+	fencing   bool
 }
 
 // Options are the daemon's injectable parts.
@@ -100,7 +114,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Daemon, error) 
 		return nil, fmt.Errorf("daemon: store: %w", err)
 	}
 	d := &Daemon{cfg: cfg, log: opts.Logger, db: db, now: opts.Now, byName: map[string]*hostWatch{},
-		vms: map[string]*store.VMRecord{}, disks: map[string][]string{}, kick: make(chan struct{}, 1), drainKick: make(chan struct{}, 1), noted: map[string]bool{}, m: newMetrics(), dial: opts.Dial, migrate: opts.Migrate}
+		vms: map[string]*store.VMRecord{}, disks: map[string][]string{}, kick: make(chan struct{}, 1), drainKick: make(chan struct{}, 1), noted: map[string]bool{}, restarts: map[string]*restartState{}, m: newMetrics(), dial: opts.Dial, migrate: opts.Migrate}
 	d.det = detectorConfig(cfg.Timings)
 	for _, h := range cfg.Hosts {
 		w := &hostWatch{cfg: h, invKick: make(chan struct{}, 1)}
@@ -119,8 +133,22 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Daemon, error) 
 			w.sig.BMC.Configured = true
 		}
 		w.sig.Lease.Configured = cfg.LeaseDir != ""
+		ladder, err := fence.FromConfig(h.Name, h.BMC, cfg.Recovery.FenceTimeout.D())
+		if err != nil {
+			db.Close()
+			return nil, fmt.Errorf("daemon: host %s: fencing: %w", h.Name, err)
+		}
+		w.ladder = ladder
 		d.hosts = append(d.hosts, w)
 		d.byName[h.Name] = w
+	}
+	if cfg.Notify.WebhookURL != "" {
+		wh, err := notify.NewWebhook(cfg.Notify.WebhookURL, cfg.Notify.SecretFile, d.log)
+		if err != nil {
+			db.Close()
+			return nil, fmt.Errorf("daemon: notify: %w", err)
+		}
+		d.webhook = wh
 	}
 	if err := d.load(ctx); err != nil {
 		db.Close()
@@ -199,11 +227,22 @@ func (d *Daemon) Run(ctx context.Context) error {
 			}()
 		}
 	}
-	wg.Add(2)
+	wg.Add(3)
 	go func() {
 		defer wg.Done()
 		d.decideLoop(ctx)
 	}()
+	go func() {
+		defer wg.Done()
+		d.recoveryLoop(ctx)
+	}()
+	if d.webhook != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d.webhook.Run(ctx)
+		}()
+	}
 	go func() {
 		defer wg.Done()
 		d.drainLoop(ctx)

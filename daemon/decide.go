@@ -55,6 +55,9 @@ func (d *Daemon) decideAll(ctx context.Context) {
 		records = append(records, store.HostRecord{Name: w.cfg.Name, Role: string(w.cfg.Role), State: string(v.State),
 			Reason: string(v.Reason), Message: v.Message, Since: v.Since, UpdatedAt: now, Maintenance: w.draining})
 		d.m.verdicts.WithLabelValues(string(v.State)).Inc()
+		if (v.State == policy.Failed || v.State == policy.Unreachable) && prev.State != policy.Failed && prev.State != policy.Unreachable && !w.sig.Libvirt.LastOK.IsZero() {
+			d.m.detectSeconds.Observe(now.Sub(w.sig.Libvirt.LastOK).Seconds())
+		}
 		d.log.Info("verdict", "host", w.cfg.Name, "state", v.State, "reason", v.Reason, "message", v.Message, "was", prev.State)
 	}
 	d.mu.Unlock()

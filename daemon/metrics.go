@@ -20,6 +20,12 @@ type metrics struct {
 	migDown    prometheus.Histogram
 	migBytes   prometheus.Counter
 	migrations *prometheus.CounterVec
+
+	detectSeconds  prometheus.Histogram
+	fenceAttempts  *prometheus.CounterVec
+	fenceSeconds   prometheus.Histogram
+	restartSeconds prometheus.Histogram
+	recoveries     *prometheus.CounterVec
 }
 
 var allStates = []policy.HostState{policy.Healthy, policy.Suspect, policy.Unreachable, policy.Degraded,
@@ -51,6 +57,17 @@ func newMetrics() *metrics {
 	m.migrations = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lifeboat_migrations_total",
 		Help: "Finished live migrations, by outcome."}, []string{"outcome"})
 	m.reg.MustRegister(m.migDur, m.migDown, m.migBytes, m.migrations)
+	m.detectSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "lifeboat_detection_seconds",
+		Help: "Time from a host's last good libvirt probe to a failed or unreachable verdict.", Buckets: prometheus.ExponentialBuckets(0.25, 2, 8)})
+	m.fenceAttempts = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lifeboat_fence_attempts_total",
+		Help: "Fence attempts, by method and result."}, []string{"method", "result"})
+	m.fenceSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "lifeboat_fence_seconds",
+		Help: "Time to a verified fence.", Buckets: prometheus.ExponentialBuckets(0.1, 2, 10)})
+	m.restartSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "lifeboat_restart_seconds",
+		Help: "Time to restart one VM on its new host.", Buckets: prometheus.ExponentialBuckets(0.1, 2, 10)})
+	m.recoveries = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lifeboat_recoveries_total",
+		Help: "Outcomes of VM restarts after a host failure."}, []string{"outcome"})
+	m.reg.MustRegister(m.detectSeconds, m.fenceAttempts, m.fenceSeconds, m.restartSeconds, m.recoveries)
 	m.reg.MustRegister(m.probes, m.probeRTT, m.bmcQueries, m.verdicts, m.journal, m.hostState,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

@@ -18,6 +18,8 @@ type Host interface {
 	DomainXML(ctx context.Context, uuid string) (string, error)
 	// Info reports the host's capacity.
 	Info(ctx context.Context) (HostInfo, error)
+	// StartDomain defines a domain from its XML and starts it (a restart after a failure).
+	StartDomain(ctx context.Context, def string) error
 	// Connected reports whether the long-lived libvirt connection is up.
 	Connected() bool
 	// Events delivers domain and connection events until Close.

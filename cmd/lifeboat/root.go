@@ -23,6 +23,7 @@ their VMs on standby hosts, and moves them home once the host has recovered.
 	}
 	root.AddCommand(newLabCmd(), newDaemonCmd())
 	root.AddCommand(newStatusCmd(), newHostsCmd(), newVMsCmd(), newEventsCmd(), newExplainCmd(),
-		newSwitchoverCmd(), newDrainCmd(), newUndrainCmd(), newMigrationsCmd(), newCancelCmd())
+		newSwitchoverCmd(), newDrainCmd(), newUndrainCmd(), newMigrationsCmd(), newCancelCmd(),
+		newRecoveriesCmd(), newHostCmd())
 	return root
 }

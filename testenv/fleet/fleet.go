@@ -125,3 +125,15 @@ func (h *Host) Close() error {
 	close(h.events)
 	return nil
 }
+
+// StartDomain adds a running domain to the simulated host.
+func (h *Host) StartDomain(_ context.Context, def string) error {
+	name, uuid, _, err := hypervisor.DomainDisks(def)
+	if err != nil {
+		return err
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.domains = append(h.domains, hypervisor.Domain{UUID: uuid, Name: name, State: hypervisor.StateRunning, Persistent: true, MemoryKiB: 1 << 20, VCPUs: 1})
+	return nil
+}

@@ -1,0 +1,256 @@
+package daemon
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lifeboat-ha/lifeboat/api"
+	"github.com/lifeboat-ha/lifeboat/config"
+	"github.com/lifeboat-ha/lifeboat/testenv"
+)
+
+// journalHas reports whether the journal holds an entry of that kind and reason for the host.
+func journalHas(t *testing.T, c *api.Client, kind, reason, host string) bool {
+	t.Helper()
+	evs, err := c.Events(context.Background(), 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range evs {
+		if e.Kind == kind && e.Reason == reason && (host == "" || e.Host == host) {
+			return true
+		}
+	}
+	return false
+}
+
+// guestsOf lists the lab guests whose home is the host.
+func guestsOf(l *testenv.Lab, host string) []testenv.Guest {
+	var out []testenv.Guest
+	for _, g := range l.Guests() {
+		if g.Home == host {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// waitElsewhere waits until every guest runs on a host other than from; it returns the time.
+func waitElsewhere(t *testing.T, l *testenv.Lab, gs []testenv.Guest, from string, within time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for {
+		ok := true
+		for _, g := range gs {
+			on, _ := l.RunningOn(g.Name)
+			ok = ok && len(on) == 1 && on[0] != from
+		}
+		if ok {
+			return time.Since(start)
+		}
+		if time.Since(start) > within {
+			procs, _ := l.Running()
+			t.Fatalf("guests of %s not running elsewhere after %s: %+v", from, within, procs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func startRecoveryLab(t *testing.T, opts testenv.Options, tweak func(*config.Config)) (*testenv.Lab, *api.Client) {
+	t.Helper()
+	l := testenv.StartForTest(t, opts)
+	cfg := labConfig(t, l)
+	cfg.Recovery.FenceTimeout = config.Duration(5 * time.Second)
+	if tweak != nil {
+		tweak(&cfg)
+	}
+	rd := startDaemon(t, cfg)
+	for _, h := range l.Hosts() {
+		waitState(t, rd.client, h.Name, "healthy", 15*time.Second)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if vms, _ := rd.client.VMs(context.Background()); len(vms) == len(l.Guests()) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("VMs not recorded")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return l, rd.client
+}
+
+// TestLabRecoverPowerLoss: a host loses power; its guests restart on the standby host and answer
+// ping again; no guest ever runs twice.
+func TestLabRecoverPowerLoss(t *testing.T) {
+	l, c := startRecoveryLab(t, testenv.Options{Hosts: 2, Standby: 1, VMs: 4}, nil)
+	stop := watchInvariants(t, l, false)
+	defer stop()
+	ctx := context.Background()
+	gs := guestsOf(l, "h1")
+	t0 := time.Now()
+	if err := l.PowerOff(ctx, "h1"); err != nil {
+		t.Fatal(err)
+	}
+	running := waitElsewhere(t, l, gs, "h1", 60*time.Second)
+	for _, g := range gs {
+		wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+		if err := testenv.WaitGuestUp(wctx, g.IP); err != nil {
+			cancel()
+			t.Fatal(err)
+		}
+		cancel()
+	}
+	answering := time.Since(t0)
+	t.Logf("power loss of h1 (%d guests): all running elsewhere after %s, all answering after %s", len(gs), running.Round(10*time.Millisecond), answering.Round(10*time.Millisecond))
+	if !journalHas(t, c, "action", "fenced", "h1") || !journalHas(t, c, "recovery", "restarted", "") {
+		t.Error("journal lacks the fence or the restarts")
+	}
+	rs, _ := c.Recoveries(ctx)
+	for _, r := range rs {
+		if r.VM != "" && r.State != "running" {
+			t.Errorf("recovery of %s: %+v", r.VM, r)
+		}
+	}
+}
+
+// TestLabRecoverPartitionFences: a host cut off from the management network with its BMC
+// reachable is fenced through the BMC, then its guests restart: with the native Redfish method,
+// and with Debian's real fence_redfish agent through the exec method.
+func TestLabRecoverPartitionFences(t *testing.T) {
+	for _, method := range []string{"redfish", "exec"} {
+		t.Run(method, func(t *testing.T) {
+			if method == "exec" {
+				if _, err := os.Stat("/usr/sbin/fence_redfish"); err != nil && os.Getenv("CI") != "true" {
+					t.Skip("fence_redfish missing (run make deps)")
+				}
+			}
+			l, c := startRecoveryLab(t, testenv.Options{Hosts: 2, Standby: 1, VMs: 2, GuestKind: testenv.GuestBIOS}, func(cfg *config.Config) {
+				if method != "exec" {
+					return
+				}
+				b := cfg.Hosts[0].BMC
+				hostport := strings.TrimPrefix(b.Endpoint, "https://")
+				ip, port, _ := strings.Cut(hostport, ":")
+				cfg.Hosts[0].BMC = config.BMC{Type: config.BMCExec, Endpoint: "/usr/sbin/fence_redfish", CredentialsFile: b.CredentialsFile,
+					Options: map[string]string{"ip": ip, "ipport": port, "ssl_insecure": "1", "systems_uri": "/redfish/v1/Systems/h1"}}
+			})
+			stop := watchInvariants(t, l, false)
+			defer stop()
+			ctx := context.Background()
+			if err := l.Partition(ctx, "h1"); err != nil {
+				t.Fatal(err)
+			}
+			took := waitElsewhere(t, l, guestsOf(l, "h1"), "h1", 90*time.Second)
+			st, _ := l.Status()
+			if st.Hosts[0].Power != "off" {
+				t.Errorf("h1 was not powered off by the fence: %+v", st.Hosts[0])
+			}
+			t.Logf("partition of h1, fenced by %s: guests running elsewhere after %s", method, took.Round(10*time.Millisecond))
+			if !journalHas(t, c, "action", "fenced", "h1") {
+				t.Error("no fence in the journal")
+			}
+		})
+	}
+}
+
+// TestLabRecoverNeedsProofOfDeath: with the BMC dead too, nothing restarts and an alert says why;
+// after a real power-off and an operator's confirm-off, the guests restart.
+func TestLabRecoverNeedsProofOfDeath(t *testing.T) {
+	l, c := startRecoveryLab(t, testenv.Options{Hosts: 2, Standby: 1, VMs: 2, GuestKind: testenv.GuestBIOS}, func(cfg *config.Config) {
+		cfg.Recovery.FenceTimeout = config.Duration(2 * time.Second)
+	})
+	stop := watchInvariants(t, l, false)
+	defer stop()
+	ctx := context.Background()
+	if err := l.BMCDown("h1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Partition(ctx, "h1"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for !journalHas(t, c, "action", "fence_failed", "h1") {
+		if time.Now().After(deadline) {
+			t.Fatal("no fence_failed alert")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	time.Sleep(3 * time.Second)
+	for _, g := range guestsOf(l, "h1") {
+		if on, _ := l.RunningOn(g.Name); len(on) != 1 || on[0] != "h1" {
+			t.Fatalf("without proof of death %s runs on %v, want only h1", g.Name, on)
+		}
+	}
+	if err := c.ConfirmOff(ctx, "h1", "h2"); err == nil {
+		t.Error("confirm-off with the wrong confirmation was accepted")
+	}
+	// The operator checks the host for real: here it is really powered off, then confirmed.
+	if err := l.PowerOff(ctx, "h1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ConfirmOff(ctx, "h1", "h1"); err != nil {
+		t.Fatal(err)
+	}
+	took := waitElsewhere(t, l, guestsOf(l, "h1"), "h1", 60*time.Second)
+	t.Logf("after confirm-off the guests run elsewhere in %s", took.Round(10*time.Millisecond))
+	if !journalHas(t, c, "action", "confirm_off", "h1") {
+		t.Error("confirm-off not journaled")
+	}
+}
+
+// TestLabRecoverLeavesLibvirtdCrashAlone: a libvirtd crash is not a host failure: no fence, no
+// restart, the guests keep running.
+func TestLabRecoverLeavesLibvirtdCrashAlone(t *testing.T) {
+	l, c := startRecoveryLab(t, testenv.Options{Hosts: 2, Standby: 1, VMs: 2, GuestKind: testenv.GuestBIOS}, nil)
+	stop := invariantWatch(t, l)
+	defer stop()
+	if err := l.CrashLibvirtd(context.Background(), "h1"); err != nil {
+		t.Fatal(err)
+	}
+	holdNot(t, c, "h1", 8*time.Second, "failed", "fenced")
+	if journalHas(t, c, "action", "fence_started", "h1") {
+		t.Fatal("a libvirtd crash led to a fence")
+	}
+	for _, g := range guestsOf(l, "h1") {
+		if on, _ := l.RunningOn(g.Name); len(on) != 1 || on[0] != "h1" {
+			t.Fatalf("%s runs on %v after a libvirtd crash", g.Name, on)
+		}
+	}
+}
+
+// TestLabRecoverMassFailureFreezes: two of three hosts at once freeze automatic recovery.
+func TestLabRecoverMassFailureFreezes(t *testing.T) {
+	l, c := startRecoveryLab(t, testenv.Options{Hosts: 3, VMs: 3, GuestKind: testenv.GuestBIOS}, nil)
+	stop := watchInvariants(t, l, false)
+	defer stop()
+	ctx := context.Background()
+	for _, h := range []string{"h1", "h2"} {
+		if err := l.PowerOff(ctx, h); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for !journalHas(t, c, "decision", "recovery_frozen", "") {
+		if time.Now().After(deadline) {
+			t.Fatal("no freeze after two of three hosts failed")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(3 * time.Second)
+	if journalHas(t, c, "recovery", "restarted", "") {
+		t.Error("VMs restarted during a mass failure")
+	}
+	rs, _ := c.Recoveries(ctx)
+	frozen := false
+	for _, r := range rs {
+		frozen = frozen || r.State == "frozen"
+	}
+	if !frozen {
+		t.Errorf("recoveries do not show the freeze: %+v", rs)
+	}
+}

@@ -1,0 +1,51 @@
+package fence
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/lifeboat-ha/lifeboat/config"
+	"github.com/lifeboat-ha/lifeboat/redfish"
+)
+
+// FromConfig builds the ladder for host from its BMC configuration: one method today (the
+// ladder takes a list, so more BMC entries per host can be added later). Type none, or no type,
+// gives an empty ladder, whose Fence fails with ErrAllFailed. timeout bounds each method (zero:
+// DefaultTimeout).
+func FromConfig(host string, b config.BMC, timeout time.Duration) (Ladder, error) {
+	return fromBMCs(host, []config.BMC{b}, timeout)
+}
+
+// fromBMCs builds a ladder with one method per BMC entry, in order.
+func fromBMCs(host string, bmcs []config.BMC, timeout time.Duration) (Ladder, error) {
+	l := Ladder{Host: host, Timeout: timeout}
+	for i, b := range bmcs {
+		m, err := methodFor(b)
+		if err != nil {
+			return Ladder{}, fmt.Errorf("fence: host %s: bmc %d: %w", host, i, err)
+		}
+		if m != nil {
+			l.Methods = append(l.Methods, m)
+		}
+	}
+	return l, nil
+}
+
+// methodFor builds the method for one BMC entry; nil for type none.
+func methodFor(b config.BMC) (Method, error) {
+	switch b.Type {
+	case config.BMCNone, "":
+		return nil, nil
+	case config.BMCRedfish:
+		creds, err := redfish.ReadCredentials(b.CredentialsFile)
+		if err != nil {
+			return nil, err
+		}
+		return NewRedfish(b.Endpoint, b.SystemID, creds, b.Insecure, 0)
+	case config.BMCIPMI:
+		return NewIPMI(b.Endpoint, b.CredentialsFile)
+	case config.BMCExec:
+		return NewExec(b.Endpoint, b.CredentialsFile, b.Options)
+	}
+	return nil, fmt.Errorf("unknown BMC type %q", b.Type)
+}

@@ -1,0 +1,128 @@
+package fence
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/lifeboat-ha/lifeboat/redfish"
+)
+
+// errNoIPMITool means ipmitool is not installed.
+var errNoIPMITool = errors.New("ipmitool not found")
+
+// ipmiPoll is how often the IPMI method re-reads the chassis power while it waits for off.
+const ipmiPoll = 500 * time.Millisecond
+
+// ipmiMethod fences through ipmitool over IPMI v2 (lanplus). The password reaches ipmitool only
+// through the IPMI_PASSWORD variable of its environment (-E), never its command line.
+type ipmiMethod struct {
+	address string
+	creds   redfish.Credentials
+	// tool is ipmitool's path; empty means look it up in PATH when needed.
+	tool string
+	poll time.Duration
+}
+
+// NewIPMI returns a method that runs `ipmitool -I lanplus -H address -U user -E chassis power
+// off`, then polls `chassis power status` until it says off. The credentials come from
+// credsFile; the password is passed in the child's IPMI_PASSWORD environment variable only.
+func NewIPMI(address string, credsFile string) (Method, error) {
+	if address == "" || strings.HasPrefix(address, "-") || strings.ContainsAny(address, " \t\r\n") {
+		return nil, fmt.Errorf("fence: ipmi: address %q: want a host name or IP address", address)
+	}
+	creds, err := redfish.ReadCredentials(credsFile)
+	if err != nil {
+		return nil, fmt.Errorf("fence: ipmi %s: %w", address, err)
+	}
+	if strings.HasPrefix(creds.Username, "-") {
+		return nil, fmt.Errorf("fence: ipmi %s: credentials %s: user name starts with '-'", address, credsFile)
+	}
+	return &ipmiMethod{address: address, creds: creds, poll: ipmiPoll}, nil
+}
+
+// Name implements Method.
+func (m *ipmiMethod) Name() string { return "ipmi" }
+
+// args are ipmitool's arguments for a chassis power command ("off" or "status").
+func (m *ipmiMethod) args(cmd string) []string {
+	return []string{"-I", "lanplus", "-H", m.address, "-U", m.creds.Username, "-E", "chassis", "power", cmd}
+}
+
+// env is ipmitool's environment: the parent's, minus any IPMI_PASSWORD, plus the password.
+func (m *ipmiMethod) env() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "IPMI_PASSWORD=") {
+			env = append(env, kv)
+		}
+	}
+	return append(env, "IPMI_PASSWORD="+m.creds.Password)
+}
+
+// run runs a chassis power command.
+func (m *ipmiMethod) run(ctx context.Context, cmd string) (run, error) {
+	tool := m.tool
+	if tool == "" {
+		p, err := exec.LookPath("ipmitool")
+		if err != nil {
+			return run{}, fmt.Errorf("%s: %w (install ipmitool): %w", m.address, errNoIPMITool, err)
+		}
+		tool = p
+	}
+	r, err := runAgent(ctx, tool, m.args(cmd), m.env(), "", m.creds.Password)
+	if err != nil {
+		return r, fmt.Errorf("%s: chassis power %s: %w", m.address, cmd, err)
+	}
+	if r.code != 0 {
+		return r, fmt.Errorf("%s: chassis power %s: exit %d: %s", m.address, cmd, r.code, lastLine(r.out))
+	}
+	return r, nil
+}
+
+// Status implements Method: true when `chassis power status` says off.
+func (m *ipmiMethod) Status(ctx context.Context) (bool, error) {
+	r, err := m.run(ctx, "status")
+	if err != nil {
+		return false, err
+	}
+	out := strings.ToLower(r.out)
+	switch {
+	case strings.Contains(out, "power is off"):
+		return true, nil
+	case strings.Contains(out, "power is on"):
+		return false, nil
+	}
+	return false, fmt.Errorf("%s: chassis power status: unexpected answer %q", m.address, lastLine(r.out))
+}
+
+// Off implements Method.
+func (m *ipmiMethod) Off(ctx context.Context) error {
+	if _, err := m.run(ctx, "off"); err != nil {
+		return err
+	}
+	var lastErr error
+	t := time.NewTicker(m.poll)
+	defer t.Stop()
+	for {
+		off, err := m.Status(ctx)
+		if err == nil && off {
+			return nil
+		}
+		if ctx.Err() == nil { // a read cut short by the deadline says nothing
+			lastErr = err
+		}
+		select {
+		case <-ctx.Done():
+			if lastErr != nil {
+				return fmt.Errorf("%w: %s: %w (last read: %w)", ErrNotVerified, m.address, ctx.Err(), lastErr)
+			}
+			return fmt.Errorf("%w: %s: power still on after chassis power off: %w", ErrNotVerified, m.address, ctx.Err())
+		case <-t.C:
+		}
+	}
+}
