@@ -2,8 +2,8 @@
 # demo.sh: the main job on an embedded default. Brings a real 3-host KVM lab up (tiny Linux
 # guests), starts the lifeboat daemon on it with its embedded store, shows the host table live,
 # switches a guest over to another host while pinging it, drains a host for maintenance, cuts a
-# host's power and shows the verdict change with its reason, powers the host back on until it is
-# healthy again, and removes everything.
+# host's power and shows the verdict change with its reason, the fence and the restart of its VMs
+# elsewhere, powers the host back on until it is healthy again, and removes everything.
 # Run through `make demo`. Everything it makes is removed on exit, even after a failure; it only
 # ever stops processes it started, by their pid.
 set -euo pipefail
@@ -71,10 +71,16 @@ lb undrain h3
 say "power loss on h2 (every process of the host killed, its NIC dark); the daemon's view, live"
 t0=$(date +%s.%N)
 "$LIFEBOAT" lab fault --dir "$DIR" h2 power-off
-watch_hosts 15 '^h2 +failed'
-printf '\nh2 declared failed %s s after the power loss\n' "$(awk "BEGIN{printf \"%.1f\", $(date +%s.%N) - $t0}")"
+watch_hosts 15 '^h2 +(failed|fenced)'
+printf '\nh2 declared failed (and fenced) %s s after the power loss\n' "$(awk "BEGIN{printf \"%.1f\", $(date +%s.%N) - $t0}")"
 say "lifeboat explain host h2"
 lb explain host h2
+
+say "recovery: h2 fenced through its BMC (power off verified), its VMs restarted on other hosts"
+for _ in $(seq 1 30); do lb recoveries | grep -Eq 'queued|restarting' || break; sleep 0.5; done
+lb recoveries
+echo
+lb vms
 
 say "power h2 back on through the lab; it must answer for a stable period before it is healthy"
 "$LIFEBOAT" lab fault --dir "$DIR" h2 power-on
