@@ -254,3 +254,72 @@ func TestLabRecoverMassFailureFreezes(t *testing.T) {
 		t.Errorf("recoveries do not show the freeze: %+v", rs)
 	}
 }
+
+// TestLabRecoverFrozenHost: a hung host is fenced and its guests restart elsewhere; after the
+// thaw the old copies do not come back (the fence cut the power).
+func TestLabRecoverFrozenHost(t *testing.T) {
+	l, _ := startRecoveryLab(t, testenv.Options{Hosts: 2, Standby: 1, VMs: 2, GuestKind: testenv.GuestBIOS}, nil)
+	stop := watchInvariants(t, l, false)
+	defer stop()
+	ctx := context.Background()
+	if err := l.Freeze(ctx, "h1"); err != nil {
+		t.Fatal(err)
+	}
+	took := waitElsewhere(t, l, guestsOf(l, "h1"), "h1", 60*time.Second)
+	t.Logf("frozen h1: guests running elsewhere after %s", took.Round(10*time.Millisecond))
+	_ = l.Thaw(ctx, "h1") // the fence powered it off: nothing is left to thaw
+	time.Sleep(2 * time.Second)
+	for _, g := range guestsOf(l, "h1") {
+		if on, _ := l.RunningOn(g.Name); len(on) != 1 || on[0] == "h1" {
+			t.Fatalf("after the thaw %s runs on %v", g.Name, on)
+		}
+	}
+}
+
+// TestLabRecoverNoCapacityQueues: a VM that no host can take stays queued and is reported, and
+// restarts once room appears. Here an anti-affinity rule keeps g1 off the only other host while
+// g2 runs there; when g2 stops, g1 restarts.
+func TestLabRecoverNoCapacityQueues(t *testing.T) {
+	l, c := startRecoveryLab(t, testenv.Options{Hosts: 2, VMs: 2, GuestKind: testenv.GuestBIOS}, func(cfg *config.Config) {
+		cfg.Placement.Rules = []config.AffinityRule{{Name: "apart", VMs: []string{"g1", "g2"}, Anti: true}}
+		cfg.Recovery.MassFailureFraction = 0.6 // one of two hosts failing is not a mass failure here
+	})
+	stop := watchInvariants(t, l, false)
+	defer stop()
+	ctx := context.Background()
+	if err := l.PowerOff(ctx, "h1"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		rs, _ := c.Recoveries(ctx)
+		stuck := false
+		for _, r := range rs {
+			stuck = stuck || (r.VM == "g1" && r.State == "stuck" && strings.Contains(r.Reason, "anti-affinity"))
+		}
+		if stuck {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("g1 not reported as waiting for room: %+v", rs)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if !journalHas(t, c, "recovery", "stuck", "h1") {
+		t.Error("the stuck VM is not journaled")
+	}
+	h2, _ := l.Host("h2")
+	if _, err := testenv.Exec(ctx, "virsh", "-c", h2.LibvirtURI, "destroy", "g2"); err != nil {
+		t.Fatal(err)
+	}
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		if on, _ := l.RunningOn("g1"); len(on) == 1 && on[0] == "h2" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("g1 did not restart once room appeared")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}

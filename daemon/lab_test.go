@@ -309,7 +309,7 @@ func TestLabDaemonRestartKeepsState(t *testing.T) {
 // TestLabDaemonSoakNoFalseVerdicts puts a delaying proxy (latency and jitter below the probe
 // timeout) in front of every host's libvirt port and checks that no host leaves healthy.
 func TestLabDaemonSoakNoFalseVerdicts(t *testing.T) {
-	soak := 3 * time.Minute
+	soak := 2 * time.Minute
 	if testing.Short() {
 		soak = 20 * time.Second
 	}
