@@ -125,7 +125,9 @@ func holdNot(t *testing.T, c *api.Client, host string, d time.Duration, forbidde
 // TestLabDaemonVerdicts runs the daemon against a 3-host lab and injects each fault in turn.
 func TestLabDaemonVerdicts(t *testing.T) {
 	l := testenv.StartForTest(t, testenv.Options{Hosts: 3, VMs: 3, GuestKind: testenv.GuestBIOS})
-	rd := startDaemon(t, labConfig(t, l))
+	cfg := labConfig(t, l)
+	cfg.Recovery.Automatic = false // verdicts only: recovery (fencing) is tested on its own
+	rd := startDaemon(t, cfg)
 	c := rd.client
 	ctx := context.Background()
 
@@ -315,6 +317,7 @@ func TestLabDaemonSoakNoFalseVerdicts(t *testing.T) {
 	}
 	l := testenv.StartForTest(t, testenv.Options{Hosts: 3, VMs: 3, GuestKind: testenv.GuestBIOS})
 	cfg := labConfig(t, l)
+	cfg.Recovery.Automatic = false
 	for i, h := range cfg.Hosts {
 		host := l.Hosts()[i]
 		p, err := testenv.StartDelayProxy(host.Address+":16509", 50*time.Millisecond, 100*time.Millisecond)

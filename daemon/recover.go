@@ -141,6 +141,9 @@ func (d *Daemon) planRestarts(now time.Time, prot map[string][]*store.VMRecord, 
 		}
 		for _, r := range prot[w.cfg.Name] {
 			rs := d.restarts[r.UUID]
+			if rs != nil && !rs.inFlight && (rs.From != w.cfg.Name || rs.State == "running") {
+				rs = nil // an earlier recovery of this VM, from another failure: start afresh
+			}
 			if rs == nil {
 				rs = &restartState{VM: r.Name, UUID: r.UUID, From: w.cfg.Name, State: "queued", Reason: "waiting for a host", Since: now}
 				d.restarts[r.UUID] = rs

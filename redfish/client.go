@@ -3,6 +3,7 @@ package redfish
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -55,6 +56,10 @@ type Status struct {
 func (c *Client) system(ctx context.Context) (*gofish.APIClient, *schemas.ComputerSystem, error) {
 	api, err := gofish.ConnectContext(ctx, gofish.ClientConfig{Endpoint: c.endpoint, Username: c.creds.Username,
 		Password: c.creds.Password, BasicAuth: true, HTTPClient: c.http, NoModifyTransport: true})
+	var syntax *json.SyntaxError
+	if errors.As(err, &syntax) {
+		return nil, nil, fmt.Errorf("redfish: %s: %w: the answer is not Redfish JSON (%w)", c.endpoint, ErrBadAnswer, err)
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("redfish: %s: %w", c.endpoint, err)
 	}

@@ -74,17 +74,25 @@ func qemuGuestName(p proc) (string, bool) {
 	return "", false
 }
 
-// alive reports whether a process with this pid still exists (and is not a zombie).
+// alive reports whether a process with this pid still exists and is not a zombie. A killed
+// multi-threaded process can show its main thread as a zombie while other threads still run (and
+// still hold its sockets), so every thread is looked at.
 func alive(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
 	if err != nil {
 		return false
 	}
-	// The state follows the parenthesised command name.
-	if i := bytes.LastIndexByte(b, ')'); i >= 0 && i+2 < len(b) {
-		return b[i+2] != 'Z' && b[i+2] != 'X'
+	for _, t := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/stat", pid, t.Name()))
+		if err != nil {
+			continue
+		}
+		// The state follows the parenthesised command name.
+		if i := bytes.LastIndexByte(b, ')'); i >= 0 && i+2 < len(b) && b[i+2] != 'Z' && b[i+2] != 'X' {
+			return true
+		}
 	}
-	return true
+	return false
 }
 
 // clockTicks is the kernel's USER_HZ, the unit of /proc/PID/stat start times (100 on Linux).
