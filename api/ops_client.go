@@ -113,3 +113,13 @@ func (c *Client) Recoveries(ctx context.Context) ([]RecoveryView, error) {
 func (c *Client) ConfirmOff(ctx context.Context, host, confirm string) error {
 	return c.post(ctx, "/v1/hosts/"+url.PathEscape(host)+"/confirm-off", nil, ConfirmOffRequest{Confirm: confirm}, nil)
 }
+
+// Degrade marks a host degraded by an operator, with a reason.
+func (c *Client) Degrade(ctx context.Context, host, reason string) error {
+	return c.post(ctx, "/v1/hosts/"+url.PathEscape(host)+"/degrade", nil, DegradeRequest{Reason: reason}, nil)
+}
+
+// Repair clears an operator's degraded mark.
+func (c *Client) Repair(ctx context.Context, host string) error {
+	return c.post(ctx, "/v1/hosts/"+url.PathEscape(host)+"/repair", nil, nil, nil)
+}

@@ -53,6 +53,24 @@ func (s *server) registerOperator(op Operator) {
 		}
 		s.writeJSON(w, r, struct{}{})
 	})
+	s.mux.HandleFunc("POST /v1/hosts/{name}/degrade", func(w http.ResponseWriter, r *http.Request) {
+		var req DegradeRequest
+		if !decodeBody(w, r, &req) {
+			return
+		}
+		if err := op.Degrade(r.Context(), r.PathValue("name"), req.Reason); err != nil {
+			s.backendError(w, r, "degrade "+r.PathValue("name"), err)
+			return
+		}
+		s.writeJSON(w, r, struct{}{})
+	})
+	s.mux.HandleFunc("POST /v1/hosts/{name}/repair", func(w http.ResponseWriter, r *http.Request) {
+		if err := op.Repair(r.Context(), r.PathValue("name")); err != nil {
+			s.backendError(w, r, "repair "+r.PathValue("name"), err)
+			return
+		}
+		s.writeJSON(w, r, struct{}{})
+	})
 	s.mux.HandleFunc("GET /v1/migrations", func(w http.ResponseWriter, r *http.Request) {
 		ms, err := op.Migrations(r.Context())
 		if err != nil {

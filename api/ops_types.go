@@ -16,6 +16,13 @@ type Operator interface {
 	Migration(ctx context.Context, id string) (MigrationView, error)
 	CancelMigration(ctx context.Context, id string) error
 	ExplainVM(ctx context.Context, name string) (VMExplanation, error)
+	Degrade(ctx context.Context, host, reason string) error
+	Repair(ctx context.Context, host string) error
+}
+
+// DegradeRequest gives the reason an operator marks a host degraded.
+type DegradeRequest struct {
+	Reason string `json:"reason"`
 }
 
 // SwitchoverRequest asks to live-migrate one VM; To empty picks the best host.

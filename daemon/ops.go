@@ -260,9 +260,16 @@ func (d *Daemon) drainLoop(ctx context.Context) {
 		var notes []store.Entry
 		d.mu.Lock()
 		for _, w := range d.hosts {
-			if !w.draining {
+			// A degraded host is evacuated like a drained one, before it fails: automatically,
+			// unless recovery is manual or frozen by a mass failure.
+			evacuate := w.verdict.State == policy.Degraded && d.cfg.Recovery.Automatic && !d.frozen
+			if !w.draining && !evacuate {
 				complete[w.cfg.Name] = false
 				continue
+			}
+			what := "drain of " + w.cfg.Name
+			if !w.draining {
+				what = "evacuation of degraded " + w.cfg.Name + " (" + w.verdict.Message + ")"
 			}
 			left := 0
 			for _, mv := range d.drainPlan(w) {
@@ -272,15 +279,15 @@ func (d *Daemon) drainLoop(ctx context.Context) {
 					continue
 				}
 				if mv.To == "" {
-					notes = append(notes, store.Entry{Kind: "decision", Host: w.cfg.Name, VM: mv.VM, Reason: "no_placement", Message: fmt.Sprintf("drain of %s: %s cannot move: %s", w.cfg.Name, mv.VM, mv.Reason)})
+					notes = append(notes, store.Entry{Kind: "decision", Host: w.cfg.Name, VM: mv.VM, Reason: "no_placement", Message: fmt.Sprintf("%s: %s cannot move: %s", what, mv.VM, mv.Reason)})
 					continue
 				}
 				subs = append(subs, sub{migrate.Request{VM: r.Name, UUID: r.UUID, From: w.cfg.Name, To: mv.To,
-					FromURI: w.cfg.URI, ToURI: d.byName[mv.To].cfg.URI, Why: "drain of " + w.cfg.Name + ": " + mv.Reason}})
+					FromURI: w.cfg.URI, ToURI: d.byName[mv.To].cfg.URI, Why: what + ": " + mv.Reason}})
 			}
 			if left == 0 && !complete[w.cfg.Name] {
 				complete[w.cfg.Name] = true
-				notes = append(notes, store.Entry{Kind: "decision", Host: w.cfg.Name, Reason: "drain_complete", Message: "drain of " + w.cfg.Name + " complete: no VM runs there"})
+				notes = append(notes, store.Entry{Kind: "decision", Host: w.cfg.Name, Reason: "drain_complete", Message: what + " complete: no VM runs there"})
 			}
 		}
 		d.mu.Unlock()
@@ -373,4 +380,41 @@ func protectionNote(r *store.VMRecord) string {
 		return fmt.Sprintf("protected, priority %d", r.Priority)
 	}
 	return "not protected"
+}
+
+// Degrade marks a host degraded by an operator, with a reason: it takes no new placements and
+// is evacuated by live migration.
+func (d *Daemon) Degrade(ctx context.Context, host, reason string) error {
+	if strings.TrimSpace(reason) == "" {
+		return fmt.Errorf("degrade %s needs a reason: %w", host, api.ErrBadRequest)
+	}
+	d.mu.Lock()
+	w, ok := d.byName[host]
+	if ok {
+		w.sig.Operator.Degraded, w.sig.Operator.DegradedReason = true, reason
+	}
+	d.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("unknown host %q: %w", host, api.ErrNotFound)
+	}
+	d.journal(ctx, store.Entry{Kind: "decision", Host: host, Reason: "operator_degraded", Message: "an operator marked " + host + " degraded: " + reason})
+	d.kickDecide()
+	d.kickDrain()
+	return nil
+}
+
+// Repair clears an operator's degraded mark.
+func (d *Daemon) Repair(ctx context.Context, host string) error {
+	d.mu.Lock()
+	w, ok := d.byName[host]
+	if ok {
+		w.sig.Operator.Degraded, w.sig.Operator.DegradedReason = false, ""
+	}
+	d.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("unknown host %q: %w", host, api.ErrNotFound)
+	}
+	d.journal(ctx, store.Entry{Kind: "decision", Host: host, Reason: "operator_repaired", Message: "an operator marked " + host + " repaired"})
+	d.kickDecide()
+	return nil
 }

@@ -52,7 +52,72 @@ func newHostCmd() *cobra.Command {
 		Use:   "host",
 		Short: "Operator actions on one host",
 	}
-	cmd.AddCommand(newConfirmOffCmd())
+	cmd.AddCommand(newConfirmOffCmd(), newDegradeCmd(), newRepairCmd())
+	return cmd
+}
+
+// newDegradeCmd marks a host degraded.
+func newDegradeCmd() *cobra.Command {
+	var reason string
+	var cf *clientFlags
+	cmd := &cobra.Command{
+		Use:   "degrade HOST --reason TEXT",
+		Short: "Mark a host degraded: no new placements, its VMs live-migrated off",
+		Long: `Mark a host degraded, with a reason. It takes no new placements, and its VMs are
+live-migrated off it before it fails (unless recovery.automatic is off or a mass failure froze
+recovery). 'lifeboat host repair HOST' clears the mark.`,
+		Example: "  lifeboat host degrade h1 --reason 'DIMM A1 correctable ECC storm'",
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return fmt.Errorf("want one HOST, got %d arguments", len(args))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if reason == "" {
+				return fmt.Errorf("degrade %s: --reason is required", args[0])
+			}
+			c, err := cf.client()
+			if err != nil {
+				return err
+			}
+			if err := c.Degrade(cmd.Context(), args[0], reason); err != nil {
+				return apiError(err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s marked degraded: %s\n", args[0], reason)
+			return nil
+		},
+	}
+	cf = addClientFlags(cmd)
+	cmd.Flags().StringVar(&reason, "reason", "", "why the host is degraded (shown in its verdict)")
+	return cmd
+}
+
+// newRepairCmd clears an operator's degraded mark.
+func newRepairCmd() *cobra.Command {
+	var cf *clientFlags
+	cmd := &cobra.Command{
+		Use:   "repair HOST",
+		Short: "Clear an operator's degraded mark on a host",
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return fmt.Errorf("want one HOST, got %d arguments", len(args))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := cf.client()
+			if err != nil {
+				return err
+			}
+			if err := c.Repair(cmd.Context(), args[0]); err != nil {
+				return apiError(err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: degraded mark cleared\n", args[0])
+			return nil
+		},
+	}
+	cf = addClientFlags(cmd)
 	return cmd
 }
 
