@@ -46,10 +46,7 @@ func procRSSKiB(pid int) int64 {
 // their ratio to vSphere HA's documented 15 s (the fastest of the anchors in ANCHORS.md).
 func BenchmarkLabDaemon(b *testing.B) {
 	testenv.RequireLab(b)
-	bin := filepath.Join(b.TempDir(), "lifeboat")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/lifeboat").CombinedOutput(); err != nil {
-		b.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildLifeboat(b)
 	l := testenv.StartForTest(b, testenv.Options{Hosts: 3, VMs: 3, GuestKind: testenv.GuestBIOS})
 	cfg, err := config.Load(l.ConfigPath())
 	if err != nil {

@@ -4,9 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"sort"
 	"testing"
 	"time"
@@ -240,26 +237,12 @@ func assertBudgets(t *testing.T, c *api.Client, mc config.Migration) {
 // twice (process scan).
 func TestLabDrainSurvivesDaemonKill(t *testing.T) {
 	testenv.RequireLab(t)
-	bin := filepath.Join(t.TempDir(), "lifeboat")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/lifeboat").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildLifeboat(t)
 	l := testenv.StartForTest(t, testenv.Options{Hosts: 1, Standby: 1, VMs: 3})
 	cfg := labConfig(t, l)
 	cfg.Migration.PerHostOut, cfg.Migration.PerHostIn = 1, 1
 	cfg.Migration.BandwidthMiBs = 40 // each migration takes a few seconds
-	raw, _ := config.Marshal(cfg)
-	cfgPath := filepath.Join(t.TempDir(), "lifeboat.yaml")
-	if err := os.WriteFile(cfgPath, raw, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	run := func() *exec.Cmd {
-		cmd := exec.Command(bin, "daemon", "--config", cfgPath, "--log-level", "warn")
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		return cmd
-	}
+	run := daemonProcess(t, bin, cfg)
 	stop := invariantWatch(t, l)
 	defer stop()
 	d1 := run()

@@ -88,24 +88,10 @@ func TestLabRecoverBadFenceInput(t *testing.T) {
 // starts fencing a failed host, then starts it again: the job finishes without a double start.
 func TestLabRecoverSurvivesDaemonKill(t *testing.T) {
 	testenv.RequireLab(t)
-	bin := filepath.Join(t.TempDir(), "lifeboat")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/lifeboat").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildLifeboat(t)
 	l := testenv.StartForTest(t, testenv.Options{Hosts: 2, Standby: 1, VMs: 4, GuestKind: testenv.GuestBIOS})
 	cfg := labConfig(t, l)
-	raw, _ := config.Marshal(cfg)
-	cfgPath := filepath.Join(t.TempDir(), "lifeboat.yaml")
-	if err := os.WriteFile(cfgPath, raw, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	run := func() *exec.Cmd {
-		cmd := exec.Command(bin, "daemon", "--config", cfgPath, "--log-level", "warn")
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		return cmd
-	}
+	run := daemonProcess(t, bin, cfg)
 	stop := watchInvariants(t, l, false)
 	defer stop()
 	d1 := run()

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net/http/httptest"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -342,5 +344,36 @@ func TestLabDaemonSoakNoFalseVerdicts(t *testing.T) {
 			}
 		}
 		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// buildLifeboat builds the real lifeboat binary for tests that run the daemon as a process.
+func buildLifeboat(t testing.TB) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "lifeboat")
+	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/lifeboat").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// daemonProcess writes cfg to a file and returns a function that starts the binary as a daemon
+// on it (the caller kills it, by the pid it started).
+func daemonProcess(t testing.TB, bin string, cfg config.Config) func() *exec.Cmd {
+	t.Helper()
+	raw, err := config.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(t.TempDir(), "lifeboat.yaml")
+	if err := os.WriteFile(cfgPath, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return func() *exec.Cmd {
+		cmd := exec.Command(bin, "daemon", "--config", cfgPath, "--log-level", "warn")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return cmd
 	}
 }

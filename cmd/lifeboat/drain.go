@@ -21,12 +21,7 @@ concurrency budgets (per host out and in, cluster-wide). The command shows each 
 final report unless --detach; --dry-run prints the plan and changes nothing. The drain is durable:
 a restarted daemon carries on with it. 'lifeboat undrain HOST' ends the maintenance.`,
 		Example: "  lifeboat drain h1 --dry-run\n  lifeboat drain h1",
-		Args: func(_ *cobra.Command, args []string) error {
-			if len(args) != 1 {
-				return fmt.Errorf("want one HOST, got %d arguments; 'lifeboat hosts' lists the hosts", len(args))
-			}
-			return nil
-		},
+		Args:    oneArg("HOST", "; 'lifeboat hosts' lists the hosts"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := cf.client()
 			if err != nil {
@@ -125,12 +120,7 @@ func newUndrainCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "undrain HOST",
 		Short: "End a host's maintenance: it takes new placements again",
-		Args: func(_ *cobra.Command, args []string) error {
-			if len(args) != 1 {
-				return fmt.Errorf("want one HOST, got %d arguments", len(args))
-			}
-			return nil
-		},
+		Args:  oneArg("HOST", ""),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := cf.client()
 			if err != nil {

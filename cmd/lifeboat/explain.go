@@ -43,12 +43,7 @@ func newExplainHostCmd(cf *clientFlags, output *string) *cobra.Command {
 that decided, the signals it looked at with their age, and the host's recent verdicts. With -o
 json the output is an object with host, state, reason, message, since, rule, signals (name,
 value, at, detail) and history (events).`,
-		Args: func(_ *cobra.Command, args []string) error {
-			if len(args) != 1 {
-				return fmt.Errorf("want one host NAME, got %d arguments; 'lifeboat hosts' lists the hosts", len(args))
-			}
-			return nil
-		},
+		Args: oneArg("host NAME", "; 'lifeboat hosts' lists the hosts"),
 		ValidArgsFunction: func(cmd *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
 			if len(args) > 0 {
 				return nil, cobra.ShellCompDirectiveNoFileComp

@@ -20,12 +20,7 @@ func newExplainVMCmd(cf *clientFlags, output *string) *cobra.Command {
 		Long: `Explain where a VM runs and where it belongs, and, with --to-host, how every host scores as
 its target: feasibility (state, capacity, affinity) and the score breakdown behind the choice.`,
 		Example: "  lifeboat explain vm g1 --to-host",
-		Args: func(_ *cobra.Command, args []string) error {
-			if len(args) != 1 {
-				return fmt.Errorf("want one VM NAME, got %d arguments; 'lifeboat vms' lists the VMs", len(args))
-			}
-			return nil
-		},
+		Args:    oneArg("VM NAME", "; 'lifeboat vms' lists the VMs"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkOutput(*output); err != nil {
 				return err

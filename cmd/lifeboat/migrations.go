@@ -63,12 +63,7 @@ func newCancelCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "cancel MIGRATION",
 		Short: "Cancel a queued or running migration; the VM stays on its source",
-		Args: func(_ *cobra.Command, args []string) error {
-			if len(args) != 1 {
-				return fmt.Errorf("want one MIGRATION id, got %d arguments; 'lifeboat migrations' lists them", len(args))
-			}
-			return nil
-		},
+		Args:  oneArg("MIGRATION id", "; 'lifeboat migrations' lists them"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := cf.client()
 			if err != nil {

@@ -6,6 +6,8 @@ import (
 	"io"
 	"text/tabwriter"
 	"time"
+
+	"github.com/spf13/cobra"
 )
 
 // timeLayout is how the CLI shows points in time (local time).
@@ -66,4 +68,14 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// oneArg accepts exactly one argument; the error names what was wanted, then the hint.
+func oneArg(what, hint string) cobra.PositionalArgs {
+	return func(_ *cobra.Command, args []string) error {
+		if len(args) != 1 {
+			return fmt.Errorf("want one %s, got %d arguments%s", what, len(args), hint)
+		}
+		return nil
+	}
 }

@@ -67,12 +67,7 @@ func newDegradeCmd() *cobra.Command {
 live-migrated off it before it fails (unless recovery.automatic is off or a mass failure froze
 recovery). 'lifeboat host repair HOST' clears the mark.`,
 		Example: "  lifeboat host degrade h1 --reason 'DIMM A1 correctable ECC storm'",
-		Args: func(_ *cobra.Command, args []string) error {
-			if len(args) != 1 {
-				return fmt.Errorf("want one HOST, got %d arguments", len(args))
-			}
-			return nil
-		},
+		Args:    oneArg("HOST", ""),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if reason == "" {
 				return fmt.Errorf("degrade %s: --reason is required", args[0])
@@ -99,12 +94,7 @@ func newRepairCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "repair HOST",
 		Short: "Clear an operator's degraded mark on a host",
-		Args: func(_ *cobra.Command, args []string) error {
-			if len(args) != 1 {
-				return fmt.Errorf("want one HOST, got %d arguments", len(args))
-			}
-			return nil
-		},
+		Args:  oneArg("HOST", ""),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := cf.client()
 			if err != nil {
@@ -133,12 +123,7 @@ died with the host, say) and you have checked, by other means, that the host is 
 then restarts its VMs elsewhere. Repeat the host's name with --confirm. The confirmation is
 journaled with the time. The disk leases stay on as the last guard.`,
 		Example: "  lifeboat host confirm-off h2 --confirm h2",
-		Args: func(_ *cobra.Command, args []string) error {
-			if len(args) != 1 {
-				return fmt.Errorf("want one HOST, got %d arguments", len(args))
-			}
-			return nil
-		},
+		Args:    oneArg("HOST", ""),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if confirm != args[0] {
 				return fmt.Errorf("confirm-off %s: repeat the host's name with --confirm %s after checking that it is powered off", args[0], args[0])

@@ -26,12 +26,7 @@ progress bar unless --detach; --dry-run prints the plan and changes nothing. The
 throughout; if the migration does not converge, the daemon escalates (higher max downtime, then
 post-copy if allowed) and otherwise aborts, leaving the VM running on its source.`,
 		Example: "  lifeboat switchover g1 --to h3\n  lifeboat switchover g1 --dry-run",
-		Args: func(_ *cobra.Command, args []string) error {
-			if len(args) != 1 {
-				return fmt.Errorf("want one VM name, got %d arguments; 'lifeboat vms' lists the VMs", len(args))
-			}
-			return nil
-		},
+		Args:    oneArg("VM name", "; 'lifeboat vms' lists the VMs"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := cf.client()
 			if err != nil {
