@@ -58,7 +58,15 @@ func bootHost(ctx context.Context, s *labState, h *hostState) error {
 	if err := waitLibvirtd(ctx, h); err != nil {
 		return err
 	}
-	return warmCapabilities(s, h)
+	// Warming is only an optimisation (the first guest start would probe anyway), and libvirtd
+	// has been seen to fail a probe right after start with "cause unknown": retry, then go on.
+	for i := 0; i < 3; i++ {
+		if warmCapabilities(s, h) == nil {
+			break
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	return nil
 }
 
 // warmCapabilities makes libvirtd probe QEMU now (a few seconds, once per host: the result is
