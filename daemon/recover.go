@@ -82,14 +82,16 @@ func (d *Daemon) recoverOnce(ctx context.Context) {
 	}
 	bad := 0
 	for _, w := range d.hosts {
-		if s := w.verdict.State; s == policy.Failed || s == policy.Unreachable {
+		// A host fenced a moment ago is as lost as one about to be: counting it keeps a mass
+		// failure from slipping through one fence at a time.
+		if s := w.verdict.State; s == policy.Failed || s == policy.Unreachable || s == policy.Fenced {
 			bad++
 		}
 	}
 	frozen := bad > 0 && float64(bad) > d.cfg.Recovery.MassFailureFraction*float64(len(d.hosts))
 	if frozen != d.frozen {
 		d.frozen = frozen
-		msg := fmt.Sprintf("mass failure: %d of %d hosts failed or unreachable at once; automatic recovery frozen, nothing is fenced or restarted until fewer fail or an operator acts", bad, len(d.hosts))
+		msg := fmt.Sprintf("mass failure: %d of %d hosts failed, unreachable or fenced at once; automatic recovery frozen, nothing is fenced or restarted until fewer fail or an operator acts", bad, len(d.hosts))
 		reason := "recovery_frozen"
 		if !frozen {
 			msg, reason = "automatic recovery resumed", "recovery_resumed"
