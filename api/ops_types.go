@@ -50,6 +50,10 @@ type SwitchoverResult struct {
 	Candidates []CandidateView `json:"candidates"`
 	DryRun     bool            `json:"dry_run"`
 	Migration  string          `json:"migration,omitempty"`
+	// Plan and PlanState are set instead of Migration when the approval mode makes the
+	// switchover a plan (pending: run it with `lifeboat approve PLAN`).
+	Plan      string `json:"plan,omitempty"`
+	PlanState string `json:"plan_state,omitempty"`
 }
 
 // PlannedMove is one VM's move in a drain plan; To is empty when no host can take it.

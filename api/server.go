@@ -21,14 +21,20 @@ type ServerOptions struct {
 	Gatherer prometheus.Gatherer
 	// Logger receives request and error logs; nil discards them.
 	Logger *slog.Logger
+	// Alerts, when set, adds the Alertmanager webhook receiver (POST /v1/alerts/alertmanager),
+	// which authenticates with Alerts.Token instead of Token. The Backend must implement
+	// AlertReceiver, and Alerts.Token must be set, or NewServer fails.
+	Alerts *AlertOptions
 }
 
 // server is the http.Handler that NewServer returns.
 type server struct {
 	b    Backend
 	auth *tokenAuth
-	mux  *http.ServeMux
-	log  *slog.Logger
+	// alertAuth checks the Alertmanager receiver's token; nil when there is no receiver.
+	alertAuth *tokenAuth
+	mux       *http.ServeMux
+	log       *slog.Logger
 }
 
 // NewServer returns the API's handler over b. The event stream (follow=true) clears the
@@ -60,6 +66,14 @@ func NewServer(b Backend, opts ServerOptions) (http.Handler, error) {
 	if rc, ok := b.(Recoverer); ok {
 		s.registerRecoverer(rc)
 	}
+	if pl, ok := b.(Planner); ok {
+		s.registerPlanner(pl)
+	}
+	if opts.Alerts != nil {
+		if err := s.registerAlerts(b, *opts.Alerts); err != nil {
+			return nil, fmt.Errorf("api: NewServer: %w", err)
+		}
+	}
 	if opts.Gatherer != nil {
 		s.mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{
 			ErrorLog:      slog.NewLogLogger(s.log.Handler(), slog.LevelError),
@@ -69,8 +83,8 @@ func NewServer(b Backend, opts ServerOptions) (http.Handler, error) {
 	return s, nil
 }
 
-// ServeHTTP recovers from panics, checks the token on /v1 routes, and answers unknown routes
-// and wrong methods with JSON errors.
+// ServeHTTP recovers from panics, checks the token on /v1 routes (the alert receiver's own
+// token on its route), and answers unknown routes and wrong methods with JSON errors.
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	sw := &statusWriter{ResponseWriter: w}
@@ -86,7 +100,11 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		s.log.Debug("api: request", "method", r.Method, "path", r.URL.Path, "status", sw.status, "duration", time.Since(start))
 	}()
-	if s.auth != nil && (r.URL.Path == "/v1" || strings.HasPrefix(r.URL.Path, "/v1/")) {
+	if s.alertAuth != nil && r.URL.Path == AlertmanagerPath {
+		if !s.checkAlertToken(sw, r) {
+			return
+		}
+	} else if s.auth != nil && (r.URL.Path == "/v1" || strings.HasPrefix(r.URL.Path, "/v1/")) {
 		if msg, ok := s.auth.check(r); !ok {
 			sw.Header().Set("WWW-Authenticate", `Bearer realm="lifeboat"`)
 			writeError(sw, http.StatusUnauthorized, CodeUnauthorized, msg)

@@ -21,6 +21,14 @@ type Config struct {
 	Placement Placement `yaml:"placement"`
 	// Recovery tunes fencing and restarts after a host failure.
 	Recovery Recovery `yaml:"recovery"`
+	// Health tunes how health signals make a host degraded.
+	Health Health `yaml:"health"`
+	// Failback tunes the return of VMs to their home hosts.
+	Failback Failback `yaml:"failback"`
+	// Approval chooses which plans wait for a person.
+	Approval Approval `yaml:"approval"`
+	// Alerts are external health sources (Alertmanager).
+	Alerts Alerts `yaml:"alerts,omitempty"`
 	// Notify sends every failover, fence, stuck VM and freeze to a webhook.
 	Notify Notify `yaml:"notify,omitempty"`
 	// Store is where durable state lives.

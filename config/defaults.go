@@ -22,7 +22,11 @@ func Default() Config {
 		Placement: Placement{MemoryOvercommit: 1.0, CPUOvercommit: 4.0},
 		Recovery: Recovery{Automatic: true, MassFailureFraction: 0.34, FenceWindow: Duration(10 * time.Minute),
 			FenceTimeout: Duration(20 * time.Second), RestartConcurrency: 4},
-		Store: Store{Path: "/var/lib/lifeboat/lifeboat.db"},
-		API:   API{Listen: "127.0.0.1:7400"},
+		Health: Health{DegradeScore: 100, ClearScore: 50, ClearAfter: Duration(time.Minute), EventTTL: Duration(10 * time.Minute),
+			RPCLatency: Duration(2 * time.Second), MemoryAvailable: 0.03},
+		Failback: Failback{Enabled: true, StableFor: Duration(5 * time.Minute), WaveSize: 2, WaveInterval: Duration(30 * time.Second)},
+		Approval: Approval{Mode: ApprovalAutomatic, TTL: Duration(30 * time.Minute)},
+		Store:    Store{Path: "/var/lib/lifeboat/lifeboat.db"},
+		API:      API{Listen: "127.0.0.1:7400"},
 	}
 }

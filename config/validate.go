@@ -155,6 +155,7 @@ func (c *Config) Validate() error {
 			errs = append(errs, fieldErr("notify.webhook_url", "%q: want an http(s) URL", c.Notify.WebhookURL))
 		}
 	}
+	errs = append(errs, c.validateDegradation()...)
 	if c.Store.Path == "" {
 		errs = append(errs, fieldErr("store.path", "required"))
 	}

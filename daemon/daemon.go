@@ -53,6 +53,10 @@ type Daemon struct {
 	migrate  migrate.MigrateFunc
 	started  time.Time
 	ready    atomic.Bool
+	// plans are the approval mode's plans (under mu); failback is the failback loop's state.
+	plans        planBook
+	failbackKick chan struct{}
+	fb           failbackState
 }
 
 // hostWatch is everything the daemon knows about one host.
@@ -69,6 +73,7 @@ type hostWatch struct {
 	invKick chan struct{}
 	info    hypervisor.HostInfo // capacity, read once connected
 	history []store.Entry       // recent verdict changes, newest last
+	health  healthState         // the health score's inputs and memory
 	// draining is an operator's drain: maintenance (no new placements), VMs moved off.
 	draining bool
 	// ladder fences the host; fencedAt/fencedBy record a verified fence (or an operator's
@@ -154,6 +159,12 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Daemon, error) 
 		db.Close()
 		return nil, err
 	}
+	if err := d.loadPlans(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	d.failbackKick = make(chan struct{}, 1)
+	d.fb = failbackState{migrations: map[string]string{}, rehome: map[string]bool{}}
 	return d, nil
 }
 
@@ -185,6 +196,7 @@ func (d *Daemon) load(ctx context.Context) error {
 		if w, ok := d.byName[h.Name]; ok {
 			w.draining = h.Maintenance
 			w.sig.Operator.Maintenance = h.Maintenance
+			w.sig.Operator.Degraded, w.sig.Operator.DegradedReason = h.Degraded, h.DegradedReason
 			w.track = policy.Track{State: policy.HostState(h.State), Reason: policy.Reason(h.Reason), Since: h.Since}
 			w.verdict = policy.Verdict{Host: h.Name, State: w.track.State, Reason: w.track.Reason, Message: h.Message, Since: h.Since}
 		}
@@ -247,6 +259,15 @@ func (d *Daemon) Run(ctx context.Context) error {
 		defer wg.Done()
 		d.drainLoop(ctx)
 	}()
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		d.planLoop(ctx)
+	}()
+	go func() {
+		defer wg.Done()
+		d.failbackLoop(ctx)
+	}()
 	d.ready.Store(true)
 	<-ctx.Done()
 	d.ready.Store(false)
@@ -302,19 +323,34 @@ func (d *Daemon) parseDisks(r *store.VMRecord) {
 
 // migrationDone records where a migrated VM now runs, without waiting for the next inventory.
 func (d *Daemon) migrationDone(m migrate.Migration) {
+	d.mu.Lock()
+	_, failback := d.fb.migrations[m.ID]
+	d.mu.Unlock()
 	d.m.migrations.WithLabelValues(string(m.State)).Inc()
 	if !m.Started.IsZero() {
 		d.m.migDur.Observe(m.Ended.Sub(m.Started).Seconds())
 	}
+	if failback {
+		d.m.failbacks.WithLabelValues(string(m.State)).Inc()
+	}
 	if m.State != migrate.StateSucceeded {
+		d.mu.Lock()
+		delete(d.fb.rehome, m.ID)
+		d.mu.Unlock()
 		return
 	}
 	d.m.migDown.Observe(float64(m.DowntimeMs) / 1000)
 	d.m.migBytes.Add(float64(m.DataBytes))
 	d.mu.Lock()
+	rehome := d.fb.rehome[m.ID]
+	delete(d.fb.rehome, m.ID)
 	r, ok := d.vms[m.UUID]
 	if ok {
 		r.CurrentHost, r.State, r.UpdatedAt = m.To, "running", d.now()
+		if rehome && r.HomeHost != m.To {
+			// An operator's switchover is a move on purpose: the VM's home is where it went.
+			r.HomeHost = m.To
+		}
 	}
 	var rec store.VMRecord
 	if ok {

@@ -39,6 +39,7 @@ func (d *Daemon) decideAll(ctx context.Context) {
 		if ls, ok := leases[w.cfg.Name]; ok {
 			w.sig.Lease = ls
 		}
+		d.scoreHealth(w, now)
 		v, next := policy.Decide(d.det, w.track, w.sig, now)
 		prev := w.verdict
 		w.track, w.verdict = next, v
@@ -52,8 +53,7 @@ func (d *Daemon) decideAll(ctx context.Context) {
 			w.history = w.history[len(w.history)-20:]
 		}
 		changes = append(changes, e)
-		records = append(records, store.HostRecord{Name: w.cfg.Name, Role: string(w.cfg.Role), State: string(v.State),
-			Reason: string(v.Reason), Message: v.Message, Since: v.Since, UpdatedAt: now, Maintenance: w.draining})
+		records = append(records, d.hostRecord(w, now))
 		d.m.verdicts.WithLabelValues(string(v.State)).Inc()
 		if (v.State == policy.Failed || v.State == policy.Unreachable) && prev.State != policy.Failed && prev.State != policy.Unreachable && !w.sig.Libvirt.LastOK.IsZero() {
 			d.m.detectSeconds.Observe(now.Sub(w.sig.Libvirt.LastOK).Seconds())
@@ -121,4 +121,23 @@ func (d *Daemon) hostStates() map[string]policy.HostState {
 		out[w.cfg.Name] = w.verdict.State
 	}
 	return out
+}
+
+// hostRecord is what the store keeps of a host: its verdict and the operator's marks. Caller
+// holds d.mu.
+func (d *Daemon) hostRecord(w *hostWatch, now time.Time) store.HostRecord {
+	v := w.verdict
+	return store.HostRecord{Name: w.cfg.Name, Role: string(w.cfg.Role), State: string(v.State), Reason: string(v.Reason),
+		Message: v.Message, Since: v.Since, UpdatedAt: now, Maintenance: w.draining,
+		Degraded: w.sig.Operator.Degraded, DegradedReason: w.sig.Operator.DegradedReason}
+}
+
+// saveHost stores a host's record now (after an operator changed its marks).
+func (d *Daemon) saveHost(ctx context.Context, w *hostWatch) {
+	d.mu.Lock()
+	r := d.hostRecord(w, d.now())
+	d.mu.Unlock()
+	if err := d.db.PutHost(context.WithoutCancel(ctx), r); err != nil {
+		d.log.Error("cannot store a host record", "host", r.Name, "err", err)
+	}
 }

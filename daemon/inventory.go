@@ -20,7 +20,9 @@ func (d *Daemon) eventLoop(ctx context.Context, w *hostWatch) {
 			case w.invKick <- struct{}{}:
 			default:
 			}
-		case hypervisor.EventIOError, hypervisor.EventJobCompleted, hypervisor.EventMigrationIt, hypervisor.EventDisconnected:
+		case hypervisor.EventIOError:
+			d.recordIOError(ev)
+		case hypervisor.EventJobCompleted, hypervisor.EventMigrationIt, hypervisor.EventDisconnected:
 		}
 		if ev.Kind == hypervisor.EventMigrationIt {
 			continue // too many to journal one by one
@@ -69,6 +71,7 @@ func (d *Daemon) inventoryLoop(ctx context.Context, w *hostWatch) {
 			continue
 		}
 		d.updateInventory(ictx, w, doms)
+		d.sampleMemory(ictx, w)
 		cancel()
 	}
 }

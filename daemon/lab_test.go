@@ -30,7 +30,11 @@ func startDaemon(t *testing.T, cfg config.Config) *runningDaemon {
 	if err != nil {
 		t.Fatalf("daemon: %v", err)
 	}
-	h, err := api.NewServer(d, api.ServerOptions{Gatherer: d.Registry()})
+	alerts, err := d.AlertOptions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := api.NewServer(d, api.ServerOptions{Gatherer: d.Registry(), Alerts: alerts})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,6 +71,7 @@ func labConfig(t testing.TB, l *testenv.Lab) config.Config {
 	}
 	cfg.Store.Path = filepath.Join(t.TempDir(), "lifeboat.db")
 	cfg.Timings.StableFor = config.Duration(2 * time.Second)
+	cfg.Health.ClearAfter = config.Duration(2 * time.Second)
 	return cfg
 }
 

@@ -26,6 +26,8 @@ type metrics struct {
 	fenceSeconds   prometheus.Histogram
 	restartSeconds prometheus.Histogram
 	recoveries     *prometheus.CounterVec
+
+	degradation
 }
 
 var allStates = []policy.HostState{policy.Healthy, policy.Suspect, policy.Unreachable, policy.Degraded,
@@ -68,6 +70,7 @@ func newMetrics() *metrics {
 	m.recoveries = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lifeboat_recoveries_total",
 		Help: "Outcomes of VM restarts after a host failure."}, []string{"outcome"})
 	m.reg.MustRegister(m.detectSeconds, m.fenceAttempts, m.fenceSeconds, m.restartSeconds, m.recoveries)
+	m.degradation = newDegradationMetrics(m.reg)
 	m.reg.MustRegister(m.probes, m.probeRTT, m.bmcQueries, m.verdicts, m.journal, m.hostState,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

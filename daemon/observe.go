@@ -44,6 +44,7 @@ func (d *Daemon) recordProbe(ctx context.Context, w *hostWatch, p hypervisor.Pro
 		lv.Err = p.Err.Error()
 	}
 	if res == policy.ProbeOK {
+		w.recordRTT(p.RTT)
 		lv.LastOK, lv.FailingSince = p.At, time.Time{}
 		if prev != policy.ProbeOK {
 			lv.OKSince = p.At

@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"github.com/lifeboat-ha/lifeboat/api"
+	"github.com/lifeboat-ha/lifeboat/config"
 	"github.com/lifeboat-ha/lifeboat/migrate"
+	"github.com/lifeboat-ha/lifeboat/notify"
 	"github.com/lifeboat-ha/lifeboat/policy"
 	"github.com/lifeboat-ha/lifeboat/store"
 )
@@ -150,13 +152,74 @@ func (d *Daemon) Switchover(ctx context.Context, req api.SwitchoverRequest) (api
 	if req.DryRun {
 		return res, nil
 	}
-	m, err := d.engine.Submit(d.withOverride(migrate.Request{VM: vm.Name, UUID: vm.UUID, From: vm.CurrentHost, To: pl.Host,
-		FromURI: from.cfg.URI, ToURI: d.byName[pl.Host].cfg.URI, Why: "switchover by an operator: " + pl.Reason}))
-	if err != nil {
-		return res, fmt.Errorf("%w: %w", err, api.ErrConflict)
+	if mode := d.cfg.Approval.ModeFor("switchover", from.cfg.Group); mode != config.ApprovalAutomatic {
+		now := d.now()
+		spec := planSpec{Kind: "switchover", Host: vm.CurrentHost, Group: from.cfg.Group,
+			Key:     fmt.Sprintf("switchover/%s/%d", vm.Name, now.UnixNano()),
+			Summary: fmt.Sprintf("switchover of %s from %s to %s, asked by an operator", vm.Name, vm.CurrentHost, pl.Host),
+			Moves:   []api.PlanMove{{VM: vm.Name, From: vm.CurrentHost, To: pl.Host, Why: pl.Reason}}}
+		d.newPlan(ctx, spec, mode, now)
+		d.mu.Lock()
+		if p := d.plans.byKey[spec.Key]; p != nil {
+			res.Plan, res.PlanState = p.ID, p.State
+		}
+		d.mu.Unlock()
+		return res, nil
 	}
-	res.Migration = m.ID
-	return res, nil
+	id, err := d.switchover(vm, pl.Host, "switchover by an operator: "+pl.Reason)
+	res.Migration = id
+	return res, err
+}
+
+// switchover submits an operator's live migration; the VM's home becomes its new host.
+func (d *Daemon) switchover(vm store.VMRecord, to, why string) (string, error) {
+	m, err := d.engine.Submit(d.withOverride(migrate.Request{VM: vm.Name, UUID: vm.UUID, From: vm.CurrentHost, To: to,
+		FromURI: d.byName[vm.CurrentHost].cfg.URI, ToURI: d.byName[to].cfg.URI, Why: why}))
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", err, api.ErrConflict)
+	}
+	d.mu.Lock()
+	d.fb.rehome[m.ID] = true
+	d.mu.Unlock()
+	return m.ID, nil
+}
+
+// runSwitchoverPlan carries out an approved switchover plan: the move it showed, if the VM is
+// still where the plan found it.
+func (d *Daemon) runSwitchoverPlan(ctx context.Context, p store.Plan) store.Plan {
+	state, result := planFailed, "the plan has no move"
+	if len(p.Moves) == 1 {
+		mv := p.Moves[0]
+		d.mu.Lock()
+		r, err := d.vmByName(mv.VM)
+		var vm store.VMRecord
+		if err == nil {
+			vm = *r
+		}
+		d.mu.Unlock()
+		switch {
+		case err != nil:
+			result = err.Error()
+		case vm.CurrentHost != mv.From:
+			result = fmt.Sprintf("%s is no longer on %s (now %s): nothing moved", mv.VM, mv.From, orNone(vm.CurrentHost))
+		default:
+			id, err := d.switchover(vm, mv.To, fmt.Sprintf("switchover by an operator, plan %s approved by %s: %s", p.ID, p.DecidedBy, mv.Why))
+			if err != nil {
+				result = err.Error()
+			} else {
+				state, result = planDone, "migration "+id+" started"
+			}
+		}
+	}
+	d.mu.Lock()
+	if cur := d.plans.byID[p.ID]; cur != nil {
+		cur.State, cur.Result = state, result
+		p = *cur
+	}
+	d.mu.Unlock()
+	d.putPlan(ctx, p)
+	d.journal(ctx, store.Entry{Kind: "decision", Host: p.Host, Reason: "plan_" + state, Message: fmt.Sprintf("plan %s %s: %s", p.ID, state, result)})
+	return p
 }
 
 func orNone(s string) string {
@@ -246,6 +309,7 @@ func (d *Daemon) drainLoop(ctx context.Context) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	complete := map[string]bool{}
+	evacuating := map[string]bool{} // evacuations started (by key), for their notifications
 	for {
 		select {
 		case <-ctx.Done():
@@ -255,9 +319,13 @@ func (d *Daemon) drainLoop(ctx context.Context) {
 		}
 		type sub struct {
 			req migrate.Request
+			// key is set for an evacuation (a plan under the approval mode); spec describes it.
+			key string
 		}
 		var subs []sub
 		var notes []store.Entry
+		specs := map[string]planSpec{}
+		var completed []string
 		d.mu.Lock()
 		for _, w := range d.hosts {
 			// A degraded host is evacuated like a drained one, before it fails: automatically,
@@ -267,37 +335,72 @@ func (d *Daemon) drainLoop(ctx context.Context) {
 				complete[w.cfg.Name] = false
 				continue
 			}
-			what := "drain of " + w.cfg.Name
+			what, key := "drain of "+w.cfg.Name, ""
 			if !w.draining {
 				what = "evacuation of degraded " + w.cfg.Name + " (" + w.verdict.Message + ")"
+				key = fmt.Sprintf("evacuation/%s/%d", w.cfg.Name, w.health.track.Since.UnixNano())
 			}
 			left := 0
+			var moves []api.PlanMove
 			for _, mv := range d.drainPlan(w) {
 				r, _ := d.vmByName(mv.VM)
 				left++
+				moves = append(moves, api.PlanMove{VM: mv.VM, From: mv.From, To: mv.To, Why: mv.Reason})
 				if r == nil || d.engine.Busy(r.UUID) {
 					continue
 				}
 				if mv.To == "" {
-					notes = append(notes, store.Entry{Kind: "decision", Host: w.cfg.Name, VM: mv.VM, Reason: "no_placement", Message: fmt.Sprintf("%s: %s cannot move: %s", what, mv.VM, mv.Reason)})
+					// Evacuation is never a cold restart: a VM that cannot live-migrate stays.
+					notes = append(notes, store.Entry{Kind: "decision", Host: w.cfg.Name, VM: mv.VM, Reason: "no_placement", Message: fmt.Sprintf("%s: %s cannot move and stays: %s", what, mv.VM, mv.Reason)})
 					continue
 				}
 				subs = append(subs, sub{migrate.Request{VM: r.Name, UUID: r.UUID, From: w.cfg.Name, To: mv.To,
-					FromURI: w.cfg.URI, ToURI: d.byName[mv.To].cfg.URI, Why: what + ": " + mv.Reason}})
+					FromURI: w.cfg.URI, ToURI: d.byName[mv.To].cfg.URI, Why: what + ": " + mv.Reason}, key})
+			}
+			if key != "" && left > 0 {
+				specs[key] = planSpec{Kind: "evacuation", Host: w.cfg.Name, Group: w.cfg.Group, Key: key, Moves: moves,
+					Summary: fmt.Sprintf("evacuation of %s by live migration (%d VMs): %s", w.cfg.Name, left, w.verdict.Message)}
 			}
 			if left == 0 && !complete[w.cfg.Name] {
 				complete[w.cfg.Name] = true
 				notes = append(notes, store.Entry{Kind: "decision", Host: w.cfg.Name, Reason: "drain_complete", Message: what + " complete: no VM runs there"})
+				if key != "" {
+					completed = append(completed, key)
+				}
 			}
 		}
 		d.mu.Unlock()
+		allowed := map[string]bool{"": true}
+		for key, spec := range specs {
+			allowed[key] = d.gate(ctx, spec)
+		}
 		for _, s := range subs {
+			if !allowed[s.key] {
+				continue
+			}
 			if _, err := d.engine.Submit(d.withOverride(s.req)); err != nil && !errors.Is(err, migrate.ErrBusy) {
 				d.log.Warn("drain: cannot submit a migration", "vm", s.req.VM, "err", err)
+				continue
+			}
+			if s.key != "" && !evacuating[s.key] {
+				evacuating[s.key] = true
+				spec := specs[s.key]
+				d.m.evacuations.Inc()
+				d.notify(notify.Notification{Kind: "evacuation", At: d.now(), Host: spec.Host, Message: spec.Summary})
 			}
 		}
 		for _, n := range dedupe(notes, d) {
 			d.journal(ctx, n)
+		}
+		for _, key := range completed {
+			if evacuating[key] {
+				host := specs[key].Host
+				if host == "" {
+					host, _, _ = strings.Cut(strings.TrimPrefix(key, "evacuation/"), "/")
+				}
+				d.notify(notify.Notification{Kind: "evacuation_complete", At: d.now(), Host: host, Message: "evacuation of " + host + " complete: no VM runs there"})
+			}
+			d.finishPlan(ctx, key, planDone, "the host is empty")
 		}
 	}
 }
@@ -397,23 +500,27 @@ func (d *Daemon) Degrade(ctx context.Context, host, reason string) error {
 	if !ok {
 		return fmt.Errorf("unknown host %q: %w", host, api.ErrNotFound)
 	}
+	d.saveHost(ctx, w)
 	d.journal(ctx, store.Entry{Kind: "decision", Host: host, Reason: "operator_degraded", Message: "an operator marked " + host + " degraded: " + reason})
 	d.kickDecide()
 	d.kickDrain()
 	return nil
 }
 
-// Repair clears an operator's degraded mark.
+// Repair clears an operator's degraded mark and the latched guest I/O errors. The host is
+// healthy again once its health score stays low for health.clear_after.
 func (d *Daemon) Repair(ctx context.Context, host string) error {
 	d.mu.Lock()
 	w, ok := d.byName[host]
 	if ok {
 		w.sig.Operator.Degraded, w.sig.Operator.DegradedReason = false, ""
+		w.clearLatched()
 	}
 	d.mu.Unlock()
 	if !ok {
 		return fmt.Errorf("unknown host %q: %w", host, api.ErrNotFound)
 	}
+	d.saveHost(ctx, w)
 	d.journal(ctx, store.Entry{Kind: "decision", Host: host, Reason: "operator_repaired", Message: "an operator marked " + host + " repaired"})
 	d.kickDecide()
 	return nil

@@ -67,6 +67,7 @@ func (d *Daemon) protectedOn() map[string][]*store.VMRecord {
 func (d *Daemon) recoverOnce(ctx context.Context) {
 	now := d.now()
 	var toFence []*hostWatch
+	var specs []planSpec
 	var notes []notify.Notification
 	var entries []store.Entry
 	d.mu.Lock()
@@ -109,8 +110,8 @@ func (d *Daemon) recoverOnce(ctx context.Context) {
 			if !w.lastFence.IsZero() && now.Sub(w.lastFence) < d.cfg.Recovery.FenceWindow.D() {
 				continue // at most one fence per window: no fence storms
 			}
-			w.fencing, w.lastFence = true, now
 			toFence = append(toFence, w)
+			specs = append(specs, d.recoverySpec(w, prot[w.cfg.Name]))
 		}
 	}
 	var restarts []*restartState
@@ -124,8 +125,20 @@ func (d *Daemon) recoverOnce(ctx context.Context) {
 	for _, n := range notes {
 		d.notify(n)
 	}
-	for _, w := range toFence {
-		go d.fenceHost(ctx, w)
+	for i, w := range toFence {
+		// Under the approval mode, a fence (and so the restarts) waits for its plan.
+		if !d.gate(ctx, specs[i]) {
+			continue
+		}
+		d.mu.Lock()
+		ok := !w.fencing && w.fencedAt.IsZero()
+		if ok {
+			w.fencing, w.lastFence = true, d.now()
+		}
+		d.mu.Unlock()
+		if ok {
+			go d.fenceHost(ctx, w)
+		}
 	}
 	for _, rs := range restarts {
 		go d.restart(ctx, rs)
@@ -196,6 +209,25 @@ func (d *Daemon) planRestarts(now time.Time, prot map[string][]*store.VMRecord, 
 	return out
 }
 
+// recoverySpec describes the recovery of a lost host as a plan: fence it, then restart its
+// protected VMs where placement would put them now (standby hosts first). Caller holds d.mu.
+func (d *Daemon) recoverySpec(w *hostWatch, vms []*store.VMRecord) planSpec {
+	var reqs []policy.VMRequest
+	for _, r := range vms {
+		reqs = append(reqs, request(r))
+	}
+	cfg := d.placementConfig()
+	cfg.PreferStandby = true
+	var moves []api.PlanMove
+	for _, p := range policy.PlanPlacements(cfg, d.capacities(), reqs) {
+		moves = append(moves, api.PlanMove{VM: p.VM, From: w.cfg.Name, To: p.Host, Why: "restart after the fence: " + p.Reason})
+	}
+	return planSpec{Kind: "recovery", Host: w.cfg.Name, Group: w.cfg.Group, Fence: w.cfg.Name,
+		Key:     fmt.Sprintf("recovery/%s/%d", w.cfg.Name, w.sig.Libvirt.FailingSince.UnixNano()),
+		Summary: fmt.Sprintf("recovery of %s (%s: %s): fence it, then restart its %d protected VMs elsewhere", w.cfg.Name, w.verdict.State, w.verdict.Message, len(vms)),
+		Moves:   moves}
+}
+
 // fenceHost runs the host's fence ladder and records the outcome.
 func (d *Daemon) fenceHost(ctx context.Context, w *hostWatch) {
 	start := d.now()
@@ -221,8 +253,10 @@ func (d *Daemon) fenceHost(ctx context.Context, w *hostWatch) {
 		msg := fmt.Sprintf("fencing %s failed, its VMs stay down: %v. Check the host, then run 'lifeboat host confirm-off %s' to let its VMs restart", w.cfg.Name, err, w.cfg.Name)
 		d.journal(ctx, store.Entry{At: end, Kind: "action", Host: w.cfg.Name, Reason: "fence_failed", Message: msg})
 		d.notify(notify.Notification{Kind: "fence_failed", At: end, Host: w.cfg.Name, Message: msg})
+		d.finishPlanPrefix(ctx, "recovery/"+w.cfg.Name+"/", planFailed, "the fence failed: "+err.Error())
 		return
 	}
+	d.finishPlanPrefix(ctx, "recovery/"+w.cfg.Name+"/", planDone, "fenced by "+res.Method+"; its VMs restart elsewhere")
 	d.m.fenceSeconds.Observe(end.Sub(start).Seconds())
 	msg := fmt.Sprintf("%s fenced by %s in %s: power off verified", w.cfg.Name, res.Method, end.Sub(start).Round(10*time.Millisecond))
 	d.journal(ctx, store.Entry{At: end, Kind: "action", Host: w.cfg.Name, Reason: "fenced", Message: msg})

@@ -23,7 +23,7 @@ func (c *Conn) registerEvents(conn *libvirt.Connect) error {
 	if _, err := conn.DomainEventIOErrorReasonRegister(nil, func(_ *libvirt.Connect, d *libvirt.Domain, ev *libvirt.DomainEventIOErrorReason) {
 		uuid, name := domainOf(d)
 		c.emit(Event{Host: c.name, Kind: EventIOError, At: c.opts.Now(), UUID: uuid, Domain: name,
-			Detail: fmt.Sprintf("%s (%s): %s", ev.DevAlias, ev.SrcPath, ev.Reason)})
+			Detail: ioErrorDetail(ev), Reason: ev.Reason})
 	}); err != nil {
 		return wrap("register I/O error events", err)
 	}
@@ -60,4 +60,30 @@ func lifecycleDetail(ev *libvirt.DomainEventLifecycle) string {
 		n = fmt.Sprintf("event-%d", ev.Event)
 	}
 	return fmt.Sprintf("%s/%d", n, ev.Detail)
+}
+
+// ioErrorDetail renders an I/O error event as "disk (source): cause, action", e.g.
+// "vda (/dev/loop3): enospc, guest paused". libvirt names no cause but a full disk.
+func ioErrorDetail(ev *libvirt.DomainEventIOErrorReason) string {
+	disk := ev.DevAlias
+	if disk == "" {
+		disk = "disk"
+	}
+	if ev.SrcPath != "" {
+		disk += " (" + ev.SrcPath + ")"
+	}
+	cause := ev.Reason
+	if cause == "" {
+		cause = "I/O error"
+	}
+	var action string
+	switch ev.Action {
+	case libvirt.DOMAIN_EVENT_IO_ERROR_PAUSE:
+		action = ", guest paused"
+	case libvirt.DOMAIN_EVENT_IO_ERROR_REPORT:
+		action = ", reported to the guest"
+	case libvirt.DOMAIN_EVENT_IO_ERROR_NONE:
+		action = ", ignored"
+	}
+	return disk + ": " + cause + action
 }

@@ -2,6 +2,7 @@ package hypervisor
 
 import (
 	"context"
+	"errors"
 
 	"libvirt.org/go/libvirt"
 )
@@ -32,6 +33,9 @@ func (c *Conn) Domains(ctx context.Context) ([]Domain, error) {
 			d.Name, _ = st.Domain.GetName()
 			if st.State != nil && st.State.StateSet {
 				d.State = stateNames[st.State.State]
+				if st.State.ReasonSet {
+					d.StateReason = stateReason(st.State.State, st.State.Reason)
+				}
 			}
 			if st.Balloon != nil && st.Balloon.MaximumSet {
 				d.MemoryKiB = st.Balloon.Maximum
@@ -106,4 +110,24 @@ func (c *Conn) Info(ctx context.Context) (HostInfo, error) {
 		return nil
 	})
 	return hi, err
+}
+
+// NodeMemory reports the host's memory use, summed over its NUMA cells.
+func (c *Conn) NodeMemory(ctx context.Context) (NodeMemory, error) {
+	var m NodeMemory
+	err := c.call(ctx, "node memory", func(conn *libvirt.Connect) error {
+		st, err := conn.GetMemoryStats(libvirt.NODE_MEMORY_STATS_ALL_CELLS, 0)
+		if err != nil {
+			return wrap("node memory stats", err)
+		}
+		if !st.TotalSet || st.Total == 0 {
+			return errors.New("node memory stats: libvirt reported no total")
+		}
+		m = NodeMemory{TotalKiB: st.Total, FreeKiB: st.Free, BuffersKiB: st.Buffers, CachedKiB: st.Cached}
+		return nil
+	})
+	if err != nil {
+		return NodeMemory{}, err
+	}
+	return m, nil
 }

@@ -18,6 +18,8 @@ type Host interface {
 	DomainXML(ctx context.Context, uuid string) (string, error)
 	// Info reports the host's capacity.
 	Info(ctx context.Context) (HostInfo, error)
+	// NodeMemory reports the host's memory use now (all NUMA cells together).
+	NodeMemory(ctx context.Context) (NodeMemory, error)
 	// StartDomain defines a domain from its XML and starts it (a restart after a failure).
 	StartDomain(ctx context.Context, def string) error
 	// Connected reports whether the long-lived libvirt connection is up.
@@ -88,12 +90,26 @@ func (s DomainState) Active() bool {
 
 // Domain is one domain on a host.
 type Domain struct {
-	UUID       string
-	Name       string
-	State      DomainState
-	Persistent bool
-	MemoryKiB  uint64
-	VCPUs      uint
+	UUID  string
+	Name  string
+	State DomainState
+	// StateReason is why the domain is in its state, as libvirt's reason in lower case with
+	// underscores: for a paused domain "ioerror", "user", "migration", "watchdog", "crashed",
+	// "postcopy_failed", ...; for a running one "booted", "migrated", "unpaused", ...; for a
+	// shut-off one "destroyed", "shutdown", "crashed", ... Empty when libvirt gave no reason.
+	StateReason string
+	Persistent  bool
+	MemoryKiB   uint64
+	VCPUs       uint
+}
+
+// ReasonIOError is the StateReason of a domain that libvirt paused on a disk I/O error.
+const ReasonIOError = "ioerror"
+
+// PausedOnError reports whether the domain is paused because one of its disks failed (its disk
+// error policy is "stop" or "enospace" and the host's storage returned an error).
+func (d Domain) PausedOnError() bool {
+	return d.State == StatePaused && d.StateReason == ReasonIOError
 }
 
 // HostInfo is a host's capacity.
@@ -103,6 +119,20 @@ type HostInfo struct {
 	MemoryKiB uint64
 	// LibvirtVersion is libvirtd's version, e.g. 9000000 for 9.0.0.
 	LibvirtVersion uint32
+}
+
+// NodeMemory is a host's memory use, in KiB, as the host's kernel counts it.
+type NodeMemory struct {
+	TotalKiB, FreeKiB, BuffersKiB, CachedKiB uint64
+}
+
+// AvailableShare is the share of the host's memory that is free or reclaimable page cache,
+// (free+buffers+cached)/total, between 0 and 1; 0 when the total is unknown.
+func (m NodeMemory) AvailableShare() float64 {
+	if m.TotalKiB == 0 {
+		return 0
+	}
+	return min(float64(m.FreeKiB+m.BuffersKiB+m.CachedKiB)/float64(m.TotalKiB), 1)
 }
 
 // EventKind names an event.
@@ -125,6 +155,11 @@ type Event struct {
 	At     time.Time
 	UUID   string
 	Domain string
-	// Detail is the event's specifics, e.g. "stopped/destroyed" or "vda: enospc".
+	// Detail is the event's specifics for people, e.g. "stopped/destroyed" or
+	// "vda (/dev/loop3): enospc, guest paused".
 	Detail string
+	// Reason is the machine-readable cause, for io_error events only: libvirt's reason, which is
+	// "enospc" when the storage ran out of space and empty for any other error (libvirt 9 reports
+	// no finer cause).
+	Reason string
 }

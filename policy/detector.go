@@ -127,13 +127,17 @@ func decide(cfg DetectorConfig, prev Track, s Signals, now time.Time) Verdict {
 			fmt.Sprintf("the host was fenced (power-off verified) %s ago", roundAgo(now, s.FencedAt)), RuleFenced)
 	}
 	if lv.Result == ProbeOK {
-		switch {
-		case bmcFresh && s.BMC.Health == HealthCritical:
-			return verdict(Degraded, ReasonHealthCritical, "the BMC reports health Critical: "+orDash(s.BMC.Reason), RuleDegraded)
-		case bmcFresh && s.BMC.Health == HealthWarning:
-			return verdict(Degraded, ReasonHealthWarning, "the BMC reports health Warning: "+orDash(s.BMC.Reason), RuleDegraded)
-		case s.Operator.Degraded:
-			return verdict(Degraded, ReasonOperatorDegraded, "marked degraded: "+orDash(s.Operator.DegradedReason), RuleDegraded)
+		if h := s.Health; h.Degraded {
+			reason := ReasonHealthWarning
+			switch {
+			case h.Clearing:
+				reason = ReasonHealthClearing
+			case h.Top.Source == SourceOperator:
+				reason = ReasonOperatorDegraded
+			case h.Top.Severity == SeverityCritical:
+				reason = ReasonHealthCritical
+			}
+			return verdict(Degraded, reason, h.Message, RuleDegraded)
 		}
 		if isBad(prev.State) && prev.Reason != ReasonNoObservation {
 			need := stableFor(cfg, len(pruneSpells(prev.BadSpells, now, cfg.FlapWindow)))

@@ -114,6 +114,9 @@ type Signals struct {
 	BMC      BMCSignal
 	Lease    LeaseSignal
 	Operator OperatorSignal
+	// Health is the scored health observations (BMC health, libvirt, alerts, operator marks);
+	// Health.Degraded makes a reachable host degraded.
+	Health HealthVerdict
 	// FencedAt is when a fence of this host was verified (zero: not fenced).
 	FencedAt time.Time
 }

@@ -10,6 +10,7 @@ PKGS=(
   iproute2 nftables iptables iputils-ping
   busybox-static cpio
   fence-agents ipmitool
+  prometheus-alertmanager
   ca-certificates curl gcc pkg-config procps util-linux
 )
 
@@ -30,6 +31,16 @@ if [ "${#missing[@]}" -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # The lab starts its own Alertmanager on free ports; the package's service would hold 9093
+  # (and 9094). Stop and disable it, but only when this run installed the package.
+  if printf '%s\n' "${missing[@]}" | grep -qx prometheus-alertmanager; then
+    if [ -d /run/systemd/system ]; then
+      systemctl disable --now prometheus-alertmanager.service >/dev/null 2>&1 || true
+    else
+      invoke-rc.d prometheus-alertmanager stop >/dev/null 2>&1 || true
+      update-rc.d prometheus-alertmanager disable >/dev/null 2>&1 || true
+    fi
+  fi
 fi
 
 # libvirtd's QEMU driver resolves these before it reads qemu.conf.

@@ -22,6 +22,9 @@ type HostRecord struct {
 	UpdatedAt time.Time `json:"updated_at"` // set by the caller
 	// Maintenance records an operator's drain, so that it survives a restart of the daemon.
 	Maintenance bool `json:"maintenance,omitempty"`
+	// Degraded and DegradedReason record an operator's degraded mark, so that it survives too.
+	Degraded       bool   `json:"degraded,omitempty"`
+	DegradedReason string `json:"degraded_reason,omitempty"`
 }
 
 func (r HostRecord) validate() error {

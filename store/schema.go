@@ -20,6 +20,10 @@ var (
 	bucketVMs     = []byte("vms")
 	bucketHosts   = []byte("hosts")
 	bucketJournal = []byte("journal")
+	// bucketPlans holds the approval mode's plans; its sequence is the plan counter. A store
+	// made before plans existed lacks it until the first write of a plan (an additive change:
+	// the schema version stays 1).
+	bucketPlans = []byte("plans")
 
 	keySchemaVersion = []byte("schema_version") // decimal ASCII
 	keyCreatedAt     = []byte("created_at")     // RFC 3339, UTC
@@ -27,7 +31,7 @@ var (
 
 // initSchema lays out a new, empty store.
 func initSchema(tx *bbolt.Tx, now time.Time) error {
-	for _, name := range [][]byte{bucketMeta, bucketVMs, bucketHosts, bucketJournal} {
+	for _, name := range [][]byte{bucketMeta, bucketVMs, bucketHosts, bucketJournal, bucketPlans} {
 		if _, err := tx.CreateBucket(name); err != nil {
 			return fmt.Errorf("create bucket %s: %w", name, err)
 		}
@@ -81,6 +85,15 @@ func checkSchema(tx *bbolt.Tx) error {
 		return r.Name, err
 	}); err != nil {
 		return err
+	}
+	if plans := tx.Bucket(bucketPlans); plans != nil { // optional: see bucketPlans
+		if err := checkRecords(plans, "plan", func(k, v []byte) (string, error) {
+			var p Plan
+			err := json.Unmarshal(v, &p)
+			return p.ID, err
+		}); err != nil {
+			return err
+		}
 	}
 	// Journal entries are many and are decoded when read; check only the keys.
 	journal := tx.Bucket(bucketJournal)

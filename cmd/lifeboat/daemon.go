@@ -96,7 +96,11 @@ func runDaemon(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	h, err := api.NewServer(d, api.ServerOptions{Token: token, Gatherer: d.Registry(), Logger: log})
+	opts := api.ServerOptions{Token: token, Gatherer: d.Registry(), Logger: log}
+	if opts.Alerts, err = d.AlertOptions(); err != nil {
+		return err
+	}
+	h, err := api.NewServer(d, opts)
 	if err != nil {
 		return err
 	}

@@ -44,6 +44,14 @@ post-copy if allowed) and otherwise aborts, leaving the VM running on its source
 				printCandidates(w, res.Candidates)
 				return nil
 			}
+			if res.Plan != "" {
+				if res.PlanState == "pending" {
+					fmt.Fprintf(w, "plan %s waits for approval (approval mode): 'lifeboat plan show %s', then 'lifeboat approve %s' or 'lifeboat reject %s --reason TEXT'\n", res.Plan, res.Plan, res.Plan, res.Plan)
+				} else {
+					fmt.Fprintf(w, "plan %s %s (approval mode notify-only): lifeboat does not move the VM\n", res.Plan, res.PlanState)
+				}
+				return nil
+			}
 			fmt.Fprintf(w, "migration %s started\n", res.Migration)
 			if detach {
 				return nil

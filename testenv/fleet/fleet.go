@@ -32,11 +32,11 @@ func (f *Fleet) Dial(_ context.Context, name, _ string, opts hypervisor.Options)
 	if now == nil {
 		now = time.Now
 	}
-	h := &Host{name: name, now: now, outcome: hypervisor.ProbeOK, events: make(chan hypervisor.Event, 16)}
+	h := &Host{name: name, now: now, outcome: hypervisor.ProbeOK, memory: DefaultMemory, events: make(chan hypervisor.Event, 16)}
 	for i := 0; i < f.vmsPerHost; i++ {
 		h.domains = append(h.domains, hypervisor.Domain{
 			UUID: fmt.Sprintf("%08x-0000-4000-8000-%012x", len(f.hosts), i), Name: fmt.Sprintf("%s-vm%d", name, i),
-			State: hypervisor.StateRunning, Persistent: true, MemoryKiB: 1 << 20, VCPUs: 1})
+			State: hypervisor.StateRunning, StateReason: "booted", Persistent: true, MemoryKiB: 1 << 20, VCPUs: 1})
 	}
 	f.hosts[name] = h
 	return h, nil
@@ -55,6 +55,7 @@ type Host struct {
 	now     func() time.Time
 	mu      sync.Mutex
 	outcome hypervisor.ProbeOutcome
+	memory  hypervisor.NodeMemory
 	domains []hypervisor.Domain
 	events  chan hypervisor.Event
 	once    sync.Once
@@ -65,6 +66,33 @@ func (h *Host) SetOutcome(o hypervisor.ProbeOutcome) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.outcome = o
+}
+
+// DefaultMemory is a simulated host's memory reading until SetMemory: 512 GiB, half of it
+// available (free, buffers or cache).
+var DefaultMemory = hypervisor.NodeMemory{TotalKiB: 512 << 20, FreeKiB: 192 << 20, BuffersKiB: 4 << 20, CachedKiB: 60 << 20}
+
+// SetMemory makes every later NodeMemory of the host return this reading, e.g. to simulate
+// memory pressure.
+func (h *Host) SetMemory(m hypervisor.NodeMemory) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.memory = m
+}
+
+// SetDomainState changes a simulated domain's state and state reason, e.g. StatePaused with
+// hypervisor.ReasonIOError for a guest whose storage failed. It returns ErrNoDomain for an
+// unknown UUID.
+func (h *Host) SetDomainState(uuid string, state hypervisor.DomainState, reason string) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for i := range h.domains {
+		if h.domains[i].UUID == uuid {
+			h.domains[i].State, h.domains[i].StateReason = state, reason
+			return nil
+		}
+	}
+	return fmt.Errorf("fleet: %s: %w", uuid, hypervisor.ErrNoDomain)
 }
 
 // Name is the host's name.
@@ -101,6 +129,8 @@ func (h *Host) Domains(context.Context) ([]hypervisor.Domain, error) {
 
 // DomainXML returns a small definition with one disk.
 func (h *Host) DomainXML(_ context.Context, uuid string) (string, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	for _, d := range h.domains {
 		if d.UUID == uuid {
 			return fmt.Sprintf("<domain type='kvm'><name>%s</name><uuid>%s</uuid><devices><disk type='block' device='disk'><source dev='/dev/mapper/%s'/></disk></devices></domain>", d.Name, d.UUID, d.Name), nil
@@ -112,6 +142,16 @@ func (h *Host) DomainXML(_ context.Context, uuid string) (string, error) {
 // Info reports a typical host.
 func (h *Host) Info(context.Context) (hypervisor.HostInfo, error) {
 	return hypervisor.HostInfo{Hostname: h.name, CPUs: 64, MemoryKiB: 512 << 20, LibvirtVersion: 9000000}, nil
+}
+
+// NodeMemory returns the reading set with SetMemory (DefaultMemory until then).
+func (h *Host) NodeMemory(context.Context) (hypervisor.NodeMemory, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.outcome != hypervisor.ProbeOK {
+		return hypervisor.NodeMemory{}, fmt.Errorf("fleet: %s: %w", h.name, hypervisor.ErrNotConnected)
+	}
+	return h.memory, nil
 }
 
 // Events is a channel on which nothing but the first connection arrives.
@@ -134,6 +174,6 @@ func (h *Host) StartDomain(_ context.Context, def string) error {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.domains = append(h.domains, hypervisor.Domain{UUID: uuid, Name: name, State: hypervisor.StateRunning, Persistent: true, MemoryKiB: 1 << 20, VCPUs: 1})
+	h.domains = append(h.domains, hypervisor.Domain{UUID: uuid, Name: name, State: hypervisor.StateRunning, StateReason: "booted", Persistent: true, MemoryKiB: 1 << 20, VCPUs: 1})
 	return nil
 }

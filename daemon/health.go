@@ -1,0 +1,211 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/lifeboat-ha/lifeboat/api"
+	"github.com/lifeboat-ha/lifeboat/hypervisor"
+	"github.com/lifeboat-ha/lifeboat/policy"
+	"github.com/lifeboat-ha/lifeboat/store"
+)
+
+// rttSamples is how many recent probe round trips the latency signal looks at.
+const rttSamples = 10
+
+// healthState is what the daemon keeps per host for the health score, besides the signals.
+type healthState struct {
+	track policy.HealthTrack
+	// events are latched observations (guest I/O errors, alerts) by key.
+	events map[string]policy.Observation
+	// rtts are the latest successful probe round trips, oldest first.
+	rtts []time.Duration
+	// mem is the latest host memory reading (zero: none yet).
+	mem   hypervisor.NodeMemory
+	memAt time.Time
+}
+
+func (d *Daemon) healthConfig() policy.HealthConfig {
+	h := d.cfg.Health
+	return policy.HealthConfig{DegradeScore: h.DegradeScore, ClearScore: h.ClearScore, ClearAfter: h.ClearAfter.D()}
+}
+
+// observations gathers every health observation about a host at now. Caller holds d.mu.
+func (d *Daemon) observations(w *hostWatch, now time.Time) []policy.Observation {
+	var out []policy.Observation
+	b := w.sig.BMC
+	if b.Configured && b.Reachable && now.Sub(b.At) <= d.det.BMCStaleAfter {
+		switch b.Health {
+		case policy.HealthCritical, policy.HealthWarning:
+			sev := policy.SeverityWarning
+			if b.Health == policy.HealthCritical {
+				sev = policy.SeverityCritical
+			}
+			out = append(out, policy.Observation{Source: policy.SourceBMC, Key: "bmc", Severity: sev, At: b.At,
+				Reason: "the BMC reports health " + string(b.Health) + ": " + orNone(b.Reason)})
+		case policy.HealthOK, policy.HealthUnknown:
+		}
+	}
+	if w.sig.Operator.Degraded {
+		out = append(out, policy.Observation{Source: policy.SourceOperator, Key: "operator", Severity: policy.SeverityCritical,
+			Reason: "marked degraded by an operator: " + orNone(w.sig.Operator.DegradedReason)})
+	}
+	for _, o := range w.health.events {
+		out = append(out, o)
+	}
+	// Guests paused on an I/O error: the host's storage path is failing.
+	if w.sig.Libvirt.Result == policy.ProbeOK {
+		for _, dom := range w.domains {
+			if dom.PausedOnError() {
+				out = append(out, policy.Observation{Source: policy.SourceLibvirt, Key: "paused:" + dom.UUID, Severity: policy.SeverityCritical,
+					At: w.invAt, Reason: dom.Name + " is paused on an I/O error"})
+			}
+		}
+	}
+	if lim := d.cfg.Health.RPCLatency.D(); lim > 0 && len(w.health.rtts) >= rttSamples/2 {
+		s := slices.Clone(w.health.rtts)
+		slices.Sort(s)
+		if med := s[len(s)/2]; med > lim {
+			out = append(out, policy.Observation{Source: policy.SourceLibvirt, Key: "latency", Severity: policy.SeverityWarning, At: now,
+				Reason: fmt.Sprintf("libvirt round trips are slow: median %s over the last %d probes (health.rpc_latency %s)", med.Round(time.Millisecond), len(s), lim)})
+		}
+	}
+	if share := d.cfg.Health.MemoryAvailable; share > 0 && w.health.mem.TotalKiB > 0 && now.Sub(w.health.memAt) < 3*d.cfg.Timings.InventoryInterval.D() {
+		if avail := w.health.mem.AvailableShare(); avail < share {
+			out = append(out, policy.Observation{Source: policy.SourceLibvirt, Key: "memory", Severity: policy.SeverityWarning, At: w.health.memAt,
+				Reason: fmt.Sprintf("memory pressure: %.1f%% of %d MiB available (health.memory_available %.1f%%)", 100*avail, w.health.mem.TotalKiB/1024, 100*share)})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out
+}
+
+// scoreHealth updates a host's health verdict into its signals. Caller holds d.mu.
+func (d *Daemon) scoreHealth(w *hostWatch, now time.Time) {
+	for k, o := range w.health.events {
+		if !o.Expires.IsZero() && !now.Before(o.Expires) {
+			delete(w.health.events, k)
+		}
+	}
+	w.sig.Health, w.health.track = policy.ScoreHealth(d.healthConfig(), w.health.track, d.observations(w, now), now)
+	d.m.healthScore.WithLabelValues(w.cfg.Name).Set(float64(w.sig.Health.Score))
+}
+
+// recordRTT keeps the latest probe round trips for the latency signal. Caller holds d.mu.
+func (w *hostWatch) recordRTT(rtt time.Duration) {
+	w.health.rtts = append(w.health.rtts, rtt)
+	if len(w.health.rtts) > rttSamples {
+		w.health.rtts = w.health.rtts[len(w.health.rtts)-rttSamples:]
+	}
+}
+
+// recordIOError latches a guest's I/O error as a critical observation for health.event_ttl.
+func (d *Daemon) recordIOError(ev hypervisor.Event) {
+	w, ok := d.byName[ev.Host]
+	if !ok {
+		return
+	}
+	d.mu.Lock()
+	w.health.event(policy.Observation{Source: policy.SourceLibvirt, Key: "io:" + ev.UUID, Severity: policy.SeverityCritical, At: ev.At,
+		Expires: ev.At.Add(d.cfg.Health.EventTTL.D()), Reason: fmt.Sprintf("%s had a disk I/O error: %s", ev.Domain, ev.Detail)})
+	d.mu.Unlock()
+	d.kickDecide()
+}
+
+func (h *healthState) event(o policy.Observation) {
+	if h.events == nil {
+		h.events = map[string]policy.Observation{}
+	}
+	h.events[o.Key] = o
+}
+
+// sampleMemory reads the host's memory for the memory-pressure signal.
+func (d *Daemon) sampleMemory(ctx context.Context, w *hostWatch) {
+	if d.cfg.Health.MemoryAvailable <= 0 {
+		return
+	}
+	m, err := w.conn.NodeMemory(ctx)
+	if err != nil {
+		d.log.Debug("host memory reading failed", "host", w.cfg.Name, "err", err)
+		return
+	}
+	d.mu.Lock()
+	w.health.mem, w.health.memAt = m, d.now()
+	d.mu.Unlock()
+}
+
+// ReceiveAlerts folds Alertmanager alerts into the hosts' health: a firing alert counts until
+// its resolved notification (or an operator's repair) arrives.
+func (d *Daemon) ReceiveAlerts(ctx context.Context, alerts []api.AlertObservation) error {
+	now := d.now()
+	var entries []store.Entry
+	d.mu.Lock()
+	for _, a := range alerts {
+		w, ok := d.byName[a.Host]
+		if !ok {
+			continue
+		}
+		key := "alert:" + a.Fingerprint
+		_, had := w.health.events[key]
+		if !a.Firing {
+			if had {
+				delete(w.health.events, key)
+				entries = append(entries, store.Entry{At: now, Kind: "observation", Host: a.Host, Reason: "alert_resolved",
+					Message: fmt.Sprintf("alert %s on %s resolved", a.Name, a.Host)})
+			}
+			continue
+		}
+		sev := policy.SeverityWarning
+		if a.Severity == string(policy.SeverityCritical) {
+			sev = policy.SeverityCritical
+		}
+		at := a.StartsAt
+		if at.IsZero() {
+			at = now
+		}
+		w.health.event(policy.Observation{Source: policy.SourceAlertmanager, Key: key, Severity: sev, At: at,
+			Reason: fmt.Sprintf("alert %s (%s): %s", a.Name, sev, a.Summary)})
+		if !had {
+			entries = append(entries, store.Entry{At: now, Kind: "observation", Host: a.Host, Reason: "alert_firing",
+				Message: fmt.Sprintf("alert %s firing on %s (%s): %s", a.Name, a.Host, sev, a.Summary)})
+		}
+	}
+	d.mu.Unlock()
+	for _, e := range entries {
+		d.journal(ctx, e)
+	}
+	d.kickDecide()
+	d.kickDrain()
+	return nil
+}
+
+// clearLatched drops a host's latched guest I/O errors, for an operator's repair. Alerts stay
+// until Alertmanager resolves them. Caller holds d.mu.
+func (w *hostWatch) clearLatched() {
+	for k, o := range w.health.events {
+		if o.Source == policy.SourceLibvirt {
+			delete(w.health.events, k)
+		}
+	}
+}
+
+// AlertOptions are the API's Alertmanager receiver settings from the configuration (nil when
+// alerts.alertmanager.token_file is not set: no receiver).
+func (d *Daemon) AlertOptions() (*api.AlertOptions, error) {
+	am := d.cfg.Alerts.Alertmanager
+	if am.TokenFile == "" {
+		return nil, nil
+	}
+	tok, err := api.ReadTokenFile(am.TokenFile)
+	if err != nil {
+		return nil, fmt.Errorf("alerts.alertmanager.token_file: %w", err)
+	}
+	known := make([]string, 0, len(d.hosts))
+	for _, w := range d.hosts {
+		known = append(known, w.cfg.Name)
+	}
+	return &api.AlertOptions{Token: tok, HostLabel: am.HostLabel, SeverityLabel: am.SeverityLabel, Hosts: am.Hosts, Known: known}, nil
+}

@@ -1,0 +1,364 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/lifeboat-ha/lifeboat/api"
+	"github.com/lifeboat-ha/lifeboat/config"
+	"github.com/lifeboat-ha/lifeboat/notify"
+	"github.com/lifeboat-ha/lifeboat/store"
+)
+
+// Plan states.
+const (
+	planPending  = "pending"
+	planApproved = "approved"
+	planRejected = "rejected"
+	planExpired  = "expired"
+	planRunning  = "running"
+	planDone     = "done"
+	planFailed   = "failed"
+	planNotified = "notified"
+)
+
+// plansKept is how many decided plans the store keeps.
+const plansKept = 200
+
+// planSpec is an action that may need a person's approval.
+type planSpec struct {
+	Kind, Host, Group string
+	// Key names the situation: one plan per key (e.g. an evacuation per spell of degradation).
+	Key     string
+	Summary string
+	Fence   string
+	Moves   []api.PlanMove
+}
+
+// planBook holds the plans in memory, guarded by d.mu; the store has them too.
+type planBook struct {
+	byID  map[string]*store.Plan
+	byKey map[string]*store.Plan
+	// wanted is when each key was last asked for: a pending plan nobody asks for any more is
+	// obsolete (the host recovered before anyone decided).
+	wanted map[string]time.Time
+}
+
+// loadPlans restores the plans from the store.
+func (d *Daemon) loadPlans(ctx context.Context) error {
+	d.plans = planBook{byID: map[string]*store.Plan{}, byKey: map[string]*store.Plan{}, wanted: map[string]time.Time{}}
+	ps, err := d.db.ListPlans(ctx)
+	if err != nil {
+		return fmt.Errorf("daemon: load plans: %w", err)
+	}
+	for i := range ps {
+		p := ps[i]
+		d.plans.byID[p.ID] = &p
+		d.plans.byKey[p.Key] = &p
+	}
+	return nil
+}
+
+// gate tells whether an action may run now. In automatic mode it always may. Otherwise the
+// action becomes a plan: pending (approve) or notified (notify-only), and it runs only once
+// its plan is approved.
+func (d *Daemon) gate(ctx context.Context, s planSpec) bool {
+	mode := d.cfg.Approval.ModeFor(s.Kind, s.Group)
+	if mode == config.ApprovalAutomatic {
+		return true
+	}
+	now := d.now()
+	d.mu.Lock()
+	d.plans.wanted[s.Key] = now
+	p := d.plans.byKey[s.Key]
+	var run bool
+	var save *store.Plan
+	if p != nil {
+		switch p.State {
+		case planApproved:
+			p.State = planRunning
+			cp := *p
+			save, run = &cp, true
+		case planRunning:
+			run = true
+		}
+	}
+	d.mu.Unlock()
+	if save != nil {
+		d.putPlan(ctx, *save)
+		d.journal(ctx, store.Entry{Kind: "decision", Host: save.Host, Reason: "plan_running", Message: fmt.Sprintf("plan %s (%s) runs: approved by %s", save.ID, save.Summary, save.DecidedBy)})
+	}
+	if p != nil {
+		return run
+	}
+	d.newPlan(ctx, s, mode, now)
+	return false
+}
+
+// newPlan records a plan waiting for a decision (or, notify-only, just announced).
+func (d *Daemon) newPlan(ctx context.Context, s planSpec, mode config.ApprovalMode, now time.Time) {
+	id, err := d.db.NextPlanID(ctx)
+	if err != nil {
+		d.log.Error("cannot number a plan", "err", err)
+		return
+	}
+	p := store.Plan{ID: id, Key: s.Key, Kind: s.Kind, Host: s.Host, Group: s.Group, Mode: string(mode), State: planPending,
+		Summary: s.Summary, Fence: s.Fence, Created: now, Expires: now.Add(d.cfg.Approval.TTL.D())}
+	for _, m := range s.Moves {
+		p.Moves = append(p.Moves, store.PlanMove(m))
+	}
+	if s.Kind == "recovery" && d.cfg.Approval.RecoveryDeadline > 0 {
+		p.Deadline = now.Add(d.cfg.Approval.RecoveryDeadline.D())
+	}
+	msg := fmt.Sprintf("plan %s waits for approval until %s: %s%s", id, p.Expires.Format(time.RFC3339), s.Summary, movesText(p.Moves))
+	if !p.Deadline.IsZero() {
+		msg += fmt.Sprintf("; without a decision it proceeds at %s (approval.recovery_deadline)", p.Deadline.Format(time.RFC3339))
+	}
+	if mode == config.ApprovalNotifyOnly {
+		p.State, p.Expires = planNotified, now
+		msg = fmt.Sprintf("plan %s announced, not run (approval mode notify-only): %s%s", id, s.Summary, movesText(p.Moves))
+	}
+	d.mu.Lock()
+	d.plans.byID[id], d.plans.byKey[s.Key] = &p, &p
+	d.mu.Unlock()
+	d.putPlan(ctx, p)
+	d.journal(ctx, store.Entry{Kind: "decision", Host: s.Host, Reason: "plan_" + p.State, Message: msg})
+	d.notify(notify.Notification{Kind: "plan_" + p.State, At: now, Host: s.Host, Message: msg})
+	d.m.plans.WithLabelValues(s.Kind, p.State).Inc()
+	d.m.setPending(d.pendingPlans())
+}
+
+func movesText(ms []store.PlanMove) string {
+	if len(ms) == 0 {
+		return ""
+	}
+	parts := make([]string, 0, len(ms))
+	for _, m := range ms {
+		to := m.To
+		if to == "" {
+			to = "nowhere (" + m.Why + ")"
+		}
+		parts = append(parts, m.VM+" "+m.From+" → "+to)
+	}
+	return "; moves: " + strings.Join(parts, ", ")
+}
+
+func (d *Daemon) putPlan(ctx context.Context, p store.Plan) {
+	if err := d.db.PutPlan(context.WithoutCancel(ctx), p); err != nil {
+		d.log.Error("cannot store a plan", "plan", p.ID, "err", err)
+	}
+}
+
+// pendingPlans counts plans waiting for a decision. Caller must not hold d.mu.
+func (d *Daemon) pendingPlans() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n := 0
+	for _, p := range d.plans.byID {
+		if p.State == planPending {
+			n++
+		}
+	}
+	return n
+}
+
+// finishPlan ends the running plan of a key with a result.
+func (d *Daemon) finishPlan(ctx context.Context, key, state, result string) {
+	d.mu.Lock()
+	p := d.plans.byKey[key]
+	if p == nil || p.State != planRunning {
+		d.mu.Unlock()
+		return
+	}
+	p.State, p.Result = state, result
+	cp := *p
+	d.mu.Unlock()
+	d.putPlan(ctx, cp)
+	msg := fmt.Sprintf("plan %s %s: %s", cp.ID, state, result)
+	d.journal(ctx, store.Entry{Kind: "decision", Host: cp.Host, Reason: "plan_" + state, Message: msg})
+	d.notify(notify.Notification{Kind: "plan_" + state, At: d.now(), Host: cp.Host, Message: msg})
+}
+
+// planLoop expires plans nobody decided in time, lets a recovery past its deadline proceed,
+// and drops plans whose situation has passed.
+func (d *Daemon) planLoop(ctx context.Context) {
+	t := time.NewTicker(500 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		d.plansOnce(ctx)
+	}
+}
+
+func (d *Daemon) plansOnce(ctx context.Context) {
+	now := d.now()
+	type change struct {
+		p        store.Plan
+		reason   string
+		msg      string
+		proceeds bool
+	}
+	var changes []change
+	d.mu.Lock()
+	for _, p := range d.plans.byID {
+		if p.State != planPending {
+			continue
+		}
+		switch {
+		case !p.Deadline.IsZero() && !now.Before(p.Deadline):
+			p.State, p.DecidedBy, p.DecidedAt, p.DecisionReason = planApproved, "deadline", now, "no decision by the approval.recovery_deadline"
+			changes = append(changes, change{*p, "plan_deadline", fmt.Sprintf("plan %s proceeds WITHOUT approval: nobody decided within approval.recovery_deadline (%s) and the host has failed: %s",
+				p.ID, d.cfg.Approval.RecoveryDeadline, p.Summary), true})
+		case !now.Before(p.Expires):
+			p.State, p.DecidedBy, p.DecidedAt, p.DecisionReason = planExpired, "ttl", now, "no decision within approval.ttl"
+			changes = append(changes, change{*p, "plan_expired", fmt.Sprintf("plan %s expired after %s without a decision; nothing moved: %s", p.ID, d.cfg.Approval.TTL, p.Summary), false})
+		case p.Kind != "switchover" && now.Sub(d.plans.wanted[p.Key]) > 5*time.Second && !d.started.IsZero() && now.Sub(d.started) > 10*time.Second:
+			p.State, p.DecidedBy, p.DecidedAt, p.DecisionReason = planExpired, "lifeboat", now, "no longer needed"
+			changes = append(changes, change{*p, "plan_expired", fmt.Sprintf("plan %s is no longer needed (the situation passed); nothing moved: %s", p.ID, p.Summary), false})
+		}
+	}
+	d.mu.Unlock()
+	for _, c := range changes {
+		d.putPlan(ctx, c.p)
+		d.journal(ctx, store.Entry{Kind: "decision", Host: c.p.Host, Reason: c.reason, Message: c.msg})
+		d.notify(notify.Notification{Kind: c.reason, At: now, Host: c.p.Host, Message: c.msg})
+		if c.proceeds {
+			d.m.planDecision.WithLabelValues("deadline").Observe(now.Sub(c.p.Created).Seconds())
+		}
+	}
+	if len(changes) > 0 {
+		d.m.setPending(d.pendingPlans())
+		d.kickDrain()
+	}
+	d.mu.Lock()
+	many := len(d.plans.byID) > 2*plansKept
+	d.mu.Unlock()
+	if many {
+		d.prunePlans(ctx)
+	}
+}
+
+// prunePlans keeps the newest plansKept decided plans (open ones always stay), in the store and
+// in memory.
+func (d *Daemon) prunePlans(ctx context.Context) {
+	if err := d.db.PrunePlans(ctx, plansKept); err != nil {
+		d.log.Error("cannot prune plans", "err", err)
+		return
+	}
+	ps, err := d.db.ListPlans(ctx)
+	if err != nil {
+		d.log.Error("cannot list plans", "err", err)
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	keep := make(map[string]bool, len(ps))
+	for _, p := range ps {
+		keep[p.ID] = true
+	}
+	for id, p := range d.plans.byID {
+		if !keep[id] {
+			delete(d.plans.byID, id)
+			if d.plans.byKey[p.Key] == p {
+				delete(d.plans.byKey, p.Key)
+			}
+		}
+	}
+}
+
+// Plans lists the plans, pending first, then the newest.
+func (d *Daemon) Plans(context.Context) ([]api.PlanView, error) {
+	d.mu.Lock()
+	out := make([]api.PlanView, 0, len(d.plans.byID))
+	for _, p := range d.plans.byID {
+		out = append(out, planView(*p))
+	}
+	d.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool {
+		pi, pj := out[i].State == planPending, out[j].State == planPending
+		if pi != pj {
+			return pi
+		}
+		return out[i].Created.After(out[j].Created) || (out[i].Created.Equal(out[j].Created) && out[i].ID > out[j].ID)
+	})
+	return out, nil
+}
+
+// Plan returns one plan.
+func (d *Daemon) Plan(_ context.Context, id string) (api.PlanView, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	p, ok := d.plans.byID[id]
+	if !ok {
+		return api.PlanView{}, fmt.Errorf("unknown plan %q: %w", id, api.ErrNotFound)
+	}
+	return planView(*p), nil
+}
+
+func planView(p store.Plan) api.PlanView {
+	v := api.PlanView{ID: p.ID, Kind: p.Kind, Host: p.Host, Group: p.Group, Mode: p.Mode, State: p.State, Summary: p.Summary,
+		Fence: p.Fence, Created: p.Created, Expires: p.Expires, Deadline: p.Deadline, DecidedBy: p.DecidedBy,
+		DecidedAt: p.DecidedAt, DecisionReason: p.DecisionReason, Result: p.Result, Moves: []api.PlanMove{}}
+	for _, m := range p.Moves {
+		v.Moves = append(v.Moves, api.PlanMove(m))
+	}
+	return v
+}
+
+// Approve lets a pending plan run; who approved it is recorded.
+func (d *Daemon) Approve(ctx context.Context, id string, dec api.PlanDecision) (api.PlanView, error) {
+	p, err := d.decide(ctx, id, dec, planApproved)
+	if err != nil {
+		return api.PlanView{}, err
+	}
+	if p.Kind == "switchover" {
+		p = d.runSwitchoverPlan(ctx, p)
+	}
+	d.kickDrain()
+	d.kickFailback()
+	return planView(p), nil
+}
+
+// Reject drops a pending plan; nothing moves.
+func (d *Daemon) Reject(ctx context.Context, id string, dec api.PlanDecision) (api.PlanView, error) {
+	if strings.TrimSpace(dec.Reason) == "" {
+		return api.PlanView{}, fmt.Errorf("reject %s needs a reason: %w", id, api.ErrBadRequest)
+	}
+	p, err := d.decide(ctx, id, dec, planRejected)
+	return planView(p), err
+}
+
+func (d *Daemon) decide(ctx context.Context, id string, dec api.PlanDecision, state string) (store.Plan, error) {
+	now := d.now()
+	d.mu.Lock()
+	p, ok := d.plans.byID[id]
+	if !ok {
+		d.mu.Unlock()
+		return store.Plan{}, fmt.Errorf("unknown plan %q: %w", id, api.ErrNotFound)
+	}
+	if p.State != planPending {
+		st := p.State
+		d.mu.Unlock()
+		return store.Plan{}, fmt.Errorf("plan %s is %s, not pending: only a pending plan can be approved or rejected: %w", id, st, api.ErrConflict)
+	}
+	p.State, p.DecidedBy, p.DecidedAt, p.DecisionReason = state, dec.By, now, dec.Reason
+	cp := *p
+	d.mu.Unlock()
+	d.putPlan(ctx, cp)
+	msg := fmt.Sprintf("plan %s %s by %s: %s", id, state, dec.By, cp.Summary)
+	if dec.Reason != "" {
+		msg += " (reason: " + dec.Reason + ")"
+	}
+	d.journal(ctx, store.Entry{Kind: "decision", Host: cp.Host, Reason: "plan_" + state, Message: msg})
+	d.notify(notify.Notification{Kind: "plan_" + state, At: now, Host: cp.Host, Message: msg})
+	d.m.planDecision.WithLabelValues(state).Observe(now.Sub(cp.Created).Seconds())
+	d.m.setPending(d.pendingPlans())
+	return cp, nil
+}

@@ -1,0 +1,56 @@
+package policy
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestPlanFailback(t *testing.T) {
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	cfg := FailbackConfig{StableFor: time.Minute, WaveSize: 2, WaveInterval: 30 * time.Second}
+	healthy := func(name string, ago time.Duration) FailbackHost {
+		return FailbackHost{Name: name, State: Healthy, Since: now.Add(-ago)}
+	}
+	vms := []FailbackVM{
+		{Name: "a", Current: "h2", Home: "h1", Running: true, Priority: 1},
+		{Name: "b", Current: "h2", Home: "h1", Running: true, Priority: 5},
+		{Name: "c", Current: "h2", Home: "h1", Running: true, Priority: 3},
+		{Name: "d", Current: "h2", Home: "h1", Running: true, NoFailback: true, Priority: 9},
+		{Name: "e", Current: "h1", Home: "h1", Running: true},
+		{Name: "f", Current: "h2", Home: "h1", Running: false, Priority: 9},
+	}
+	names := func(p FailbackPlan) string {
+		var out []string
+		for _, m := range p.Moves {
+			out = append(out, m.VM+">"+m.To)
+		}
+		return strings.Join(out, ",")
+	}
+
+	p := PlanFailback(cfg, []FailbackHost{healthy("h1", 10*time.Second), healthy("h2", time.Hour)}, vms, time.Time{}, 0, now)
+	if len(p.Moves) != 0 || !strings.Contains(p.Waiting["h1"], "healthy for 10s") {
+		t.Fatalf("inside the stable window: %s, waiting %q", names(p), p.Waiting["h1"])
+	}
+	if p.Away["h1"] != 4 {
+		t.Fatalf("away from h1: %d, want 4 (nofailback excluded)", p.Away["h1"])
+	}
+	p = PlanFailback(cfg, []FailbackHost{{Name: "h1", State: Degraded, Since: now.Add(-time.Hour)}}, vms, time.Time{}, 0, now)
+	if len(p.Moves) != 0 || !strings.Contains(p.Waiting["h1"], "degraded") {
+		t.Fatalf("degraded home: %s %q", names(p), p.Waiting["h1"])
+	}
+	hosts := []FailbackHost{healthy("h1", 2*time.Minute), healthy("h2", time.Hour)}
+	if got := names(PlanFailback(cfg, hosts, vms, time.Time{}, 0, now)); got != "b>h1,c>h1" {
+		t.Fatalf("first wave: %s, want the two highest priorities (nofailback and stopped VMs stay)", got)
+	}
+	if p := PlanFailback(cfg, hosts, vms, now.Add(-10*time.Second), 0, now); len(p.Moves) != 0 || !strings.Contains(p.Waiting["h1"], "next failback wave in 20s") {
+		t.Fatalf("wave interval: %s %q", names(p), p.Waiting["h1"])
+	}
+	if p := PlanFailback(cfg, hosts, vms, now.Add(-time.Minute), 1, now); len(p.Moves) != 0 {
+		t.Fatalf("previous wave in flight: %s", names(p))
+	}
+	vms[1].Current, vms[2].Current = "h1", "h1"
+	if got := names(PlanFailback(cfg, hosts, vms, now.Add(-time.Minute), 0, now)); got != "a>h1" {
+		t.Fatalf("second wave: %s", got)
+	}
+}

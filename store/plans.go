@@ -1,0 +1,251 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.etcd.io/bbolt"
+)
+
+// planIDPrefix starts the ids NextPlanID hands out: "p-1", "p-2", ...
+const planIDPrefix = "p-"
+
+// PlanMove is one VM's move in a plan: from where, to where, and why there.
+type PlanMove struct {
+	VM   string `json:"vm"`
+	From string `json:"from"`
+	To   string `json:"to"`
+	Why  string `json:"why"`
+}
+
+// Plan is an action of the approval mode (evacuation, failback, switchover, recovery) waiting
+// for, or past, a person's decision. It is stored as JSON under its ID; its fields and their
+// JSON names are those of the API's PlanView, plus Key and Seq.
+type Plan struct {
+	ID             string     `json:"id"`              // key, "p-N" from NextPlanID
+	Seq            uint64     `json:"seq"`             // order of creation; PutPlan fills in zero
+	Key            string     `json:"key"`             // the daemon's dedupe key: one open plan per key
+	Kind           string     `json:"kind"`            // evacuation, failback, switchover or recovery
+	Host           string     `json:"host"`            // the host emptied, refilled or recovered
+	Group          string     `json:"group,omitempty"` // the host's group
+	Mode           string     `json:"mode"`            // approve or notify-only
+	State          string     `json:"state"`           // pending, approved, rejected, expired, running, done, failed, notified
+	Summary        string     `json:"summary"`         // what and why, in one sentence
+	Moves          []PlanMove `json:"moves"`
+	Fence          string     `json:"fence,omitempty"` // the host a recovery plan fences first
+	Created        time.Time  `json:"created"`
+	Expires        time.Time  `json:"expires"`
+	Deadline       time.Time  `json:"deadline,omitzero"` // when a recovery plan proceeds unapproved
+	DecidedBy      string     `json:"decided_by,omitempty"`
+	DecidedAt      time.Time  `json:"decided_at,omitzero"`
+	DecisionReason string     `json:"decision_reason,omitempty"`
+	Result         string     `json:"result,omitempty"` // how a plan that ran ended
+}
+
+// validate reports the first field that makes the plan unstorable.
+func (p Plan) validate() error {
+	return validateKey("plan", "id", p.ID, func() error { return nil })
+}
+
+// open reports whether the plan still waits for a decision or for its actions to end: pending,
+// approved or running. PrunePlans keeps open plans.
+func (p Plan) open() bool {
+	switch p.State {
+	case "pending", "approved", "running":
+		return true
+	}
+	return false
+}
+
+// planNumber is N of an id "p-N" (N > 0), or 0.
+func planNumber(id string) uint64 {
+	s, ok := strings.CutPrefix(id, planIDPrefix)
+	if !ok || s == "" || s[0] == '0' {
+		return 0
+	}
+	n, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		return 0
+	}
+	return n
+}
+
+// NextPlanID returns a new plan id, "p-1", "p-2", ...: the plan counter is stored, so ids are
+// never reused, also across restarts and after PrunePlans.
+func (db *DB) NextPlanID(ctx context.Context) (string, error) {
+	var n uint64
+	err := db.update(ctx, "next plan id", func(tx *bbolt.Tx) error {
+		b, err := plansBucket(tx)
+		if err != nil {
+			return err
+		}
+		n, err = b.NextSequence()
+		if err != nil {
+			return fmt.Errorf("store: next plan id: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	return planIDPrefix + strconv.FormatUint(n, 10), nil
+}
+
+// PutPlan stores p under p.ID, replacing any plan with that ID. ID is required (an error naming
+// the field wraps ErrInvalid). A zero Seq is filled in: the stored plan's Seq when p replaces
+// one, else N of an ID "p-N", else the next number of the plan counter. An ID "p-N" the counter
+// has not reached yet moves the counter to N, so that NextPlanID never hands it out.
+func (db *DB) PutPlan(ctx context.Context, p Plan) error {
+	if err := p.validate(); err != nil {
+		return err
+	}
+	return db.update(ctx, "put plan", func(tx *bbolt.Tx) error {
+		b, err := plansBucket(tx)
+		if err != nil {
+			return err
+		}
+		n := planNumber(p.ID)
+		if n > b.Sequence() {
+			if err := b.SetSequence(n); err != nil {
+				return fmt.Errorf("store: put plan %q: %w", p.ID, err)
+			}
+		}
+		if p.Seq == 0 {
+			if v := b.Get([]byte(p.ID)); v != nil {
+				old, err := decodePlan([]byte(p.ID), v)
+				if err != nil {
+					return err
+				}
+				p.Seq = old.Seq
+			}
+		}
+		if p.Seq == 0 {
+			p.Seq = n
+		}
+		if p.Seq == 0 {
+			if p.Seq, err = b.NextSequence(); err != nil {
+				return fmt.Errorf("store: put plan %q: %w", p.ID, err)
+			}
+		}
+		v, err := json.Marshal(p)
+		if err != nil {
+			return fmt.Errorf("store: put plan %q: %w", p.ID, err)
+		}
+		return b.Put([]byte(p.ID), v)
+	})
+}
+
+// GetPlan returns the plan with the given ID, or an error wrapping ErrNotFound.
+func (db *DB) GetPlan(ctx context.Context, id string) (Plan, error) {
+	var p Plan
+	if id == "" {
+		return p, &fieldError{what: "get plan", field: "id", problem: "is required"}
+	}
+	err := db.view(ctx, "get plan", func(tx *bbolt.Tx) error {
+		var v []byte
+		if b := tx.Bucket(bucketPlans); b != nil {
+			v = b.Get([]byte(id))
+		}
+		if v == nil {
+			return fmt.Errorf("store: plan %q: %w", id, ErrNotFound)
+		}
+		var err error
+		p, err = decodePlan([]byte(id), v)
+		return err
+	})
+	return p, err
+}
+
+// ListPlans returns every plan, sorted by Seq, then ID (an empty, non-nil slice if there are
+// none).
+func (db *DB) ListPlans(ctx context.Context) ([]Plan, error) {
+	var out []Plan
+	err := db.view(ctx, "list plans", func(tx *bbolt.Tx) error {
+		var err error
+		out, err = readPlans(tx)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// PrunePlans deletes the oldest (by Seq) decided plans beyond the newest keep of them. Open
+// plans (pending, approved, running) are never deleted. A negative keep wraps ErrInvalid.
+func (db *DB) PrunePlans(ctx context.Context, keep int) error {
+	if keep < 0 {
+		return &fieldError{what: "prune plans", field: "keep", problem: fmt.Sprintf("is %d, want 0 or more", keep)}
+	}
+	return db.update(ctx, "prune plans", func(tx *bbolt.Tx) error {
+		plans, err := readPlans(tx)
+		if err != nil {
+			return err
+		}
+		var decided []Plan
+		for _, p := range plans {
+			if !p.open() {
+				decided = append(decided, p)
+			}
+		}
+		if len(decided) <= keep {
+			return nil
+		}
+		b := tx.Bucket(bucketPlans)
+		for _, p := range decided[:len(decided)-keep] {
+			if err := b.Delete([]byte(p.ID)); err != nil {
+				return fmt.Errorf("store: prune plans: delete %q: %w", p.ID, err)
+			}
+		}
+		return nil
+	})
+}
+
+// plansBucket returns the plans bucket for writing, making it in a store created before plans
+// existed.
+func plansBucket(tx *bbolt.Tx) (*bbolt.Bucket, error) {
+	b, err := tx.CreateBucketIfNotExists(bucketPlans)
+	if err != nil {
+		return nil, fmt.Errorf("store: bucket %q: %w", bucketPlans, err)
+	}
+	return b, nil
+}
+
+// readPlans decodes every plan, sorted by Seq, then ID; a store without the plans bucket has
+// none.
+func readPlans(tx *bbolt.Tx) ([]Plan, error) {
+	out := []Plan{}
+	b := tx.Bucket(bucketPlans)
+	if b == nil {
+		return out, nil
+	}
+	err := b.ForEach(func(k, v []byte) error {
+		p, err := decodePlan(k, v)
+		out = append(out, p)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Seq != out[j].Seq {
+			return out[i].Seq < out[j].Seq
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out, nil
+}
+
+func decodePlan(k, v []byte) (Plan, error) {
+	var p Plan
+	if v == nil {
+		return p, fmt.Errorf("store: plan %q: %w: a nested bucket, not a record", k, ErrCorrupt)
+	}
+	err := decodeJSON("plan", k, v, &p)
+	return p, err
+}
