@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -185,5 +186,10 @@ func signalViews(s policy.Signals, now time.Time) []api.SignalView {
 		op = "degraded: " + s.Operator.DegradedReason
 	}
 	out = append(out, api.SignalView{Name: "operator", Value: op})
+	h := s.Health
+	out = append(out, api.SignalView{Name: "health_score", Value: strconv.Itoa(h.Score), Detail: h.Message})
+	for _, o := range h.Active {
+		out = append(out, api.SignalView{Name: "health/" + o.Source, Value: string(o.Severity), At: o.At, Detail: o.Reason})
+	}
 	return out
 }
