@@ -9,6 +9,11 @@
 //	GET /v1/hosts/{name}/explain      Explanation
 //	GET /v1/events?after=N&limit=M    []Event with Seq > N, oldest first, at most M
 //	GET /v1/events?after=N&follow=true  NDJSON stream of Event, one a line, until the client goes away
+//	GET /v1/plans                     []PlanView (approval mode), pending first
+//	GET /v1/plans/{id}                PlanView
+//	POST /v1/plans/{id}/approve       PlanDecision → PlanView
+//	POST /v1/plans/{id}/reject        PlanDecision (reason required) → PlanView
+//	POST /v1/alerts/alertmanager      Alertmanager webhook (version 4) → AlertResult; its own token
 //	GET /metrics                      Prometheus metrics (when the server has a Gatherer)
 //	GET /healthz                      200 "ok" while serving
 //	GET /readyz                       200 when Backend.Ready is nil, else 503 with the reason

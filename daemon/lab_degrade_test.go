@@ -17,6 +17,7 @@ import (
 // shortFailback makes failback quick enough for a lab test.
 func shortFailback(stable time.Duration) func(*config.Config) {
 	return func(c *config.Config) {
+		c.Failback.Enabled = true
 		c.Failback.StableFor = config.Duration(stable)
 		c.Failback.WaveInterval = config.Duration(time.Second)
 		c.Failback.WaveSize = 1
@@ -326,4 +327,62 @@ func TestLabApprovalMode(t *testing.T) {
 	}
 	waitElsewhere(t, l, []testenv.Guest{other}, "h2", time.Minute)
 	t.Logf("switchover plan %s approved and run", res.Plan)
+}
+
+// TestLabApprovalRecoveryDeadline: with recovery under approval and a deadline, a host's power
+// loss becomes a pending recovery plan (fence, then restarts) and nothing is fenced or restarted;
+// at the deadline the recovery proceeds without approval, and the journal says so.
+func TestLabApprovalRecoveryDeadline(t *testing.T) {
+	const deadline = 6 * time.Second
+	l, c := startRecoveryLab(t, testenv.Options{Hosts: 2, Standby: 1, VMs: 2}, func(cfg *config.Config) {
+		cfg.Approval.Kinds = map[string]config.ApprovalMode{"recovery": config.ApprovalApprove}
+		cfg.Approval.RecoveryDeadline = config.Duration(deadline)
+	})
+	stop := watchInvariants(t, l, false)
+	defer stop()
+	ctx := context.Background()
+	gs := guestsOf(l, "h1")
+	if err := l.PowerOff(ctx, "h1"); err != nil {
+		t.Fatal(err)
+	}
+	var plan api.PlanView
+	for end := time.Now().Add(15 * time.Second); plan.ID == ""; {
+		ps, err := c.Plans(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range ps {
+			if p.Kind == "recovery" && p.State == "pending" {
+				plan = p
+			}
+		}
+		if time.Now().After(end) {
+			t.Fatalf("no pending recovery plan: %+v", ps)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if plan.Fence != "h1" || plan.Deadline.IsZero() || len(plan.Moves) != len(gs) {
+		t.Fatalf("recovery plan: %+v", plan)
+	}
+	for time.Until(plan.Deadline) > 500*time.Millisecond {
+		if journalHas(t, c, "action", "fence_started", "h1") {
+			t.Fatal("h1 was fenced before the plan was approved or its deadline")
+		}
+		if on, _ := l.RunningOn(gs[0].Name); len(on) > 0 {
+			t.Fatalf("%s restarted on %v before the deadline", gs[0].Name, on)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	took := waitElsewhere(t, l, gs, "h1", time.Minute)
+	t.Logf("recovery proceeded at its deadline; guests running elsewhere %s later", took.Round(100*time.Millisecond))
+	p, err := c.Plan(ctx, plan.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.DecidedBy != "deadline" || (p.State != "running" && p.State != "done") {
+		t.Fatalf("plan after the deadline: %+v", p)
+	}
+	if !journalHas(t, c, "decision", "plan_deadline", "h1") || !journalHas(t, c, "action", "fenced", "h1") {
+		t.Error("the journal lacks the deadline decision or the fence")
+	}
 }

@@ -72,6 +72,7 @@ func labConfig(t testing.TB, l *testenv.Lab) config.Config {
 	cfg.Store.Path = filepath.Join(t.TempDir(), "lifeboat.db")
 	cfg.Timings.StableFor = config.Duration(2 * time.Second)
 	cfg.Health.ClearAfter = config.Duration(2 * time.Second)
+	cfg.Failback.Enabled = false // tests of failback turn it on
 	return cfg
 }
 

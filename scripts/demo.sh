@@ -3,7 +3,9 @@
 # guests), starts the lifeboat daemon on it with its embedded store, shows the host table live,
 # switches a guest over to another host while pinging it, drains a host for maintenance, cuts a
 # host's power and shows the verdict change with its reason, the fence and the restart of its VMs
-# elsewhere, powers the host back on until it is healthy again, and removes everything.
+# elsewhere, powers the host back on until it is healthy again and its VMs come home (failback),
+# degrades a host through its BMC so it is emptied by live migration and refilled once repaired,
+# and removes everything.
 # Run through `make demo`. Everything it makes is removed on exit, even after a failure; it only
 # ever stops processes it started, by their pid.
 set -euo pipefail
@@ -85,6 +87,29 @@ lb vms
 say "power h2 back on through the lab; it must answer for a stable period before it is healthy"
 "$LIFEBOAT" lab fault --dir "$DIR" h2 power-on
 watch_hosts 40 '^h2 +healthy'
+
+say "failback: once h2 has been healthy for failback.stable_for (20 s in the lab), its VMs come home by live migration"
+# wait_home VM HOST SECONDS: wait until the VM runs on its home host again.
+wait_home() {
+  local end=$((SECONDS + $3))
+  while [ $SECONDS -lt $end ]; do
+    lb vms | awk -v vm="$1" -v h="$2" '$1==vm && $2==h {found=1} END {exit !found}' && return 0
+    sleep 1
+  done
+  return 1
+}
+if wait_home g2 h2 60; then lb vms; else echo "g2 has not come home yet"; lb vms; fi
+
+say "degradation: h3's BMC reports health Critical; h3 is emptied by live migration before it fails"
+"$LIFEBOAT" lab fault --dir "$DIR" h3 degrade --health critical --reason "PSU 2 lost input"
+watch_hosts 15 '^h3 +degraded' || true
+for _ in $(seq 1 60); do lb vms | awk '$2=="h3"{found=1} END{exit found}' && break; sleep 0.5; done
+lb vms
+lb explain host h3 | head -20
+say "h3 repaired: healthy once its health stays clear for health.clear_after, then its VMs come home"
+"$LIFEBOAT" lab fault --dir "$DIR" h3 repair
+watch_hosts 20 '^h3 +healthy' >/dev/null || true
+if wait_home g3 h3 60; then lb vms; else echo "g3 has not come home yet"; lb vms; fi
 
 say "the journal (lifeboat events), last entries"
 lb events --limit 15

@@ -19,6 +19,11 @@ func writeDaemonConfig(st *labState) (string, error) {
 	cfg.Store.Path = filepath.Join(st.Dir, "lifeboat.db")
 	// A lab host that comes back is trusted after 10 s of stable answers (30 s by default).
 	cfg.Timings.StableFor = config.Duration(10 * time.Second)
+	// A repaired lab host is healthy 5 s after its health clears, and VMs return home to a host
+	// healthy for 20 s (1 min and 5 min by default), so that a demo shows failback.
+	cfg.Health.ClearAfter = config.Duration(5 * time.Second)
+	cfg.Failback.StableFor = config.Duration(20 * time.Second)
+	cfg.Failback.WaveInterval = config.Duration(2 * time.Second)
 	// Its own API port, so that labs side by side can each run a daemon.
 	if ln, err := net.Listen("tcp", "127.0.0.1:0"); err == nil {
 		cfg.API.Listen = ln.Addr().String()

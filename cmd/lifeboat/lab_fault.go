@@ -28,8 +28,10 @@ func newLabFaultCmd() *cobra.Command {
   partition, heal cut the host's management link (storage and guests live on), and restore it
   crash-libvirtd  kill libvirtd only (guests keep running); start-libvirtd starts it again
   bmc-down, bmc-up  the BMC stops answering (connections hang), and answers again
-  degrade, repair the BMC reports health Warning (or --health critical) with --reason, and OK again`,
-		Example: "  lifeboat lab fault --dir /tmp/lab h2 power-off\n  lifeboat lab fault --dir /tmp/lab h1 degrade --reason 'DIMM A1 correctable ECC storm'",
+  degrade, repair the BMC reports health Warning (or --health critical) with --reason, and OK again
+                  (alone, a Warning scores 50, below the default health.degrade_score of 100;
+                  Critical degrades the host)`,
+		Example: "  lifeboat lab fault --dir /tmp/lab h2 power-off\n  lifeboat lab fault --dir /tmp/lab h1 degrade --health critical --reason 'PSU 2 lost input'",
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 2 {
 				return fmt.Errorf("want HOST and KIND, got %d argument(s); KIND is one of %s", len(args), strings.Join(kinds, ", "))

@@ -63,9 +63,10 @@ func newDegradeCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "degrade HOST --reason TEXT",
 		Short: "Mark a host degraded: no new placements, its VMs live-migrated off",
-		Long: `Mark a host degraded, with a reason. It takes no new placements, and its VMs are
-live-migrated off it before it fails (unless recovery.automatic is off or a mass failure froze
-recovery). 'lifeboat host repair HOST' clears the mark.`,
+		Long: `Mark a host degraded, with a reason (a critical health observation, kept across daemon
+restarts). It takes no new placements, and its VMs are live-migrated off it before it fails
+(unless recovery.automatic is off or a mass failure froze recovery; under the approval mode the
+evacuation waits as a plan). 'lifeboat host repair HOST' clears the mark.`,
 		Example: "  lifeboat host degrade h1 --reason 'DIMM A1 correctable ECC storm'",
 		Args:    oneArg("HOST", ""),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -94,7 +95,11 @@ func newRepairCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "repair HOST",
 		Short: "Clear an operator's degraded mark on a host",
-		Args:  oneArg("HOST", ""),
+		Long: `Clear an operator's degraded mark on a host, and the guest I/O errors latched against it.
+Firing alerts and the BMC's health still count. The host is healthy again once its health score
+has stayed below health.clear_score for health.clear_after; after failback.stable_for its VMs
+return home.`,
+		Args: oneArg("HOST", ""),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := cf.client()
 			if err != nil {
