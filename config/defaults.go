@@ -23,7 +23,7 @@ func Default() Config {
 		Recovery: Recovery{Automatic: true, MassFailureFraction: 0.34, FenceWindow: Duration(10 * time.Minute),
 			FenceTimeout: Duration(20 * time.Second), RestartConcurrency: 4},
 		Health: Health{DegradeScore: 100, ClearScore: 50, ClearAfter: Duration(time.Minute), EventTTL: Duration(10 * time.Minute),
-			RPCLatency: Duration(2 * time.Second), MemoryAvailable: 0.03},
+			RPCLatency: Duration(500 * time.Millisecond), MemoryAvailable: 0.03},
 		Failback: Failback{Enabled: true, StableFor: Duration(5 * time.Minute), WaveSize: 2, WaveInterval: Duration(30 * time.Second)},
 		Approval: Approval{Mode: ApprovalAutomatic, TTL: Duration(30 * time.Minute)},
 		Store:    Store{Path: "/var/lib/lifeboat/lifeboat.db"},

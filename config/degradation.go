@@ -11,8 +11,8 @@ type Health struct {
 	ClearAfter Duration `yaml:"clear_after"`
 	// EventTTL is how long a one-off event (a guest I/O error) counts after it happened.
 	EventTTL Duration `yaml:"event_ttl"`
-	// RPCLatency: a median libvirt round trip above this (over the recent probes) is a warning;
-	// 0 disables the signal.
+	// RPCLatency: a median libvirt round trip above this (over the last 10 probes) is a warning;
+	// 0 disables the signal. It must be below timings.probe_timeout.
 	RPCLatency Duration `yaml:"rpc_latency"`
 	// MemoryAvailable: available host memory below this share of the total is a warning;
 	// 0 disables the signal.
@@ -128,6 +128,8 @@ func (c *Config) validateDegradation() []error {
 	}
 	if h.RPCLatency < 0 {
 		errs = append(errs, fieldErr("health.rpc_latency", "%s: must not be negative (0 disables)", h.RPCLatency))
+	} else if h.RPCLatency > 0 && h.RPCLatency >= c.Timings.ProbeTimeout {
+		errs = append(errs, fieldErr("health.rpc_latency", "%s: must be below timings.probe_timeout (%s), or no answered probe could ever be that slow", h.RPCLatency, c.Timings.ProbeTimeout))
 	}
 	if h.MemoryAvailable < 0 || h.MemoryAvailable >= 1 {
 		errs = append(errs, fieldErr("health.memory_available", "%v: want a share from 0 (off) to below 1", h.MemoryAvailable))
