@@ -263,6 +263,13 @@ func (d *Daemon) drainPlan(w *hostWatch) []api.PlannedMove {
 			reqs = append(reqs, request(r))
 		}
 	}
+	// Highest priority first: the order the migrations are submitted in.
+	sort.Slice(reqs, func(i, j int) bool {
+		if reqs[i].Priority != reqs[j].Priority {
+			return reqs[i].Priority > reqs[j].Priority
+		}
+		return reqs[i].Name < reqs[j].Name
+	})
 	hosts := d.capacities()
 	for i := range hosts {
 		if hosts[i].Name == w.cfg.Name {
@@ -337,7 +344,7 @@ func (d *Daemon) drainLoop(ctx context.Context) {
 			}
 			what, key := "drain of "+w.cfg.Name, ""
 			if !w.draining {
-				what = "evacuation of degraded " + w.cfg.Name + " (" + w.verdict.Message + ")"
+				what = "evacuation of degraded " + w.cfg.Name + " (" + w.health.track.Top.Reason + ")"
 				key = fmt.Sprintf("evacuation/%s/%d", w.cfg.Name, w.health.track.Since.UnixNano())
 			}
 			left := 0
@@ -357,9 +364,19 @@ func (d *Daemon) drainLoop(ctx context.Context) {
 				subs = append(subs, sub{migrate.Request{VM: r.Name, UUID: r.UUID, From: w.cfg.Name, To: mv.To,
 					FromURI: w.cfg.URI, ToURI: d.byName[mv.To].cfg.URI, Why: what + ": " + mv.Reason}, key})
 			}
+			if key != "" {
+				// A VM that does not run (paused on an I/O error, say) cannot be live-migrated, and
+				// an evacuation never restarts it cold: it stays, and is reported.
+				for _, r := range d.vms {
+					if r.CurrentHost == w.cfg.Name && r.State != "running" {
+						notes = append(notes, store.Entry{Kind: "decision", Host: w.cfg.Name, VM: r.Name, Reason: "not_migratable",
+							Message: fmt.Sprintf("%s: %s is %s, not running: it cannot be live-migrated and stays (never a cold restart)", what, r.Name, orNone(r.State))})
+					}
+				}
+			}
 			if key != "" && left > 0 {
 				specs[key] = planSpec{Kind: "evacuation", Host: w.cfg.Name, Group: w.cfg.Group, Key: key, Moves: moves,
-					Summary: fmt.Sprintf("evacuation of %s by live migration (%d VMs): %s", w.cfg.Name, left, w.verdict.Message)}
+					Summary: fmt.Sprintf("evacuation of %s by live migration (%d VMs): %s", w.cfg.Name, left, w.health.track.Top.Reason)}
 			}
 			if left == 0 && !complete[w.cfg.Name] {
 				complete[w.cfg.Name] = true
