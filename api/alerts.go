@@ -218,10 +218,6 @@ func (a *alertReceiver) validate(p amPayload) []string {
 		if al.Status != "firing" && al.Status != "resolved" {
 			problems = append(problems, fmt.Sprintf("alert %d (%s): status %q: want firing or resolved", i, alertName(al), al.Status))
 		}
-		if al.Labels[a.hostLabel] == "" {
-			problems = append(problems, fmt.Sprintf("alert %d (%s) has no %q label: lifeboat needs it to know the host (or set alerts.alertmanager.host_label)",
-				i, alertName(al), a.hostLabel))
-		}
 	}
 	return problems
 }
@@ -233,6 +229,13 @@ func (a *alertReceiver) mapAlerts(alerts []amAlert) ([]AlertObservation, []strin
 	var ignored []string
 	for _, al := range alerts {
 		value := al.Labels[a.hostLabel]
+		if value == "" {
+			// Not an error of the payload: Alertmanager does not retry a refused notification,
+			// and the group's other alerts must still count.
+			ignored = append(ignored, fmt.Sprintf("alert %s has no %q label: lifeboat needs it to know the host (or set alerts.alertmanager.host_label)",
+				alertName(al), a.hostLabel))
+			continue
+		}
 		host, ok := a.host(value)
 		if !ok {
 			ignored = append(ignored, fmt.Sprintf("alert %s: %s=%s matches no host; map it under alerts.alertmanager.hosts",

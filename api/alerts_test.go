@@ -206,8 +206,6 @@ func TestAlertmanagerRejectsBadPayloads(t *testing.T) {
 		{"no version", "application/json", `{"alerts":[` + good + `]}`, http.StatusBadRequest, []string{`version ""`}},
 		{"no alerts", "application/json", amJSON(), http.StatusBadRequest, []string{"no alerts"}},
 		{"status", "application/json", amJSON(amAlertJSON("pending", "X", "h1", "", "", nil)), http.StatusBadRequest, []string{"alert 0 (X)", `"pending"`, "firing or resolved"}},
-		{"no host label", "application/json", amJSON(good, amAlertJSON("firing", "NodeDiskErrors", "", "critical", "fp2", nil)), http.StatusBadRequest,
-			[]string{"alert 1 (NodeDiskErrors)", `"instance" label`, "nothing applied"}},
 		{"content type", "application/x-www-form-urlencoded", amJSON(good), http.StatusUnsupportedMediaType, []string{"application/json"}},
 		{"oversize", "application/json", amJSON(good, `{"status":"firing","labels":{"instance":"h1","pad":"`+strings.Repeat("x", maxAlertBody)+`"}}`),
 			http.StatusRequestEntityTooLarge, []string{"larger than 1048576 bytes"}},
@@ -235,7 +233,7 @@ func TestAlertmanagerOneBadAlertChangesNothing(t *testing.T) {
 	body := amJSON(
 		amAlertJSON("firing", "NodeDiskErrors", "h1:9100", "critical", "fp1", nil),
 		amAlertJSON("firing", "NodeMemoryECC", "h3", "warning", "fp2", nil),
-		amAlertJSON("firing", "NoHost", "", "warning", "fp3", nil),
+		amAlertJSON("pending", "NoHost", "h1", "warning", "fp3", nil),
 		amAlertJSON("weird", "NodeFan", "h2", "warning", "fp4", nil),
 	)
 	code, resp := postAlerts(t, url, alertToken, "application/json; charset=utf-8", body)
@@ -251,6 +249,23 @@ func TestAlertmanagerOneBadAlertChangesNothing(t *testing.T) {
 	}
 	if n := len(f.calls()); n != 0 {
 		t.Fatalf("a rejected payload reached the backend %d times", n)
+	}
+}
+
+// TestAlertmanagerNoHostLabelIgnored: an alert without the host label is not a malformed
+// payload: it is ignored and listed, and the group's other alerts still count (Alertmanager
+// does not retry a refused notification).
+func TestAlertmanagerNoHostLabelIgnored(t *testing.T) {
+	f := &alertFake{fakeBackend: newFake()}
+	url := serveAlerts(t, f) + AlertmanagerPath
+	body := amJSON(amAlertJSON("firing", "NodeDiskErrors", "h1:9100", "critical", "fp1", nil),
+		amAlertJSON("firing", "NodeDiskErrors", "", "critical", "fp2", nil))
+	code, resp := postAlerts(t, url, alertToken, "application/json", body)
+	if code != http.StatusOK || !strings.Contains(resp, `has no \"instance\" label`) || !strings.Contains(resp, `"applied":1`) {
+		t.Fatalf("%d %s", code, resp)
+	}
+	if calls := f.calls(); len(calls) != 1 || len(calls[0]) != 1 || calls[0][0].Host != "h1" {
+		t.Fatalf("backend got %+v", calls)
 	}
 }
 

@@ -117,8 +117,8 @@ func (c *Config) validateDegradation() []error {
 	if h.DegradeScore < 1 {
 		errs = append(errs, fieldErr("health.degrade_score", "%d: want at least 1", h.DegradeScore))
 	}
-	if h.ClearScore < 0 || h.ClearScore > h.DegradeScore {
-		errs = append(errs, fieldErr("health.clear_score", "%d: want from 0 to health.degrade_score (%d)", h.ClearScore, h.DegradeScore))
+	if h.ClearScore < 1 || h.ClearScore > h.DegradeScore {
+		errs = append(errs, fieldErr("health.clear_score", "%d: want from 1 to health.degrade_score (%d): a host clears once its score is below it", h.ClearScore, h.DegradeScore))
 	}
 	if h.ClearAfter < 0 {
 		errs = append(errs, fieldErr("health.clear_after", "%s: must not be negative", h.ClearAfter))

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -74,6 +75,8 @@ type hostWatch struct {
 	info    hypervisor.HostInfo // capacity, read once connected
 	history []store.Entry       // recent verdict changes, newest last
 	health  healthState         // the health score's inputs and memory
+	spells  []time.Time         // when the host went bad (degraded, failed, unreachable) lately
+	inSpell bool                // between going bad and being healthy again
 	// draining is an operator's drain: maintenance (no new placements), VMs moved off.
 	draining bool
 	// ladder fences the host; fencedAt/fencedBy record a verified fence (or an operator's
@@ -164,7 +167,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Daemon, error) 
 		return nil, err
 	}
 	d.failbackKick = make(chan struct{}, 1)
-	d.fb = failbackState{migrations: map[string]string{}, rehome: map[string]bool{}}
+	d.fb = failbackState{migrations: map[string]string{}, failed: map[string]time.Time{}}
 	return d, nil
 }
 
@@ -197,6 +200,7 @@ func (d *Daemon) load(ctx context.Context) error {
 			w.draining = h.Maintenance
 			w.sig.Operator.Maintenance = h.Maintenance
 			w.sig.Operator.Degraded, w.sig.Operator.DegradedReason = h.Degraded, h.DegradedReason
+			w.health.restore(h.Observations)
 			w.track = policy.Track{State: policy.HostState(h.State), Reason: policy.Reason(h.Reason), Since: h.Since}
 			w.verdict = policy.Verdict{Host: h.Name, State: w.track.State, Reason: w.track.Reason, Message: h.Message, Since: h.Since}
 		}
@@ -323,31 +327,36 @@ func (d *Daemon) parseDisks(r *store.VMRecord) {
 
 // migrationDone records where a migrated VM now runs, without waiting for the next inventory.
 func (d *Daemon) migrationDone(m migrate.Migration) {
-	d.mu.Lock()
-	_, failback := d.fb.migrations[m.ID]
-	d.mu.Unlock()
 	d.m.migrations.WithLabelValues(string(m.State)).Inc()
 	if !m.Started.IsZero() {
 		d.m.migDur.Observe(m.Ended.Sub(m.Started).Seconds())
 	}
-	if failback {
+	if m.Purpose == purposeFailback {
 		d.m.failbacks.WithLabelValues(string(m.State)).Inc()
+		if m.State != migrate.StateSucceeded {
+			d.mu.Lock()
+			d.fb.failed[m.UUID] = d.now() // it waits before its next try
+			d.mu.Unlock()
+		}
+	}
+	if id, ok := strings.CutPrefix(m.Purpose, purposeSwitchover+":"); ok {
+		state, result := planDone, fmt.Sprintf("migration %s %s", m.ID, m.State)
+		if m.State != migrate.StateSucceeded {
+			state, result = planFailed, result+": "+m.Error
+		}
+		d.finishPlanID(d.runCtx, id, state, result)
 	}
 	if m.State != migrate.StateSucceeded {
-		d.mu.Lock()
-		delete(d.fb.rehome, m.ID)
-		d.mu.Unlock()
 		return
 	}
 	d.m.migDown.Observe(float64(m.DowntimeMs) / 1000)
 	d.m.migBytes.Add(float64(m.DataBytes))
 	d.mu.Lock()
-	rehome := d.fb.rehome[m.ID]
-	delete(d.fb.rehome, m.ID)
+	delete(d.fb.failed, m.UUID)
 	r, ok := d.vms[m.UUID]
 	if ok {
 		r.CurrentHost, r.State, r.UpdatedAt = m.To, "running", d.now()
-		if rehome && r.HomeHost != m.To {
+		if strings.HasPrefix(m.Purpose, purposeSwitchover) && r.HomeHost != m.To {
 			// An operator's switchover is a move on purpose: the VM's home is where it went.
 			r.HomeHost = m.To
 		}

@@ -46,6 +46,15 @@ func (d *Daemon) decideAll(ctx context.Context) {
 		if !v.Changed && prev.State != "" {
 			continue
 		}
+		switch v.State {
+		case policy.Degraded, policy.Failed, policy.Unreachable:
+			if !w.inSpell { // a bad spell begins (for failback's flap damping)
+				w.inSpell = true
+				w.spells = append(w.spells, now)
+			}
+		case policy.Healthy:
+			w.inSpell = false
+		}
 		e := store.Entry{At: now, Kind: "verdict", Host: w.cfg.Name, Reason: string(v.Reason),
 			Message: w.cfg.Name + " is " + string(v.State) + ": " + v.Message}
 		w.history = append(w.history, e)
@@ -129,7 +138,7 @@ func (d *Daemon) hostRecord(w *hostWatch, now time.Time) store.HostRecord {
 	v := w.verdict
 	return store.HostRecord{Name: w.cfg.Name, Role: string(w.cfg.Role), State: string(v.State), Reason: string(v.Reason),
 		Message: v.Message, Since: v.Since, UpdatedAt: now, Maintenance: w.draining,
-		Degraded: w.sig.Operator.Degraded, DegradedReason: w.sig.Operator.DegradedReason}
+		Degraded: w.sig.Operator.Degraded, DegradedReason: w.sig.Operator.DegradedReason, Observations: w.health.stored()}
 }
 
 // saveHost stores a host's record now (after an operator changed its marks).

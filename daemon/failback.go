@@ -16,14 +16,20 @@ import (
 	"github.com/lifeboat-ha/lifeboat/store"
 )
 
+// Migration purposes the daemon tags its migrations with.
+const (
+	purposeFailback   = "failback"
+	purposeSwitchover = "switchover" // an operator's move: the target becomes the VM's home
+)
+
 // failbackState is the failback loop's memory (guarded by d.mu).
 type failbackState struct {
 	// lastWave is when the latest wave started; migrations maps its migration ids to VM names.
 	lastWave   time.Time
 	migrations map[string]string
-	// rehome marks operator switchovers: a VM moved on purpose gets the target as its new home.
-	rehome map[string]bool
-	// waiting remembers the last "why not yet" per home host, to journal changes only.
+	// failed is when each VM's latest failback migration failed: it waits before trying again.
+	failed map[string]time.Time
+	// waiting remembers the last wait code per home host, to journal changes only.
 	waiting map[string]string
 }
 
@@ -46,6 +52,11 @@ func (d *Daemon) noFailback(r *store.VMRecord) bool {
 	return false
 }
 
+func (d *Daemon) failbackConfig() policy.FailbackConfig {
+	fc := d.cfg.Failback
+	return policy.FailbackConfig{StableFor: fc.StableFor.D(), WaveSize: fc.WaveSize, WaveInterval: fc.WaveInterval.D()}
+}
+
 // failbackLoop returns VMs to their home hosts once those have been healthy for
 // failback.stable_for, in waves of failback.wave_size, failback.wave_interval apart. It is
 // level-based, like the drain loop: after a daemon restart it carries on from the records.
@@ -66,115 +77,167 @@ func (d *Daemon) failbackLoop(ctx context.Context) {
 	}
 }
 
+// failbackInput is the failback loop's view of the cluster. Caller holds d.mu.
+func (d *Daemon) failbackInput(now time.Time) ([]policy.FailbackHost, []policy.FailbackVM) {
+	hosts := make([]policy.FailbackHost, 0, len(d.hosts))
+	ok := map[string]bool{}
+	for _, w := range d.hosts {
+		w.spells = pruneTimes(w.spells, now, d.det.FlapWindow)
+		hosts = append(hosts, policy.FailbackHost{Name: w.cfg.Name, State: w.verdict.State, Since: w.verdict.Since, Spells: len(w.spells)})
+		ok[w.cfg.Name] = w.sig.Libvirt.Result == policy.ProbeOK
+	}
+	backoff := max(d.cfg.Failback.StableFor.D(), time.Minute)
+	vms := make([]policy.FailbackVM, 0, len(d.vms))
+	for _, r := range d.vms {
+		if r.HomeHost == "" || r.CurrentHost == r.HomeHost {
+			continue
+		}
+		rs := d.restarts[r.UUID]
+		failed, hadFailure := d.fb.failed[r.UUID]
+		vms = append(vms, policy.FailbackVM{Name: r.Name, UUID: r.UUID, Current: r.CurrentHost, Home: r.HomeHost, Priority: r.Priority,
+			Running:    r.State == "running" && ok[r.CurrentHost],
+			Busy:       d.engine.Busy(r.UUID) || (rs != nil && rs.inFlight) || (hadFailure && now.Sub(failed) < backoff),
+			NoFailback: d.noFailback(r)})
+	}
+	return hosts, vms
+}
+
+func pruneTimes(ts []time.Time, now time.Time, window time.Duration) []time.Time {
+	out := ts[:0]
+	for _, t := range ts {
+		if now.Sub(t) <= window {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
 func (d *Daemon) failbackOnce(ctx context.Context) {
 	now := d.now()
-	fc := d.cfg.Failback
+	fcfg := d.failbackConfig()
 	d.mu.Lock()
 	if d.frozen || d.engine == nil {
 		d.mu.Unlock()
 		return
 	}
-	hosts := make([]policy.FailbackHost, 0, len(d.hosts))
-	for _, w := range d.hosts {
-		hosts = append(hosts, policy.FailbackHost{Name: w.cfg.Name, State: w.verdict.State, Since: w.verdict.Since})
-	}
-	var vms []policy.FailbackVM
-	for _, r := range d.vms {
-		vms = append(vms, policy.FailbackVM{Name: r.Name, UUID: r.UUID, Current: r.CurrentHost, Home: r.HomeHost, Priority: r.Priority,
-			Running: r.State == "running", Busy: d.engine.Busy(r.UUID), NoFailback: d.noFailback(r)})
-	}
+	// A failback whose home is no longer healthy stops: nothing lands on a host that went bad
+	// again inside its window.
+	var cancel []string
 	inFlight := 0
 	for id := range d.fb.migrations {
-		if m, err := d.engine.Get(id); err == nil && (m.State == migrate.StateQueued || m.State == migrate.StateRunning) {
-			inFlight++
-		} else {
+		m, err := d.engine.Get(id)
+		if err != nil || m.State.Done() {
 			delete(d.fb.migrations, id)
+			continue
+		}
+		inFlight++
+		if w, ok := d.byName[m.To]; ok && w.verdict.State != policy.Healthy {
+			cancel = append(cancel, id)
 		}
 	}
-	plan := policy.PlanFailback(policy.FailbackConfig{StableFor: fc.StableFor.D(), WaveSize: fc.WaveSize, WaveInterval: fc.WaveInterval.D()},
-		hosts, vms, d.fb.lastWave, inFlight, now)
-	// Every move must also fit its home host now (capacity, affinity).
-	byHome := map[string][]api.PlanMove{}
+	hosts, vms := d.failbackInput(now)
+	// The homes ready to take VMs back, each with every VM going there (the plan's diff).
+	type home struct {
+		group, key string
+		moves      []api.PlanMove
+	}
+	homes := map[string]*home{}
+	for _, h := range hosts {
+		if ok, _ := policy.FailbackStable(fcfg, h, now); !ok {
+			continue
+		}
+		for _, vm := range vms {
+			if vm.Home != h.Name || vm.NoFailback || vm.Current == "" {
+				continue
+			}
+			hm := homes[h.Name]
+			if hm == nil {
+				w := d.byName[h.Name]
+				hm = &home{group: w.cfg.Group, key: fmt.Sprintf("failback/%s/%d", h.Name, h.Since.UnixNano())}
+				homes[h.Name] = hm
+			}
+			hm.moves = append(hm.moves, api.PlanMove{VM: vm.Name, From: vm.Current, To: h.Name, Why: "its home host, healthy again"})
+		}
+	}
+	d.mu.Unlock()
+	for _, id := range cancel {
+		if err := d.engine.Cancel(id); err == nil {
+			d.journal(ctx, store.Entry{At: now, Kind: "decision", Reason: "failback_stopped",
+				Message: fmt.Sprintf("failback migration %s cancelled: its home host is no longer healthy", id)})
+		}
+	}
+
+	// Under the approval mode each home's failback is a plan; a home waiting for a person
+	// holds none of the wave's places.
+	names := make([]string, 0, len(homes))
+	for n := range homes {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	held := map[string]bool{}
+	for _, n := range names {
+		hm := homes[n]
+		sort.Slice(hm.moves, func(i, j int) bool { return hm.moves[i].VM < hm.moves[j].VM })
+		held[n] = !d.gate(ctx, planSpec{Kind: "failback", Host: n, Group: hm.group, Key: hm.key, Moves: hm.moves,
+			Summary: fmt.Sprintf("failback of %d VMs to %s, healthy again for %s", len(hm.moves), n, d.cfg.Failback.StableFor)})
+	}
+
+	d.mu.Lock()
+	for i := range hosts {
+		hosts[i].Held = held[hosts[i].Name]
+	}
+	plan := policy.PlanFailback(fcfg, hosts, vms, d.fb.lastWave, inFlight, now)
+	// Every move of the wave must also fit its home host, counting the wave's earlier moves.
+	caps := map[string]policy.HostCapacity{}
+	for _, h := range d.capacities() {
+		caps[h.Name] = h
+	}
 	var reqs []migrate.Request
 	for _, mv := range plan.Moves {
 		r := d.vms[mv.UUID]
-		home := d.byName[mv.To]
-		var target []policy.HostCapacity
-		for _, h := range d.capacities() {
-			if h.Name == mv.To {
-				target = append(target, h)
-			}
-		}
-		if pl := policy.Place(d.placementConfig(), target, request(r)); pl.Host == "" {
-			plan.Waiting[mv.To] = fmt.Sprintf("%s does not fit on %s now: %s", mv.VM, mv.To, pl.Reason)
+		target := caps[mv.To]
+		pl := policy.Place(d.placementConfig(), []policy.HostCapacity{target}, request(r))
+		if pl.Host == "" {
+			plan.Waiting[mv.To] = policy.Wait{Code: policy.WaitNoFit, Message: fmt.Sprintf("%s does not fit on %s now: %s", mv.VM, mv.To, pl.Reason)}
 			continue
 		}
-		byHome[mv.To] = append(byHome[mv.To], api.PlanMove{VM: mv.VM, From: mv.From, To: mv.To, Why: mv.Why})
-		reqs = append(reqs, migrate.Request{VM: mv.VM, UUID: mv.UUID, From: mv.From, To: mv.To,
-			FromURI: d.byName[mv.From].cfg.URI, ToURI: home.cfg.URI, Why: mv.Why})
+		target.UsedMemoryMiB += r.MemoryMiB
+		target.UsedVCPUs += r.VCPUs
+		target.VMs = append(slices.Clone(target.VMs), r.Name)
+		caps[mv.To] = target
+		reqs = append(reqs, migrate.Request{VM: mv.VM, UUID: mv.UUID, From: mv.From, To: mv.To, Purpose: purposeFailback,
+			FromURI: d.byName[mv.From].cfg.URI, ToURI: d.byName[mv.To].cfg.URI, Why: mv.Why})
 	}
-	// The plan a person approves shows every VM going home, not only this wave.
-	for home := range byHome {
-		var all []api.PlanMove
-		for _, vm := range vms {
-			if vm.Home == home && vm.Current != home && vm.Current != "" && !vm.NoFailback {
-				all = append(all, api.PlanMove{VM: vm.Name, From: vm.Current, To: home, Why: "its home host, healthy again"})
-			}
-		}
-		sort.Slice(all, func(i, j int) bool { return all[i].VM < all[j].VM })
-		byHome[home] = all
-	}
-	var notes []store.Entry
 	if d.fb.waiting == nil {
 		d.fb.waiting = map[string]string{}
 	}
-	for host, why := range plan.Waiting {
-		// Only the kind of wait is news, not its count-down.
-		kind, _, _ := strings.Cut(why, " for ")
-		if d.fb.waiting[host] != kind {
-			d.fb.waiting[host] = kind
+	var notes []store.Entry
+	for host, wt := range plan.Waiting {
+		if d.fb.waiting[host] != wt.Code { // only a new kind of wait is news, not its count-down
+			d.fb.waiting[host] = wt.Code
 			notes = append(notes, store.Entry{At: now, Kind: "decision", Host: host, Reason: "failback_waiting",
-				Message: fmt.Sprintf("failback to %s waits (%d VMs away): %s", host, plan.Away[host], why)})
+				Message: fmt.Sprintf("failback to %s waits (%d VMs away): %s", host, plan.Away[host], wt.Message)})
 		}
 	}
 	// A home host with nothing left away has its failback done.
 	var done []string
 	for _, w := range d.hosts {
 		if plan.Away[w.cfg.Name] == 0 {
+			if _, was := d.fb.waiting[w.cfg.Name]; was || d.openPlan("failback", w.cfg.Name) != nil {
+				done = append(done, w.cfg.Name)
+			}
 			delete(d.fb.waiting, w.cfg.Name)
-			done = append(done, w.cfg.Name)
 		}
-	}
-	keys := map[string]string{}
-	groups := map[string]string{}
-	for home := range byHome {
-		w := d.byName[home]
-		keys[home] = fmt.Sprintf("failback/%s/%d", home, w.verdict.Since.UnixNano())
-		groups[home] = w.cfg.Group
 	}
 	d.mu.Unlock()
 	for _, n := range notes {
 		d.journal(ctx, n)
 	}
 	for _, host := range done {
-		d.finishPlanPrefix(ctx, "failback/"+host+"/", planDone, "every VM is back on "+host)
-	}
-	homes := make([]string, 0, len(byHome))
-	for h := range byHome {
-		homes = append(homes, h)
-	}
-	sort.Strings(homes)
-	approved := map[string]bool{}
-	for _, home := range homes {
-		moves := byHome[home]
-		approved[home] = d.gate(ctx, planSpec{Kind: "failback", Host: home, Group: groups[home], Key: keys[home], Moves: moves,
-			Summary: fmt.Sprintf("failback of %d VMs to %s, healthy again for %s", plan.Away[home], home, fc.StableFor)})
+		d.finishPlanFor(ctx, "failback", host, planDone, "every VM is back on "+host)
 	}
 	var started []string
 	for _, req := range reqs {
-		if !approved[req.To] {
-			continue
-		}
 		m, err := d.engine.Submit(d.withOverride(req))
 		if err != nil {
 			if !errors.Is(err, migrate.ErrBusy) {
@@ -189,23 +252,9 @@ func (d *Daemon) failbackOnce(ctx context.Context) {
 		started = append(started, req.VM+" "+req.From+" → "+req.To)
 	}
 	if len(started) > 0 {
+		fc := d.cfg.Failback
 		msg := fmt.Sprintf("failback wave: %s (home hosts healthy for at least %s; waves of %d, %s apart)", strings.Join(started, ", "), fc.StableFor, fc.WaveSize, fc.WaveInterval)
 		d.journal(ctx, store.Entry{At: now, Kind: "decision", Reason: "failback", Message: msg})
 		d.notify(notify.Notification{Kind: "failback", At: now, Message: msg})
-	}
-}
-
-// finishPlanPrefix ends the running plans whose key starts with prefix.
-func (d *Daemon) finishPlanPrefix(ctx context.Context, prefix, state, result string) {
-	d.mu.Lock()
-	var keys []string
-	for k, p := range d.plans.byKey {
-		if strings.HasPrefix(k, prefix) && p.State == planRunning {
-			keys = append(keys, k)
-		}
-	}
-	d.mu.Unlock()
-	for _, k := range keys {
-		d.finishPlan(ctx, k, state, result)
 	}
 }

@@ -103,15 +103,19 @@ func (w *hostWatch) recordRTT(rtt time.Duration) {
 }
 
 // recordIOError latches a guest's I/O error as a critical observation for health.event_ttl.
-func (d *Daemon) recordIOError(ev hypervisor.Event) {
+func (d *Daemon) recordIOError(ctx context.Context, ev hypervisor.Event) {
 	w, ok := d.byName[ev.Host]
 	if !ok {
 		return
 	}
 	d.mu.Lock()
+	_, had := w.health.events["io:"+ev.UUID]
 	w.health.event(policy.Observation{Source: policy.SourceLibvirt, Key: "io:" + ev.UUID, Severity: policy.SeverityCritical, At: ev.At,
 		Expires: ev.At.Add(d.cfg.Health.EventTTL.D()), Reason: fmt.Sprintf("%s had a disk I/O error: %s", ev.Domain, ev.Detail)})
 	d.mu.Unlock()
+	if !had {
+		d.saveHost(ctx, w)
+	}
 	d.kickDecide()
 }
 
@@ -138,7 +142,8 @@ func (d *Daemon) sampleMemory(ctx context.Context, w *hostWatch) {
 }
 
 // ReceiveAlerts folds Alertmanager alerts into the hosts' health: a firing alert counts until
-// its resolved notification (or an operator's repair) arrives.
+// its resolved notification (or an operator's repair) arrives. Alerts are stored with the host,
+// so a daemon restart keeps them.
 func (d *Daemon) ReceiveAlerts(ctx context.Context, alerts []api.AlertObservation) error {
 	now := d.now()
 	var entries []store.Entry
@@ -175,6 +180,9 @@ func (d *Daemon) ReceiveAlerts(ctx context.Context, alerts []api.AlertObservatio
 	}
 	d.mu.Unlock()
 	for _, e := range entries {
+		if w, ok := d.byName[e.Host]; ok {
+			d.saveHost(ctx, w)
+		}
 		d.journal(ctx, e)
 	}
 	d.kickDecide()
@@ -182,13 +190,27 @@ func (d *Daemon) ReceiveAlerts(ctx context.Context, alerts []api.AlertObservatio
 	return nil
 }
 
-// clearLatched drops a host's latched guest I/O errors, for an operator's repair. Alerts stay
-// until Alertmanager resolves them. Caller holds d.mu.
+// clearLatched drops a host's latched observations (guest I/O errors and alerts), for an
+// operator's repair; an alert still firing comes back with Alertmanager's next notification.
+// Caller holds d.mu.
 func (w *hostWatch) clearLatched() {
-	for k, o := range w.health.events {
-		if o.Source == policy.SourceLibvirt {
-			delete(w.health.events, k)
-		}
+	clear(w.health.events)
+}
+
+// stored is the latched observations as the store keeps them, in key order.
+func (h *healthState) stored() []store.Observation {
+	out := make([]store.Observation, 0, len(h.events))
+	for _, o := range h.events {
+		out = append(out, store.Observation{Source: o.Source, Key: o.Key, Severity: string(o.Severity), Reason: o.Reason, At: o.At, Expires: o.Expires})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out
+}
+
+// restore brings back the latched observations a stored host record holds.
+func (h *healthState) restore(obs []store.Observation) {
+	for _, o := range obs {
+		h.event(policy.Observation{Source: o.Source, Key: o.Key, Severity: policy.Severity(o.Severity), Reason: o.Reason, At: o.At, Expires: o.Expires})
 	}
 }
 

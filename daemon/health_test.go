@@ -68,14 +68,14 @@ func TestHealthSignals(t *testing.T) {
 	verdict(policy.Healthy, "", "")
 
 	// An I/O-error event counts for health.event_ttl, then lapses; a repair clears it at once.
-	d.recordIOError(hypervisor.Event{Host: w.cfg.Name, Kind: hypervisor.EventIOError, At: clk.Now(), UUID: "u1", Domain: "db1", Detail: "virtio-disk0 (/dev/sdb): I/O error, guest paused"})
+	d.recordIOError(ctx, hypervisor.Event{Host: w.cfg.Name, Kind: hypervisor.EventIOError, At: clk.Now(), UUID: "u1", Domain: "db1", Detail: "virtio-disk0 (/dev/sdb): I/O error, guest paused"})
 	verdict(policy.Degraded, policy.ReasonHealthCritical, "db1 had a disk I/O error")
 	clk.Add(cfg.Health.EventTTL.D())
 	d.decideAll(ctx)
 	clk.Add(cfg.Health.ClearAfter.D() + time.Second)
 	w.health.memAt = clk.Now()
 	verdict(policy.Healthy, "", "")
-	d.recordIOError(hypervisor.Event{Host: w.cfg.Name, Kind: hypervisor.EventIOError, At: clk.Now(), UUID: "u1", Domain: "db1", Detail: "I/O error"})
+	d.recordIOError(ctx, hypervisor.Event{Host: w.cfg.Name, Kind: hypervisor.EventIOError, At: clk.Now(), UUID: "u1", Domain: "db1", Detail: "I/O error"})
 	d.decideAll(ctx)
 	if err := d.Repair(ctx, w.cfg.Name); err != nil {
 		t.Fatal(err)

@@ -13,6 +13,9 @@ import (
 
 // eventLoop journals the host's libvirt events and refreshes its inventory when domains change.
 func (d *Daemon) eventLoop(ctx context.Context, w *hostWatch) {
+	// A guest whose disk keeps failing (error_policy report) sends an event per request: the
+	// journal gets one a minute per guest.
+	lastIO := map[string]time.Time{}
 	for ev := range w.conn.Events() {
 		switch ev.Kind {
 		case hypervisor.EventLifecycle, hypervisor.EventConnected:
@@ -21,11 +24,17 @@ func (d *Daemon) eventLoop(ctx context.Context, w *hostWatch) {
 			default:
 			}
 		case hypervisor.EventIOError:
-			d.recordIOError(ev)
+			d.recordIOError(ctx, ev)
 		case hypervisor.EventJobCompleted, hypervisor.EventMigrationIt, hypervisor.EventDisconnected:
 		}
 		if ev.Kind == hypervisor.EventMigrationIt {
 			continue // too many to journal one by one
+		}
+		if ev.Kind == hypervisor.EventIOError {
+			if t, ok := lastIO[ev.UUID]; ok && ev.At.Sub(t) < time.Minute {
+				continue
+			}
+			lastIO[ev.UUID] = ev.At
 		}
 		d.journal(ctx, store.Entry{At: ev.At, Kind: "event", Host: ev.Host, VM: ev.Domain, Reason: string(ev.Kind), Message: eventMessage(ev)})
 	}

@@ -18,7 +18,8 @@ import (
 // TestLabAlertmanagerDegrades: Debian's real Alertmanager, fed an alert through its API, sends
 // its webhook to lifeboat, which maps the alert's instance label to h1: h1 turns degraded and
 // its guest live-migrates off. When the alert resolves, h1 is healthy again. Unauthenticated
-// and malformed payloads are refused with a clear error and change nothing.
+// and malformed payloads are refused with a clear error and change nothing; an alert without the
+// host label is ignored and listed.
 func TestLabAlertmanagerDegrades(t *testing.T) {
 	if _, err := alertmanager.FindBinary(); err != nil {
 		if os.Getenv("CI") == "true" {
@@ -65,13 +66,16 @@ func TestLabAlertmanagerDegrades(t *testing.T) {
 		{"wrong token", "nope", good, http.StatusUnauthorized, "token"},
 		{"not JSON", "am-secret-token", `{"version":"4","alerts":[`, http.StatusBadRequest, "JSON"},
 		{"wrong version", "am-secret-token", strings.Replace(good, `"version":"4"`, `"version":"3"`, 1), http.StatusBadRequest, "version"},
-		{"no host label", "am-secret-token", strings.Replace(good, `"instance":"h1:9100",`, ``, 1), http.StatusBadRequest, "instance"},
+		{"no alerts", "am-secret-token", `{"version":"4","status":"firing","alerts":[]}`, http.StatusBadRequest, "no alerts"},
 		{"bad status", "am-secret-token", strings.Replace(good, `"status":"firing","labels"`, `"status":"burning","labels"`, 1), http.StatusBadRequest, "status"},
 	} {
 		code, body := post(bad.token, bad.body)
 		if code != bad.code || !strings.Contains(body, bad.says) {
 			t.Errorf("%s: %d %s; want %d mentioning %q", bad.name, code, body, bad.code, bad.says)
 		}
+	}
+	if code, body := post("am-secret-token", strings.Replace(good, `"instance":"h1:9100",`, ``, 1)); code != http.StatusOK || !strings.Contains(body, "instance") || !strings.Contains(body, `"applied":0`) {
+		t.Errorf("alert without the host label: %d %s; want 200, ignored and named", code, body)
 	}
 	holdNot(t, c, "h1", 2*time.Second, "degraded")
 	ex, err := c.ExplainHost(ctx, "h1")

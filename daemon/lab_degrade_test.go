@@ -2,8 +2,12 @@ package daemon
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,6 +17,47 @@ import (
 	"github.com/lifeboat-ha/lifeboat/testenv/bmc"
 	"github.com/lifeboat-ha/lifeboat/testenv/guest"
 )
+
+// notifications collects the webhook notifications the daemon sends.
+type notifications struct {
+	mu    sync.Mutex
+	kinds []string
+	srv   *httptest.Server
+}
+
+func collectNotifications(t *testing.T) *notifications {
+	n := &notifications{}
+	n.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Kind string `json:"kind"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&body); err == nil {
+			n.mu.Lock()
+			n.kinds = append(n.kinds, body.Kind)
+			n.mu.Unlock()
+		}
+	}))
+	t.Cleanup(n.srv.Close)
+	return n
+}
+
+// missing returns the kinds not received (within a few seconds, for deliveries under way).
+func (n *notifications) missing(kinds ...string) []string {
+	var out []string
+	for end := time.Now().Add(5 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		out = out[:0]
+		n.mu.Lock()
+		for _, k := range kinds {
+			if !slices.Contains(n.kinds, k) {
+				out = append(out, k)
+			}
+		}
+		n.mu.Unlock()
+		if len(out) == 0 || time.Now().After(end) {
+			return out
+		}
+	}
+}
 
 // shortFailback makes failback quick enough for a lab test.
 func shortFailback(stable time.Duration) func(*config.Config) {
@@ -194,10 +239,12 @@ func TestLabDegradeFlap(t *testing.T) {
 // nothing moves; a rejected plan moves nothing; an approved one runs and records who approved
 // it; a plan nobody decides expires and moves nothing.
 func TestLabApprovalMode(t *testing.T) {
+	notes := collectNotifications(t)
 	l, c := startRecoveryLab(t, testenv.Options{Hosts: 2, Standby: 1, VMs: 2}, func(cfg *config.Config) {
 		cfg.Approval.Mode = config.ApprovalApprove
 		cfg.Approval.TTL = config.Duration(6 * time.Second)
 		cfg.Failback.Enabled = false
+		cfg.Notify.WebhookURL = notes.srv.URL
 	})
 	stop := invariantWatch(t, l)
 	defer stop()
@@ -327,6 +374,9 @@ func TestLabApprovalMode(t *testing.T) {
 	}
 	waitElsewhere(t, l, []testenv.Guest{other}, "h2", time.Minute)
 	t.Logf("switchover plan %s approved and run", res.Plan)
+	if m := notes.missing("plan_pending", "plan_rejected", "plan_expired", "plan_approved", "evacuation", "evacuation_complete"); len(m) > 0 {
+		t.Errorf("no notification of kind %v (got %v)", m, notes.kinds)
+	}
 }
 
 // TestLabApprovalRecoveryDeadline: with recovery under approval and a deadline, a host's power
@@ -337,6 +387,7 @@ func TestLabApprovalRecoveryDeadline(t *testing.T) {
 	l, c := startRecoveryLab(t, testenv.Options{Hosts: 2, Standby: 1, VMs: 2}, func(cfg *config.Config) {
 		cfg.Approval.Kinds = map[string]config.ApprovalMode{"recovery": config.ApprovalApprove}
 		cfg.Approval.RecoveryDeadline = config.Duration(deadline)
+		shortFailback(3 * time.Second)(cfg)
 	})
 	stop := watchInvariants(t, l, false)
 	defer stop()
@@ -384,5 +435,31 @@ func TestLabApprovalRecoveryDeadline(t *testing.T) {
 	}
 	if !journalHas(t, c, "decision", "plan_deadline", "h1") || !journalHas(t, c, "action", "fenced", "h1") {
 		t.Error("the journal lacks the deadline decision or the fence")
+	}
+
+	// Failback after a hard failure: h1 boots again, proves stable, and its guests come home
+	// by live migration.
+	for _, g := range gs {
+		wctx, cancel := context.WithTimeout(ctx, time.Minute)
+		err := testenv.WaitGuestUp(wctx, g.IP)
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	ups := map[string]float64{}
+	for _, g := range gs {
+		ups[g.Name] = uptime(t, g)
+	}
+	if err := l.PowerOn(ctx, "h1"); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, c, "h1", "healthy", time.Minute)
+	for _, g := range gs {
+		back := waitOn(t, l, g, "h1", time.Minute)
+		if u := uptime(t, g); u < ups[g.Name] {
+			t.Fatalf("%s was restarted on its way home, not live-migrated", g.Name)
+		}
+		t.Logf("%s home on h1 %s after h1 was healthy", g.Name, back.Round(100*time.Millisecond))
 	}
 }

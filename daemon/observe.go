@@ -51,6 +51,7 @@ func (d *Daemon) recordProbe(ctx context.Context, w *hostWatch, p hypervisor.Pro
 		}
 	} else {
 		lv.OKSince = time.Time{}
+		w.health.rtts = nil // the latency signal speaks of a host that answers
 		if prev == policy.ProbeOK || prev == policy.ProbeNone {
 			lv.FailingSince = p.At
 		}

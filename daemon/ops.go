@@ -158,29 +158,32 @@ func (d *Daemon) Switchover(ctx context.Context, req api.SwitchoverRequest) (api
 			Key:     fmt.Sprintf("switchover/%s/%d", vm.Name, now.UnixNano()),
 			Summary: fmt.Sprintf("switchover of %s from %s to %s, asked by an operator", vm.Name, vm.CurrentHost, pl.Host),
 			Moves:   []api.PlanMove{{VM: vm.Name, From: vm.CurrentHost, To: pl.Host, Why: pl.Reason}}}
-		d.newPlan(ctx, spec, mode, now)
-		d.mu.Lock()
-		if p := d.plans.byKey[spec.Key]; p != nil {
-			res.Plan, res.PlanState = p.ID, p.State
+		id := d.newPlan(ctx, spec, mode, now)
+		if id == "" {
+			return res, errors.New("the switchover needs a plan under the approval mode, and the plan could not be stored")
 		}
+		d.mu.Lock()
+		res.Plan, res.PlanState = id, d.plans.byID[id].State
 		d.mu.Unlock()
 		return res, nil
 	}
-	id, err := d.switchover(vm, pl.Host, "switchover by an operator: "+pl.Reason)
+	id, err := d.switchover(vm, pl.Host, "switchover by an operator: "+pl.Reason, "")
 	res.Migration = id
 	return res, err
 }
 
-// switchover submits an operator's live migration; the VM's home becomes its new host.
-func (d *Daemon) switchover(vm store.VMRecord, to, why string) (string, error) {
+// switchover submits an operator's live migration (of a plan, when plan is set); once it
+// succeeds, the VM's home is its new host.
+func (d *Daemon) switchover(vm store.VMRecord, to, why, plan string) (string, error) {
+	purpose := purposeSwitchover
+	if plan != "" {
+		purpose += ":" + plan
+	}
 	m, err := d.engine.Submit(d.withOverride(migrate.Request{VM: vm.Name, UUID: vm.UUID, From: vm.CurrentHost, To: to,
-		FromURI: d.byName[vm.CurrentHost].cfg.URI, ToURI: d.byName[to].cfg.URI, Why: why}))
+		FromURI: d.byName[vm.CurrentHost].cfg.URI, ToURI: d.byName[to].cfg.URI, Why: why, Purpose: purpose}))
 	if err != nil {
 		return "", fmt.Errorf("%w: %w", err, api.ErrConflict)
 	}
-	d.mu.Lock()
-	d.fb.rehome[m.ID] = true
-	d.mu.Unlock()
 	return m.ID, nil
 }
 
@@ -203,11 +206,11 @@ func (d *Daemon) runSwitchoverPlan(ctx context.Context, p store.Plan) store.Plan
 		case vm.CurrentHost != mv.From:
 			result = fmt.Sprintf("%s is no longer on %s (now %s): nothing moved", mv.VM, mv.From, orNone(vm.CurrentHost))
 		default:
-			id, err := d.switchover(vm, mv.To, fmt.Sprintf("switchover by an operator, plan %s approved by %s: %s", p.ID, p.DecidedBy, mv.Why))
+			id, err := d.switchover(vm, mv.To, fmt.Sprintf("switchover by an operator, plan %s approved by %s: %s", p.ID, p.DecidedBy, mv.Why), p.ID)
 			if err != nil {
 				result = err.Error()
 			} else {
-				state, result = planDone, "migration "+id+" started"
+				state, result = planRunning, "migration "+id+" started"
 			}
 		}
 	}
@@ -217,7 +220,7 @@ func (d *Daemon) runSwitchoverPlan(ctx context.Context, p store.Plan) store.Plan
 		p = *cur
 	}
 	d.mu.Unlock()
-	d.putPlan(ctx, p)
+	_ = d.putPlan(ctx, p)
 	d.journal(ctx, store.Entry{Kind: "decision", Host: p.Host, Reason: "plan_" + state, Message: fmt.Sprintf("plan %s %s: %s", p.ID, state, result)})
 	return p
 }
@@ -316,7 +319,7 @@ func (d *Daemon) drainLoop(ctx context.Context) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	complete := map[string]bool{}
-	evacuating := map[string]bool{} // evacuations started (by key), for their notifications
+	evacuating := map[string]bool{} // hosts whose evacuation started, for its notifications
 	for {
 		select {
 		case <-ctx.Done():
@@ -340,11 +343,13 @@ func (d *Daemon) drainLoop(ctx context.Context) {
 			evacuate := w.verdict.State == policy.Degraded && d.cfg.Recovery.Automatic && !d.frozen
 			if !w.draining && !evacuate {
 				complete[w.cfg.Name] = false
+				delete(evacuating, w.cfg.Name)
+				d.forgetNotes(w.cfg.Name)
 				continue
 			}
 			what, key := "drain of "+w.cfg.Name, ""
 			if !w.draining {
-				what = "evacuation of degraded " + w.cfg.Name + " (" + w.health.track.Top.Reason + ")"
+				what = "evacuation of degraded " + w.cfg.Name + " (" + stableReason(w.health.track.Top) + ")"
 				key = fmt.Sprintf("evacuation/%s/%d", w.cfg.Name, w.health.track.Since.UnixNano())
 			}
 			left := 0
@@ -376,13 +381,13 @@ func (d *Daemon) drainLoop(ctx context.Context) {
 			}
 			if key != "" && left > 0 {
 				specs[key] = planSpec{Kind: "evacuation", Host: w.cfg.Name, Group: w.cfg.Group, Key: key, Moves: moves,
-					Summary: fmt.Sprintf("evacuation of %s by live migration (%d VMs): %s", w.cfg.Name, left, w.health.track.Top.Reason)}
+					Summary: fmt.Sprintf("evacuation of %s by live migration (%d VMs): %s", w.cfg.Name, left, stableReason(w.health.track.Top))}
 			}
 			if left == 0 && !complete[w.cfg.Name] {
 				complete[w.cfg.Name] = true
 				notes = append(notes, store.Entry{Kind: "decision", Host: w.cfg.Name, Reason: "drain_complete", Message: what + " complete: no VM runs there"})
 				if key != "" {
-					completed = append(completed, key)
+					completed = append(completed, w.cfg.Name)
 				}
 			}
 		}
@@ -399,9 +404,8 @@ func (d *Daemon) drainLoop(ctx context.Context) {
 				d.log.Warn("drain: cannot submit a migration", "vm", s.req.VM, "err", err)
 				continue
 			}
-			if s.key != "" && !evacuating[s.key] {
-				evacuating[s.key] = true
-				spec := specs[s.key]
+			if spec, ok := specs[s.key]; ok && !evacuating[spec.Host] {
+				evacuating[spec.Host] = true
 				d.m.evacuations.Inc()
 				d.notify(notify.Notification{Kind: "evacuation", At: d.now(), Host: spec.Host, Message: spec.Summary})
 			}
@@ -409,15 +413,33 @@ func (d *Daemon) drainLoop(ctx context.Context) {
 		for _, n := range dedupe(notes, d) {
 			d.journal(ctx, n)
 		}
-		for _, key := range completed {
-			if evacuating[key] {
-				host := specs[key].Host
-				if host == "" {
-					host, _, _ = strings.Cut(strings.TrimPrefix(key, "evacuation/"), "/")
-				}
+		for _, host := range completed {
+			if evacuating[host] {
 				d.notify(notify.Notification{Kind: "evacuation_complete", At: d.now(), Host: host, Message: "evacuation of " + host + " complete: no VM runs there"})
 			}
-			d.finishPlan(ctx, key, planDone, "the host is empty")
+			d.finishPlanFor(ctx, "evacuation", host, planDone, "the host is empty")
+		}
+	}
+}
+
+// stableReason says what degraded a host in words that do not change from one second to the
+// next (the journal deduplicates on them).
+func stableReason(o policy.Observation) string {
+	switch o.Key {
+	case "latency":
+		return "libvirt round trips are slow"
+	case "memory":
+		return "memory pressure"
+	}
+	return o.Reason
+}
+
+// forgetNotes drops the remembered notes about a host, once its drain or evacuation is over.
+// Caller holds d.mu.
+func (d *Daemon) forgetNotes(host string) {
+	for k := range d.noted {
+		if strings.HasPrefix(k, host+"/") {
+			delete(d.noted, k)
 		}
 	}
 }
@@ -524,7 +546,8 @@ func (d *Daemon) Degrade(ctx context.Context, host, reason string) error {
 	return nil
 }
 
-// Repair clears an operator's degraded mark and the latched guest I/O errors. The host is
+// Repair clears an operator's degraded mark and the latched observations (guest I/O errors,
+// alerts; an alert still firing returns with Alertmanager's next notification). The host is
 // healthy again once its health score stays low for health.clear_after.
 func (d *Daemon) Repair(ctx context.Context, host string) error {
 	d.mu.Lock()

@@ -10,6 +10,7 @@ import (
 	"github.com/lifeboat-ha/lifeboat/api"
 	"github.com/lifeboat-ha/lifeboat/config"
 	"github.com/lifeboat-ha/lifeboat/notify"
+	"github.com/lifeboat-ha/lifeboat/policy"
 	"github.com/lifeboat-ha/lifeboat/store"
 )
 
@@ -42,14 +43,11 @@ type planSpec struct {
 type planBook struct {
 	byID  map[string]*store.Plan
 	byKey map[string]*store.Plan
-	// wanted is when each key was last asked for: a pending plan nobody asks for any more is
-	// obsolete (the host recovered before anyone decided).
-	wanted map[string]time.Time
 }
 
 // loadPlans restores the plans from the store.
 func (d *Daemon) loadPlans(ctx context.Context) error {
-	d.plans = planBook{byID: map[string]*store.Plan{}, byKey: map[string]*store.Plan{}, wanted: map[string]time.Time{}}
+	d.plans = planBook{byID: map[string]*store.Plan{}, byKey: map[string]*store.Plan{}}
 	ps, err := d.db.ListPlans(ctx)
 	if err != nil {
 		return fmt.Errorf("daemon: load plans: %w", err)
@@ -64,7 +62,9 @@ func (d *Daemon) loadPlans(ctx context.Context) error {
 
 // gate tells whether an action may run now. In automatic mode it always may. Otherwise the
 // action becomes a plan: pending (approve) or notified (notify-only), and it runs only once
-// its plan is approved.
+// its plan is approved. A rejected, expired or failed plan holds the action back for
+// approval.ttl after its decision (a failed recovery for at least recovery.fence_window); if
+// the situation persists after that, a new plan is proposed.
 func (d *Daemon) gate(ctx context.Context, s planSpec) bool {
 	mode := d.cfg.Approval.ModeFor(s.Kind, s.Group)
 	if mode == config.ApprovalAutomatic {
@@ -72,38 +72,83 @@ func (d *Daemon) gate(ctx context.Context, s planSpec) bool {
 	}
 	now := d.now()
 	d.mu.Lock()
-	d.plans.wanted[s.Key] = now
 	p := d.plans.byKey[s.Key]
-	var run bool
-	var save *store.Plan
-	if p != nil {
-		switch p.State {
-		case planApproved:
-			p.State = planRunning
-			cp := *p
-			save, run = &cp, true
-		case planRunning:
-			run = true
+	if p == nil {
+		// A daemon restart (or a spell's start seen anew) changes the key: an open plan for the
+		// same kind and host is still this situation's plan.
+		if p = d.openPlan(s.Kind, s.Host); p != nil {
+			delete(d.plans.byKey, p.Key)
+			p.Key = s.Key
+			d.plans.byKey[s.Key] = p
 		}
 	}
-	d.mu.Unlock()
-	if save != nil {
-		d.putPlan(ctx, *save)
-		d.journal(ctx, store.Entry{Kind: "decision", Host: save.Host, Reason: "plan_running", Message: fmt.Sprintf("plan %s (%s) runs: approved by %s", save.ID, save.Summary, save.DecidedBy)})
+	if p == nil || (isClosed(p.State) && !now.Before(d.retryAt(p))) {
+		d.mu.Unlock()
+		d.newPlan(ctx, s, mode, now)
+		return false
 	}
-	if p != nil {
+	if p.State != planApproved {
+		run := p.State == planRunning
+		d.mu.Unlock()
 		return run
 	}
-	d.newPlan(ctx, s, mode, now)
+	p.State = planRunning
+	cp := *p
+	d.mu.Unlock()
+	if err := d.putPlan(ctx, cp); err != nil {
+		// An action without its record does not run: back to approved, tried again next pass.
+		d.mu.Lock()
+		p.State = planApproved
+		d.mu.Unlock()
+		return false
+	}
+	d.journal(ctx, store.Entry{Kind: "decision", Host: cp.Host, Reason: "plan_running", Message: fmt.Sprintf("plan %s (%s) runs: approved by %s", cp.ID, cp.Summary, cp.DecidedBy)})
+	return true
+}
+
+// openPlan finds a pending, approved or running plan of that kind about that host (switchovers
+// excepted: each is its own plan). Caller holds d.mu.
+func (d *Daemon) openPlan(kind, host string) *store.Plan {
+	if kind == "switchover" {
+		return nil
+	}
+	for _, p := range d.plans.byID {
+		if p.Kind == kind && p.Host == host && (p.State == planPending || p.State == planApproved || p.State == planRunning) {
+			return p
+		}
+	}
+	return nil
+}
+
+// isClosed reports states after which the same situation may get a new plan in time.
+func isClosed(state string) bool {
+	switch state {
+	case planRejected, planExpired, planFailed, planNotified:
+		return true
+	}
 	return false
 }
 
-// newPlan records a plan waiting for a decision (or, notify-only, just announced).
-func (d *Daemon) newPlan(ctx context.Context, s planSpec, mode config.ApprovalMode, now time.Time) {
+// retryAt is when a closed plan's situation may be proposed again.
+func (d *Daemon) retryAt(p *store.Plan) time.Time {
+	at := p.DecidedAt
+	if at.IsZero() {
+		at = p.Created
+	}
+	wait := d.cfg.Approval.TTL.D()
+	if p.State == planFailed && p.Kind == "recovery" {
+		wait = max(wait, d.cfg.Recovery.FenceWindow.D())
+	}
+	return at.Add(wait)
+}
+
+// newPlan records a plan waiting for a decision (or, notify-only, just announced) and returns
+// its id ("" when it could not be stored: then nothing was announced either).
+func (d *Daemon) newPlan(ctx context.Context, s planSpec, mode config.ApprovalMode, now time.Time) string {
 	id, err := d.db.NextPlanID(ctx)
 	if err != nil {
 		d.log.Error("cannot number a plan", "err", err)
-		return
+		return ""
 	}
 	p := store.Plan{ID: id, Key: s.Key, Kind: s.Kind, Host: s.Host, Group: s.Group, Mode: string(mode), State: planPending,
 		Summary: s.Summary, Fence: s.Fence, Created: now, Expires: now.Add(d.cfg.Approval.TTL.D())}
@@ -112,6 +157,9 @@ func (d *Daemon) newPlan(ctx context.Context, s planSpec, mode config.ApprovalMo
 	}
 	if s.Kind == "recovery" && d.cfg.Approval.RecoveryDeadline > 0 {
 		p.Deadline = now.Add(d.cfg.Approval.RecoveryDeadline.D())
+		if p.Expires.Before(p.Deadline) {
+			p.Expires = p.Deadline // the deadline is a promise: the plan lives to keep it
+		}
 	}
 	msg := fmt.Sprintf("plan %s waits for approval until %s: %s%s", id, p.Expires.Format(time.RFC3339), s.Summary, movesText(p.Moves))
 	if !p.Deadline.IsZero() {
@@ -121,14 +169,17 @@ func (d *Daemon) newPlan(ctx context.Context, s planSpec, mode config.ApprovalMo
 		p.State, p.Expires = planNotified, now
 		msg = fmt.Sprintf("plan %s announced, not run (approval mode notify-only): %s%s", id, s.Summary, movesText(p.Moves))
 	}
+	if err := d.putPlan(ctx, p); err != nil {
+		return ""
+	}
 	d.mu.Lock()
 	d.plans.byID[id], d.plans.byKey[s.Key] = &p, &p
 	d.mu.Unlock()
-	d.putPlan(ctx, p)
 	d.journal(ctx, store.Entry{Kind: "decision", Host: s.Host, Reason: "plan_" + p.State, Message: msg})
 	d.notify(notify.Notification{Kind: "plan_" + p.State, At: now, Host: s.Host, Message: msg})
 	d.m.plans.WithLabelValues(s.Kind, p.State).Inc()
 	d.m.setPending(d.pendingPlans())
+	return id
 }
 
 func movesText(ms []store.PlanMove) string {
@@ -146,10 +197,13 @@ func movesText(ms []store.PlanMove) string {
 	return "; moves: " + strings.Join(parts, ", ")
 }
 
-func (d *Daemon) putPlan(ctx context.Context, p store.Plan) {
+// putPlan stores a plan; a failure is logged and returned (the caller must not act on it).
+func (d *Daemon) putPlan(ctx context.Context, p store.Plan) error {
 	if err := d.db.PutPlan(context.WithoutCancel(ctx), p); err != nil {
 		d.log.Error("cannot store a plan", "plan", p.ID, "err", err)
+		return fmt.Errorf("store plan %s: %w", p.ID, err)
 	}
+	return nil
 }
 
 // pendingPlans counts plans waiting for a decision. Caller must not hold d.mu.
@@ -165,21 +219,56 @@ func (d *Daemon) pendingPlans() int {
 	return n
 }
 
-// finishPlan ends the running plan of a key with a result.
-func (d *Daemon) finishPlan(ctx context.Context, key, state, result string) {
+// finishPlans ends the running plans that match with a result.
+func (d *Daemon) finishPlans(ctx context.Context, match func(*store.Plan) bool, state, result string) {
 	d.mu.Lock()
-	p := d.plans.byKey[key]
-	if p == nil || p.State != planRunning {
-		d.mu.Unlock()
-		return
+	var done []store.Plan
+	for _, p := range d.plans.byID {
+		if p.State == planRunning && match(p) {
+			p.State, p.Result = state, result
+			done = append(done, *p)
+		}
 	}
-	p.State, p.Result = state, result
-	cp := *p
 	d.mu.Unlock()
-	d.putPlan(ctx, cp)
-	msg := fmt.Sprintf("plan %s %s: %s", cp.ID, state, result)
-	d.journal(ctx, store.Entry{Kind: "decision", Host: cp.Host, Reason: "plan_" + state, Message: msg})
-	d.notify(notify.Notification{Kind: "plan_" + state, At: d.now(), Host: cp.Host, Message: msg})
+	for _, cp := range done {
+		_ = d.putPlan(ctx, cp)
+		msg := fmt.Sprintf("plan %s %s: %s", cp.ID, state, result)
+		d.journal(ctx, store.Entry{Kind: "decision", Host: cp.Host, Reason: "plan_" + state, Message: msg})
+		d.notify(notify.Notification{Kind: "plan_" + state, At: d.now(), Host: cp.Host, Message: msg})
+	}
+}
+
+// finishPlanFor ends the running plan of that kind about that host.
+func (d *Daemon) finishPlanFor(ctx context.Context, kind, host, state, result string) {
+	d.finishPlans(ctx, func(p *store.Plan) bool { return p.Kind == kind && p.Host == host }, state, result)
+}
+
+// finishPlanID ends one running plan.
+func (d *Daemon) finishPlanID(ctx context.Context, id, state, result string) {
+	d.finishPlans(ctx, func(p *store.Plan) bool { return p.ID == id }, state, result)
+}
+
+// planNeeded reports whether a plan's situation still holds: its host still degraded (an
+// evacuation), still lost and unfenced (a recovery; always during a mass-failure freeze), or
+// still healthy (a failback). Caller holds d.mu.
+func (d *Daemon) planNeeded(p *store.Plan) bool {
+	w, ok := d.byName[p.Host]
+	if !ok {
+		return false
+	}
+	switch p.Kind {
+	case "evacuation":
+		return w.health.track.Degraded && w.verdict.State != policy.Failed && w.verdict.State != policy.Fenced
+	case "recovery":
+		if d.frozen {
+			return true
+		}
+		s := w.verdict.State
+		return w.fencedAt.IsZero() && (s == policy.Failed || s == policy.Unreachable || s == policy.Suspect)
+	case "failback":
+		return w.verdict.State == policy.Healthy
+	}
+	return true
 }
 
 // planLoop expires plans nobody decided in time, lets a recovery past its deadline proceed,
@@ -219,14 +308,23 @@ func (d *Daemon) plansOnce(ctx context.Context) {
 		case !now.Before(p.Expires):
 			p.State, p.DecidedBy, p.DecidedAt, p.DecisionReason = planExpired, "ttl", now, "no decision within approval.ttl"
 			changes = append(changes, change{*p, "plan_expired", fmt.Sprintf("plan %s expired after %s without a decision; nothing moved: %s", p.ID, d.cfg.Approval.TTL, p.Summary), false})
-		case p.Kind != "switchover" && now.Sub(d.plans.wanted[p.Key]) > 5*time.Second && !d.started.IsZero() && now.Sub(d.started) > 10*time.Second:
+		case !d.planNeeded(p):
 			p.State, p.DecidedBy, p.DecidedAt, p.DecisionReason = planExpired, "lifeboat", now, "no longer needed"
-			changes = append(changes, change{*p, "plan_expired", fmt.Sprintf("plan %s is no longer needed (the situation passed); nothing moved: %s", p.ID, p.Summary), false})
+			changes = append(changes, change{*p, "plan_expired", fmt.Sprintf("plan %s is no longer needed (%s is %s now); nothing moved: %s", p.ID, p.Host, d.stateOf(p.Host), p.Summary), false})
+		}
+	}
+	var stopped []*store.Plan
+	for _, p := range d.plans.byID {
+		if p.State == planRunning && (p.Kind == "evacuation" || p.Kind == "failback") && !d.planNeeded(p) {
+			stopped = append(stopped, p)
 		}
 	}
 	d.mu.Unlock()
+	for _, p := range stopped {
+		d.finishPlanID(ctx, p.ID, planDone, fmt.Sprintf("stopped: %s is %s now", p.Host, d.hostState(p.Host)))
+	}
 	for _, c := range changes {
-		d.putPlan(ctx, c.p)
+		_ = d.putPlan(ctx, c.p)
 		d.journal(ctx, store.Entry{Kind: "decision", Host: c.p.Host, Reason: c.reason, Message: c.msg})
 		d.notify(notify.Notification{Kind: c.reason, At: now, Host: c.p.Host, Message: c.msg})
 		if c.proceeds {
@@ -314,6 +412,12 @@ func planView(p store.Plan) api.PlanView {
 
 // Approve lets a pending plan run; who approved it is recorded.
 func (d *Daemon) Approve(ctx context.Context, id string, dec api.PlanDecision) (api.PlanView, error) {
+	d.mu.Lock()
+	notYet := d.engine == nil && d.plans.byID[id] != nil && d.plans.byID[id].Kind == "switchover"
+	d.mu.Unlock()
+	if notYet {
+		return api.PlanView{}, fmt.Errorf("the daemon is not running yet: %w", api.ErrConflict)
+	}
 	p, err := d.decide(ctx, id, dec, planApproved)
 	if err != nil {
 		return api.PlanView{}, err
@@ -348,10 +452,16 @@ func (d *Daemon) decide(ctx context.Context, id string, dec api.PlanDecision, st
 		d.mu.Unlock()
 		return store.Plan{}, fmt.Errorf("plan %s is %s, not pending: only a pending plan can be approved or rejected: %w", id, st, api.ErrConflict)
 	}
+	before := *p
 	p.State, p.DecidedBy, p.DecidedAt, p.DecisionReason = state, dec.By, now, dec.Reason
 	cp := *p
 	d.mu.Unlock()
-	d.putPlan(ctx, cp)
+	if err := d.putPlan(ctx, cp); err != nil {
+		d.mu.Lock()
+		*p = before
+		d.mu.Unlock()
+		return store.Plan{}, fmt.Errorf("plan %s not %s: %w", id, state, err)
+	}
 	msg := fmt.Sprintf("plan %s %s by %s: %s", id, state, dec.By, cp.Summary)
 	if dec.Reason != "" {
 		msg += " (reason: " + dec.Reason + ")"
@@ -361,4 +471,20 @@ func (d *Daemon) decide(ctx context.Context, id string, dec api.PlanDecision, st
 	d.m.planDecision.WithLabelValues(state).Observe(now.Sub(cp.Created).Seconds())
 	d.m.setPending(d.pendingPlans())
 	return cp, nil
+}
+
+// hostState is a host's current state, for messages.
+func (d *Daemon) hostState(host string) policy.HostState {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.stateOf(host)
+}
+
+// stateOf is a host's current state ("unknown" for a host no longer configured). Caller holds
+// d.mu.
+func (d *Daemon) stateOf(host string) policy.HostState {
+	if w, ok := d.byName[host]; ok {
+		return w.verdict.State
+	}
+	return policy.Unknown
 }

@@ -3,12 +3,14 @@ package daemon
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/lifeboat-ha/lifeboat/api"
 	"github.com/lifeboat-ha/lifeboat/config"
+	"github.com/lifeboat-ha/lifeboat/policy"
 	"github.com/lifeboat-ha/lifeboat/testenv/fleet"
 )
 
@@ -53,6 +55,9 @@ func TestPlansLifecycle(t *testing.T) {
 		Groups:           map[string]config.ApprovalMode{"rack9": config.ApprovalNotifyOnly}}
 	clk := &fakeClock{now: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
 	d := newTestDaemon(t, cfg, clk)
+	// The situations the plans are about: sim00000 degraded, sim00001 failed.
+	d.hosts[0].health.track.Degraded = true
+	d.hosts[1].verdict.State = policy.Failed
 
 	evac := planSpec{Kind: "evacuation", Host: "sim00000", Key: "evacuation/sim00000/1", Summary: "evacuation of sim00000",
 		Moves: []api.PlanMove{{VM: "vm1", From: "sim00000", To: "sim00001", Why: "most room"}}}
@@ -111,7 +116,7 @@ func TestPlansLifecycle(t *testing.T) {
 	if p, _ := d.Plan(ctx, "p-3"); p.State != "running" || p.DecidedBy != "alice@ws1" {
 		t.Fatalf("approved plan: %+v", p)
 	}
-	d.finishPlan(ctx, evac3.Key, planDone, "the host is empty")
+	d.finishPlanFor(ctx, "evacuation", "sim00000", planDone, "the host is empty")
 	if p, _ := d.Plan(ctx, "p-3"); p.State != "done" || p.Result != "the host is empty" {
 		t.Fatalf("finished plan: %+v", p)
 	}
@@ -154,26 +159,42 @@ func TestPlansLifecycle(t *testing.T) {
 		t.Fatalf("notify-only plan: %+v", p)
 	}
 
+	// A situation that persists past approval.ttl after a rejection is proposed again.
+	clk.Add(10 * time.Minute)
+	if d.gate(ctx, evac) {
+		t.Fatal("a re-proposed plan ran")
+	}
+	if p, _ := d.Plan(ctx, "p-6"); p.State != "pending" || p.Kind != "evacuation" {
+		t.Fatalf("re-proposal: %+v", p)
+	}
+	// A pending plan whose situation passed expires without moving anything.
+	d.hosts[0].health.track.Degraded = false
+	d.plansOnce(ctx)
+	if p, _ := d.Plan(ctx, "p-6"); p.State != "expired" || p.DecisionReason != "no longer needed" {
+		t.Fatalf("plan of a passed situation: %+v", p)
+	}
+
 	// Plans survive a restart.
 	d.db.Close()
 	d2 := newTestDaemon(t, cfg, clk)
 	defer d2.db.Close()
 	ps2, _ := d2.Plans(ctx)
-	if len(ps2) != 5 {
-		t.Fatalf("after a restart %d plans, want 5", len(ps2))
-	}
-	if d2.gate(ctx, evac) {
-		t.Fatal("after a restart, the rejected plan ran")
+	if len(ps2) != 6 {
+		t.Fatalf("after a restart %d plans, want 6", len(ps2))
 	}
 }
 
-// TestOperatorMarkSurvivesRestart: an operator's degraded mark is stored with the host.
+// TestOperatorMarkSurvivesRestart: an operator's degraded mark and a firing alert are stored
+// with the host; a repair clears both, for good.
 func TestOperatorMarkSurvivesRestart(t *testing.T) {
 	ctx := context.Background()
 	cfg := fleetConfig(t.TempDir(), 2)
 	clk := &fakeClock{now: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
 	d := newTestDaemon(t, cfg, clk)
 	if err := d.Degrade(ctx, "sim00001", "fan 3 failing"); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.ReceiveAlerts(ctx, []api.AlertObservation{{Host: "sim00001", Fingerprint: "fp1", Name: "NodeDiskErrors", Firing: true, Severity: "critical", Summary: "sdb"}}); err != nil {
 		t.Fatal(err)
 	}
 	d.db.Close()
@@ -183,13 +204,16 @@ func TestOperatorMarkSurvivesRestart(t *testing.T) {
 	if !w.sig.Operator.Degraded || w.sig.Operator.DegradedReason != "fan 3 failing" {
 		t.Fatalf("after a restart the mark is %+v", w.sig.Operator)
 	}
+	if o, ok := w.health.events["alert:fp1"]; !ok || o.Severity != policy.SeverityCritical || !strings.Contains(o.Reason, "NodeDiskErrors") {
+		t.Fatalf("after a restart the firing alert is %+v", w.health.events)
+	}
 	if err := d2.Repair(ctx, "sim00001"); err != nil {
 		t.Fatal(err)
 	}
 	d2.db.Close()
 	d3 := newTestDaemon(t, cfg, clk)
 	defer d3.db.Close()
-	if d3.byName["sim00001"].sig.Operator.Degraded {
-		t.Fatal("the repair did not survive a restart")
+	if w := d3.byName["sim00001"]; w.sig.Operator.Degraded || len(w.health.events) != 0 {
+		t.Fatal("the repair (mark and latched alert) did not survive a restart")
 	}
 }

@@ -231,8 +231,11 @@ func (d *Daemon) recoverySpec(w *hostWatch, vms []*store.VMRecord) planSpec {
 // fenceHost runs the host's fence ladder and records the outcome.
 func (d *Daemon) fenceHost(ctx context.Context, w *hostWatch) {
 	start := d.now()
+	d.mu.Lock()
+	v := w.verdict
+	d.mu.Unlock()
 	d.journal(ctx, store.Entry{At: start, Kind: "action", Host: w.cfg.Name, Reason: "fence_started",
-		Message: fmt.Sprintf("fencing %s (%s): %s", w.cfg.Name, w.verdict.State, w.verdict.Message)})
+		Message: fmt.Sprintf("fencing %s (%s): %s", w.cfg.Name, v.State, v.Message)})
 	res, err := w.ladder.Fence(ctx)
 	end := d.now()
 	for _, a := range res.Attempts {
@@ -253,10 +256,10 @@ func (d *Daemon) fenceHost(ctx context.Context, w *hostWatch) {
 		msg := fmt.Sprintf("fencing %s failed, its VMs stay down: %v. Check the host, then run 'lifeboat host confirm-off %s' to let its VMs restart", w.cfg.Name, err, w.cfg.Name)
 		d.journal(ctx, store.Entry{At: end, Kind: "action", Host: w.cfg.Name, Reason: "fence_failed", Message: msg})
 		d.notify(notify.Notification{Kind: "fence_failed", At: end, Host: w.cfg.Name, Message: msg})
-		d.finishPlanPrefix(ctx, "recovery/"+w.cfg.Name+"/", planFailed, "the fence failed: "+err.Error())
+		d.finishPlanFor(ctx, "recovery", w.cfg.Name, planFailed, "the fence failed: "+err.Error())
 		return
 	}
-	d.finishPlanPrefix(ctx, "recovery/"+w.cfg.Name+"/", planDone, "fenced by "+res.Method+"; its VMs restart elsewhere")
+	d.finishPlanFor(ctx, "recovery", w.cfg.Name, planDone, "fenced by "+res.Method+"; its VMs restart elsewhere")
 	d.m.fenceSeconds.Observe(end.Sub(start).Seconds())
 	msg := fmt.Sprintf("%s fenced by %s in %s: power off verified", w.cfg.Name, res.Method, end.Sub(start).Round(10*time.Millisecond))
 	d.journal(ctx, store.Entry{At: end, Kind: "action", Host: w.cfg.Name, Reason: "fenced", Message: msg})

@@ -79,6 +79,9 @@ type Request struct {
 	FromURI, ToURI string
 	// Why is the reason people will read ("switchover by an operator", "drain of h1").
 	Why string
+	// Purpose tags the migration for its submitter (e.g. "failback", "switchover:p-3"); the
+	// engine only carries it to the Migration, so OnDone knows what the move was for.
+	Purpose string
 	// Ladder and BandwidthMiBs, when set, override the engine's for this VM.
 	Ladder        *policy.Ladder
 	BandwidthMiBs *uint64
@@ -92,6 +95,7 @@ type Migration struct {
 	From    string    `json:"from"`
 	To      string    `json:"to"`
 	Why     string    `json:"why"`
+	Purpose string    `json:"purpose,omitempty"`
 	State   State     `json:"state"`
 	Queued  time.Time `json:"queued"`
 	Started time.Time `json:"started,omitzero"`
@@ -170,7 +174,7 @@ func (e *Engine) Submit(req Request) (Migration, error) {
 		}
 	}
 	ctx, cancel := context.WithCancel(e.rootCtx)
-	en := &entry{m: Migration{ID: newID(), VM: req.VM, UUID: req.UUID, From: req.From, To: req.To, Why: req.Why,
+	en := &entry{m: Migration{ID: newID(), VM: req.VM, UUID: req.UUID, From: req.From, To: req.To, Why: req.Why, Purpose: req.Purpose,
 		State: StateQueued, Queued: e.opts.Now()}, cancel: cancel, done: make(chan struct{})}
 	e.byID[en.m.ID] = en
 	e.order = append(e.order, en.m.ID)

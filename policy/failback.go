@@ -8,7 +8,9 @@ import (
 
 // FailbackConfig tunes the return of VMs to their home hosts.
 type FailbackConfig struct {
-	// StableFor: a home host must have been healthy this long before VMs return to it.
+	// StableFor: a home host must have been healthy this long before VMs return to it. A host
+	// that went bad (degraded, failed, unreachable) more than once within the flap window must
+	// stay healthy twice as long for each spell beyond the first, up to 8 times.
 	StableFor time.Duration
 	// WaveSize VMs return per wave, WaveInterval apart; a wave starts only when the previous
 	// one has finished.
@@ -16,11 +18,15 @@ type FailbackConfig struct {
 	WaveInterval time.Duration
 }
 
-// FailbackHost is a possible home host: its state and since when.
+// FailbackHost is a possible home host: its state, since when, and its recent bad spells.
 type FailbackHost struct {
 	Name  string
 	State HostState
 	Since time.Time
+	// Spells counts the host's bad spells (degraded, failed, unreachable) in the flap window.
+	Spells int
+	// Held is set while the failback to this host waits for a person (approval mode).
+	Held bool
 }
 
 // FailbackVM is a VM that may be away from home.
@@ -28,8 +34,9 @@ type FailbackVM struct {
 	Name, UUID    string
 	Current, Home string
 	Priority      int
-	// Running is false for a VM that is not running (it cannot be live-migrated); Busy when a
-	// migration of it is already under way; NoFailback when a setting keeps it where it is.
+	// Running is false for a VM that cannot be live-migrated now (not running, or its host's
+	// libvirt does not answer); Busy when a migration or restart of it is under way or its last
+	// failback failed a moment ago; NoFailback when a setting keeps it where it is.
 	Running, Busy, NoFailback bool
 }
 
@@ -39,19 +46,57 @@ type FailbackMove struct {
 	Why                string
 }
 
+// Wait says why a home host's VMs do not return yet: Code is stable (for deduplication),
+// Message is for people.
+type Wait struct {
+	Code    string
+	Message string
+}
+
+// Wait codes.
+const (
+	WaitHomeState    = "home_state"
+	WaitStabilising  = "stabilising"
+	WaitApproval     = "approval"
+	WaitWaveInFlight = "wave_in_flight"
+	WaitWaveInterval = "wave_interval"
+	WaitNoFit        = "no_fit"
+)
+
 // FailbackPlan is what to send home now, and why the rest waits.
 type FailbackPlan struct {
 	Moves []FailbackMove
 	// Waiting explains, per home host, why its VMs do not return yet.
-	Waiting map[string]string
+	Waiting map[string]Wait
 	// Away counts, per home host, the VMs away from it that may return (not nofailback).
 	Away map[string]int
+}
+
+// FailbackStable reports whether a home host has been healthy long enough to take its VMs
+// back, and if not, why.
+func FailbackStable(cfg FailbackConfig, h FailbackHost, now time.Time) (bool, Wait) {
+	if h.State != Healthy {
+		return false, Wait{WaitHomeState, fmt.Sprintf("%s is %s", h.Name, h.State)}
+	}
+	need := cfg.StableFor
+	for i := 1; i < h.Spells && i < 4; i++ {
+		need *= 2
+	}
+	if up := now.Sub(h.Since); up < need {
+		flap := ""
+		if need != cfg.StableFor {
+			flap = fmt.Sprintf(", longer because it went bad %d times lately", h.Spells)
+		}
+		return false, Wait{WaitStabilising, fmt.Sprintf("%s has been healthy for %s of the %s it needs (failback.stable_for %s%s)",
+			h.Name, up.Round(100*time.Millisecond), need, cfg.StableFor, flap)}
+	}
+	return true, Wait{}
 }
 
 // PlanFailback picks the next wave of VMs to return home. lastWave is when the previous wave
 // started and inFlight how many of its moves are still running. It is pure.
 func PlanFailback(cfg FailbackConfig, hosts []FailbackHost, vms []FailbackVM, lastWave time.Time, inFlight int, now time.Time) FailbackPlan {
-	plan := FailbackPlan{Waiting: map[string]string{}, Away: map[string]int{}}
+	plan := FailbackPlan{Waiting: map[string]Wait{}, Away: map[string]int{}}
 	byName := make(map[string]FailbackHost, len(hosts))
 	for _, h := range hosts {
 		byName[h.Name] = h
@@ -63,15 +108,15 @@ func PlanFailback(cfg FailbackConfig, hosts []FailbackHost, vms []FailbackVM, la
 			continue
 		}
 		plan.Away[vm.Home]++
-		switch {
-		case home.State != Healthy:
-			plan.Waiting[vm.Home] = fmt.Sprintf("%s is %s", vm.Home, home.State)
-		case now.Sub(home.Since) < cfg.StableFor:
-			plan.Waiting[vm.Home] = fmt.Sprintf("%s has been healthy for %s of the %s failback.stable_for", vm.Home,
-				now.Sub(home.Since).Round(100*time.Millisecond), cfg.StableFor)
-		case !vm.Running || vm.Busy:
-			// Not this VM now; the others may go.
-		default:
+		if ok, w := FailbackStable(cfg, home, now); !ok {
+			plan.Waiting[vm.Home] = w
+			continue
+		}
+		if home.Held {
+			plan.Waiting[vm.Home] = Wait{WaitApproval, "the failback to " + vm.Home + " waits for its plan's approval"}
+			continue
+		}
+		if vm.Running && !vm.Busy {
 			ready = append(ready, vm)
 		}
 	}
@@ -80,14 +125,13 @@ func PlanFailback(cfg FailbackConfig, hosts []FailbackHost, vms []FailbackVM, la
 	}
 	if inFlight > 0 {
 		for _, vm := range ready {
-			plan.Waiting[vm.Home] = fmt.Sprintf("the previous failback wave still has %d migrations running", inFlight)
+			plan.Waiting[vm.Home] = Wait{WaitWaveInFlight, "the previous failback wave is still running"}
 		}
 		return plan
 	}
 	if !lastWave.IsZero() && now.Sub(lastWave) < cfg.WaveInterval {
 		for _, vm := range ready {
-			plan.Waiting[vm.Home] = fmt.Sprintf("next failback wave in %s (failback.wave_interval %s)",
-				(cfg.WaveInterval - now.Sub(lastWave)).Round(100*time.Millisecond), cfg.WaveInterval)
+			plan.Waiting[vm.Home] = Wait{WaitWaveInterval, fmt.Sprintf("waves go failback.wave_interval (%s) apart", cfg.WaveInterval)}
 		}
 		return plan
 	}
@@ -100,8 +144,7 @@ func PlanFailback(cfg FailbackConfig, hosts []FailbackHost, vms []FailbackVM, la
 	for _, vm := range ready[:min(len(ready), max(cfg.WaveSize, 1))] {
 		home := byName[vm.Home]
 		plan.Moves = append(plan.Moves, FailbackMove{VM: vm.Name, UUID: vm.UUID, From: vm.Current, To: vm.Home,
-			Why: fmt.Sprintf("failback: %s is its home and has been healthy for %s (failback.stable_for %s)", vm.Home,
-				now.Sub(home.Since).Round(time.Second), cfg.StableFor)})
+			Why: fmt.Sprintf("failback: %s is its home and has been healthy for %s", vm.Home, now.Sub(home.Since).Round(time.Second))})
 	}
 	return plan
 }

@@ -29,25 +29,35 @@ func TestPlanFailback(t *testing.T) {
 	}
 
 	p := PlanFailback(cfg, []FailbackHost{healthy("h1", 10*time.Second), healthy("h2", time.Hour)}, vms, time.Time{}, 0, now)
-	if len(p.Moves) != 0 || !strings.Contains(p.Waiting["h1"], "healthy for 10s") {
+	if len(p.Moves) != 0 || !strings.Contains(p.Waiting["h1"].Message, "healthy for 10s") || p.Waiting["h1"].Code != WaitStabilising {
 		t.Fatalf("inside the stable window: %s, waiting %q", names(p), p.Waiting["h1"])
 	}
 	if p.Away["h1"] != 4 {
 		t.Fatalf("away from h1: %d, want 4 (nofailback excluded)", p.Away["h1"])
 	}
 	p = PlanFailback(cfg, []FailbackHost{{Name: "h1", State: Degraded, Since: now.Add(-time.Hour)}}, vms, time.Time{}, 0, now)
-	if len(p.Moves) != 0 || !strings.Contains(p.Waiting["h1"], "degraded") {
+	if len(p.Moves) != 0 || !strings.Contains(p.Waiting["h1"].Message, "degraded") {
 		t.Fatalf("degraded home: %s %q", names(p), p.Waiting["h1"])
 	}
 	hosts := []FailbackHost{healthy("h1", 2*time.Minute), healthy("h2", time.Hour)}
 	if got := names(PlanFailback(cfg, hosts, vms, time.Time{}, 0, now)); got != "b>h1,c>h1" {
 		t.Fatalf("first wave: %s, want the two highest priorities (nofailback and stopped VMs stay)", got)
 	}
-	if p := PlanFailback(cfg, hosts, vms, now.Add(-10*time.Second), 0, now); len(p.Moves) != 0 || !strings.Contains(p.Waiting["h1"], "next failback wave in 20s") {
+	if p := PlanFailback(cfg, hosts, vms, now.Add(-10*time.Second), 0, now); len(p.Moves) != 0 || p.Waiting["h1"].Code != WaitWaveInterval {
 		t.Fatalf("wave interval: %s %q", names(p), p.Waiting["h1"])
 	}
 	if p := PlanFailback(cfg, hosts, vms, now.Add(-time.Minute), 1, now); len(p.Moves) != 0 {
 		t.Fatalf("previous wave in flight: %s", names(p))
+	}
+	// A flapping home needs longer: 3 spells, 4 times the window.
+	flappy := []FailbackHost{{Name: "h1", State: Healthy, Since: now.Add(-3 * time.Minute), Spells: 3}, healthy("h2", time.Hour)}
+	if p := PlanFailback(cfg, flappy, vms, time.Time{}, 0, now); len(p.Moves) != 0 || !strings.Contains(p.Waiting["h1"].Message, "4m0s it needs") {
+		t.Fatalf("flapping home: %s %q", names(p), p.Waiting["h1"].Message)
+	}
+	// A failback waiting for approval moves nothing to that home.
+	held := []FailbackHost{{Name: "h1", State: Healthy, Since: now.Add(-time.Hour), Held: true}, healthy("h2", time.Hour)}
+	if p := PlanFailback(cfg, held, vms, time.Time{}, 0, now); len(p.Moves) != 0 || p.Waiting["h1"].Code != WaitApproval {
+		t.Fatalf("held home: %s %+v", names(p), p.Waiting["h1"])
 	}
 	vms[1].Current, vms[2].Current = "h1", "h1"
 	if got := names(PlanFailback(cfg, hosts, vms, now.Add(-time.Minute), 0, now)); got != "a>h1" {

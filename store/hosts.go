@@ -25,6 +25,19 @@ type HostRecord struct {
 	// Degraded and DegradedReason record an operator's degraded mark, so that it survives too.
 	Degraded       bool   `json:"degraded,omitempty"`
 	DegradedReason string `json:"degraded_reason,omitempty"`
+	// Observations are the latched health observations (firing alerts, guest I/O errors), so
+	// that a restarted daemon still counts them.
+	Observations []Observation `json:"observations,omitempty"`
+}
+
+// Observation is one latched health observation of a host.
+type Observation struct {
+	Source   string    `json:"source"`
+	Key      string    `json:"key"`
+	Severity string    `json:"severity"`
+	Reason   string    `json:"reason"`
+	At       time.Time `json:"at"`
+	Expires  time.Time `json:"expires,omitzero"`
 }
 
 func (r HostRecord) validate() error {

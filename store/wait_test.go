@@ -59,13 +59,9 @@ func TestWaitHonoursContext(t *testing.T) {
 	db := openNew(t, Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	start := time.Now()
 	err := db.Wait(ctx, 0)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Wait = %v, want DeadlineExceeded", err)
-	}
-	if d := time.Since(start); d < 50*time.Millisecond || d > 2*time.Second {
-		t.Errorf("Wait returned after %v", d)
 	}
 }
 
