@@ -242,7 +242,7 @@ func TestLabApprovalMode(t *testing.T) {
 	notes := collectNotifications(t)
 	l, c := startRecoveryLab(t, testenv.Options{Hosts: 2, Standby: 1, VMs: 2}, func(cfg *config.Config) {
 		cfg.Approval.Mode = config.ApprovalApprove
-		cfg.Approval.TTL = config.Duration(6 * time.Second)
+		cfg.Approval.TTL = config.Duration(8 * time.Second)
 		cfg.Failback.Enabled = false
 		cfg.Notify.WebhookURL = notes.srv.URL
 	})
@@ -310,7 +310,7 @@ func TestLabApprovalMode(t *testing.T) {
 		t.Fatal(err)
 	}
 	p = pending("evacuation")
-	stays(7 * time.Second)
+	stays(9 * time.Second)
 	if ep, _ := c.Plan(ctx, p.ID); ep.State != "expired" {
 		t.Fatalf("plan %s after its TTL: %s", p.ID, ep.State)
 	}
