@@ -24,9 +24,13 @@ func newDaemonCmd() *cobra.Command {
 		Use:   "daemon",
 		Short: "Run the lifeboat daemon: watch every host and serve the API",
 		Long: `Run the lifeboat daemon. It watches every host in the configuration through libvirt
-(probes and events), its BMC (power state and health over Redfish) and the shared disk-lease
-lockspace, gives each host a verdict with a reason, records every change in its store's journal,
-and serves the HTTP API (and /metrics, /healthz, /readyz) that the other commands use.
+(probes, events, guests paused on I/O errors, memory), its BMC (power state and health over
+Redfish) and the shared disk-lease lockspace, gives each host a verdict with a reason, and acts:
+it evacuates degraded hosts by live migration, fences failed hosts and restarts their VMs, and
+brings VMs home once their host is healthy again (under the approval mode, each as a plan that
+waits for 'lifeboat approve'). It records every change in its store's journal, and serves the
+HTTP API (and /metrics, /healthz, /readyz) that the other commands use, plus an Alertmanager
+webhook receiver when alerts.alertmanager.token_file is set.
 
 Settings are layered: defaults, then the YAML file, then these flags; then they are validated and
 every error names the field at fault. 'lifeboat lab up' writes a file that works as it is.`,

@@ -24,7 +24,9 @@ func newSwitchoverCmd() *cobra.Command {
 roles, groups, affinity; 'lifeboat explain vm VM --to-host' shows why). The command waits with a
 progress bar unless --detach; --dry-run prints the plan and changes nothing. The VM keeps running
 throughout; if the migration does not converge, the daemon escalates (higher max downtime, then
-post-copy if allowed) and otherwise aborts, leaving the VM running on its source.`,
+post-copy if allowed) and otherwise aborts, leaving the VM running on its source. Once it
+succeeds, the target is the VM's new home (failback brings it back there). Under the approval
+mode the switchover becomes a plan: 'lifeboat approve PLAN' runs it.`,
 		Example: "  lifeboat switchover g1 --to h3\n  lifeboat switchover g1 --dry-run",
 		Args:    oneArg("VM name", "; 'lifeboat vms' lists the VMs"),
 		RunE: func(cmd *cobra.Command, args []string) error {
