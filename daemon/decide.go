@@ -50,7 +50,7 @@ func (d *Daemon) decideAll(ctx context.Context) {
 		case policy.Degraded, policy.Failed, policy.Unreachable:
 			if !w.inSpell { // a bad spell begins (for failback's flap damping)
 				w.inSpell = true
-				w.spells = append(w.spells, now)
+				w.spells = append(pruneTimes(w.spells, now, d.det.FlapWindow), now)
 			}
 		case policy.Healthy:
 			w.inSpell = false
