@@ -3,6 +3,7 @@ package hypervisor
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"libvirt.org/go/libvirt"
 )
@@ -31,6 +32,12 @@ func wrap(op string, err error) error {
 			return fmt.Errorf("%s: %w: %s", op, ErrNoDomain, le.Message)
 		case libvirt.ERR_SYSTEM_ERROR, libvirt.ERR_RPC, libvirt.ERR_NO_CONNECT, libvirt.ERR_INVALID_CONN:
 			return fmt.Errorf("%s: %w: %s", op, ErrNotConnected, le.Message)
+		case libvirt.ERR_INTERNAL_ERROR:
+			// libvirt reports a peer connection that closed under a call (e.g. the source's
+			// connection to a migration's destination) as an internal error.
+			if strings.Contains(le.Message, "client socket is closed") {
+				return fmt.Errorf("%s: %w: %s", op, ErrNotConnected, le.Message)
+			}
 		}
 		return fmt.Errorf("%s: %s", op, le.Message)
 	}

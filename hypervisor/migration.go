@@ -426,7 +426,9 @@ func migrationError(s supervision, ctxErr error, srcAlive, destAlive bool, what 
 			ctxErr = context.Canceled
 		}
 		return fmt.Errorf("hypervisor: %s: %w: %w (%v)", what, ErrMigrationCancelled, ctxErr, lv)
-	case s.cause == causeDestLost || !destAlive:
+	case s.cause == causeDestLost || !destAlive || errors.Is(lv, ErrNotConnected):
+		// A lost connection while the source still answers is the source's peer-to-peer
+		// connection to the destination: the destination was lost (even before this side saw it).
 		if errors.Is(lv, ErrNotConnected) {
 			return fmt.Errorf("hypervisor: %s: lost the connection to the destination: %w", what, lv)
 		}

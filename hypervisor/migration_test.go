@@ -307,6 +307,12 @@ func TestMigrationErrorOther(t *testing.T) {
 		t.Errorf("source lost while cancelling: %v, want ErrNotConnected only (the outcome is unknown)", err)
 	}
 	s.cause = causeNone
+	// The source answers but its peer-to-peer connection closed: the destination was lost,
+	// even before the destination's own connection noticed.
+	s.migErr = libvirt.Error{Code: libvirt.ERR_INTERNAL_ERROR, Message: "internal error: client socket is closed"}
+	if err := migrationError(s, nil, true, true, "migrate g1"); !errors.Is(err, ErrNotConnected) || !strings.Contains(err.Error(), "destination") {
+		t.Errorf("peer connection closed: %v, want ErrNotConnected naming the destination", err)
+	}
 	s.migErr = libvirt.Error{Code: libvirt.ERR_NO_DOMAIN, Message: "Domain not found"}
 	if err := migrationError(s, nil, true, true, "migrate g1"); !errors.Is(err, ErrNoDomain) {
 		t.Errorf("no domain: %v", err)
