@@ -95,8 +95,11 @@ func BenchmarkLabDrain(b *testing.B) {
 		// Baseline: the loop administrators write today, moving the 6 guests back one by one.
 		start = time.Now()
 		for _, g := range l.Guests() {
-			if _, err := testenv.Exec(ctx, "virsh", "-c", h2.LibvirtURI, "migrate", "--live", "--p2p", "--persistent",
-				"--undefinesource", g.Name, h1.LibvirtURI); err != nil {
+			vctx, vcancel := context.WithTimeout(ctx, 2*time.Minute) // a hung migration fails the run
+			_, err := testenv.Exec(vctx, "virsh", "-c", h2.LibvirtURI, "migrate", "--live", "--p2p", "--persistent",
+				"--undefinesource", g.Name, h1.LibvirtURI)
+			vcancel()
+			if err != nil {
 				b.Fatalf("baseline: %v", err)
 			}
 		}
