@@ -103,15 +103,7 @@ func BenchmarkLabEvacuate(b *testing.B) {
 
 		stopPing = maxGap(b, ctx, l.Guests())
 		start = time.Now()
-		for _, g := range l.Guests() {
-			vctx, vcancel := context.WithTimeout(ctx, 2*time.Minute) // a hung migration fails the run
-			_, err := testenv.Exec(vctx, "virsh", "-c", h2.LibvirtURI, "migrate", "--live", "--p2p", "--persistent",
-				"--undefinesource", g.Name, h1.LibvirtURI)
-			vcancel()
-			if err != nil {
-				b.Fatalf("baseline: %v", err)
-			}
-		}
+		virshLoop(ctx, b, l.Guests(), h2, h1)
 		loop := time.Since(start)
 		loopGap := stopPing()
 		b.ReportMetric(evac.Seconds(), "signal-to-empty-s")

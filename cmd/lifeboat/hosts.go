@@ -12,40 +12,17 @@ import (
 
 // newHostsCmd lists the hosts with their verdicts.
 func newHostsCmd() *cobra.Command {
-	var output string
-	cmd := &cobra.Command{
+	return viewCommand(&cobra.Command{
 		Use:   "hosts",
 		Short: "List the hosts with their verdicts",
 		Long: `List the hosts with their verdicts: state, the reason code, how long the host has been in
 that state, its role, how many VMs run there and why, in a sentence. 'lifeboat explain host NAME'
 shows the signals behind a verdict. With -o json the output is a list of objects with name,
 state, reason, message, since, vms (the names of the VMs running there), role and group.`,
-		Args: cobra.NoArgs,
-	}
-	cf := addClientFlags(cmd)
-	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
-	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		if err := checkOutput(output); err != nil {
-			return err
-		}
-		c, err := cf.client()
-		if err != nil {
-			return err
-		}
-		hosts, err := c.Hosts(cmd.Context())
-		if err != nil {
-			return apiError(err)
-		}
-		if output == "json" {
-			if hosts == nil {
-				hosts = []api.HostView{}
-			}
-			return printJSON(cmd.OutOrStdout(), hosts)
-		}
-		printHosts(cmd.OutOrStdout(), hosts, time.Now())
+	}, (*api.Client).Hosts, func(w io.Writer, _ *api.Client, hosts []api.HostView) error {
+		printHosts(w, hosts, time.Now())
 		return nil
-	}
-	return cmd
+	})
 }
 
 // printHosts writes the hosts as a table.

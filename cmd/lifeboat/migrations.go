@@ -2,59 +2,41 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/lifeboat-ha/lifeboat/api"
 )
 
 // newMigrationsCmd lists running and recent migrations.
 func newMigrationsCmd() *cobra.Command {
-	var output string
-	var cf *clientFlags
-	cmd := &cobra.Command{
+	return viewCommand(&cobra.Command{
 		Use:   "migrations",
 		Short: "List running and recent live migrations with their progress",
 		Long: `List running and recent live migrations: id, VM, hosts, state, progress, the escalation
 steps taken, and for finished ones the duration and the guest's downtime. -o json prints a list.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkOutput(output); err != nil {
-				return err
-			}
-			c, err := cf.client()
-			if err != nil {
-				return err
-			}
-			ms, err := c.Migrations(cmd.Context())
-			if err != nil {
-				return apiError(err)
-			}
-			if output == "json" {
-				return printJSON(cmd.OutOrStdout(), ms)
-			}
-			tw := newTable(cmd.OutOrStdout())
-			fmt.Fprintln(tw, "ID\tVM\tFROM\tTO\tSTATE\tPROGRESS\tDURATION\tDOWNTIME\tWHY")
-			for _, m := range ms {
-				dur := "-"
-				if !m.Started.IsZero() {
-					end := m.Ended
-					if end.IsZero() {
-						end = time.Now()
-					}
-					dur = end.Sub(m.Started).Round(100 * time.Millisecond).String()
+	}, (*api.Client).Migrations, func(w io.Writer, _ *api.Client, ms []api.MigrationView) error {
+		tw := newTable(w)
+		fmt.Fprintln(tw, "ID\tVM\tFROM\tTO\tSTATE\tPROGRESS\tDURATION\tDOWNTIME\tWHY")
+		for _, m := range ms {
+			dur := "-"
+			if !m.Started.IsZero() {
+				end := m.Ended
+				if end.IsZero() {
+					end = time.Now()
 				}
-				why := m.Why
-				if m.Error != "" {
-					why += " — " + m.Error
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%.0f%%\t%s\t%d ms\t%s\n", m.ID, m.VM, m.From, m.To, m.State, m.Percent, dur, m.DowntimeMs, why)
+				dur = end.Sub(m.Started).Round(100 * time.Millisecond).String()
 			}
-			return tw.Flush()
-		},
-	}
-	cf = addClientFlags(cmd)
-	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
-	return cmd
+			why := m.Why
+			if m.Error != "" {
+				why += " — " + m.Error
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%.0f%%\t%s\t%d ms\t%s\n", m.ID, m.VM, m.From, m.To, m.State, m.Percent, dur, m.DowntimeMs, why)
+		}
+		return tw.Flush()
+	})
 }
 
 // newCancelCmd cancels a migration.

@@ -20,40 +20,16 @@ const planIDHint = "; 'lifeboat plans' lists them"
 
 // newPlansCmd lists the approval mode's plans.
 func newPlansCmd() *cobra.Command {
-	var output string
-	var cf *clientFlags
-	cmd := &cobra.Command{
+	return viewCommand(&cobra.Command{
 		Use:   "plans",
 		Short: "List the plans waiting for approval, then recent decided ones",
 		Long: `List the plans of the approval mode: what lifeboat wants to do (evacuation, failback,
 switchover, recovery), pending ones first, then recent decided ones. EXPIRES is when a pending
 plan lapses unapproved. 'lifeboat plan show ID' shows a plan's moves; 'lifeboat approve ID' and
 'lifeboat reject ID --reason TEXT' decide it. -o json prints a list.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkOutput(output); err != nil {
-				return err
-			}
-			c, err := cf.client()
-			if err != nil {
-				return err
-			}
-			ps, err := c.Plans(cmd.Context())
-			if err != nil {
-				return apiError(err)
-			}
-			if output == "json" {
-				if ps == nil {
-					ps = []api.PlanView{}
-				}
-				return printJSON(cmd.OutOrStdout(), ps)
-			}
-			return printPlans(cmd.OutOrStdout(), ps, time.Now())
-		},
-	}
-	cf = addClientFlags(cmd)
-	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
-	return cmd
+	}, (*api.Client).Plans, func(w io.Writer, _ *api.Client, ps []api.PlanView) error {
+		return printPlans(w, ps, time.Now())
+	})
 }
 
 // printPlans writes the plans as a table.

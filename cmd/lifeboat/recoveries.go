@@ -2,48 +2,30 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/lifeboat-ha/lifeboat/api"
 )
 
 // newRecoveriesCmd lists what is being recovered after host failures.
 func newRecoveriesCmd() *cobra.Command {
-	var output string
-	var cf *clientFlags
-	cmd := &cobra.Command{
+	return viewCommand(&cobra.Command{
 		Use:   "recoveries",
 		Short: "Show what is being recovered after host failures, and why",
 		Long: `Show the VMs of failed hosts and where their recovery stands: queued (waiting for a host
 with room), restarting, running (restarted elsewhere) or stuck, with the reason; hosts being
 fenced; and whether automatic recovery is frozen by a mass failure. -o json prints a list.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkOutput(output); err != nil {
-				return err
-			}
-			c, err := cf.client()
-			if err != nil {
-				return err
-			}
-			rs, err := c.Recoveries(cmd.Context())
-			if err != nil {
-				return apiError(err)
-			}
-			if output == "json" {
-				return printJSON(cmd.OutOrStdout(), rs)
-			}
-			tw := newTable(cmd.OutOrStdout())
-			fmt.Fprintln(tw, "VM\tHOST\tFROM\tTO\tSTATE\tSINCE\tREASON")
-			for _, r := range rs {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", dash(r.VM), dash(r.Host), dash(r.From), dash(r.To), r.State, age(r.Since, time.Now()), r.Reason)
-			}
-			return tw.Flush()
-		},
-	}
-	cf = addClientFlags(cmd)
-	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
-	return cmd
+	}, (*api.Client).Recoveries, func(w io.Writer, _ *api.Client, rs []api.RecoveryView) error {
+		tw := newTable(w)
+		fmt.Fprintln(tw, "VM\tHOST\tFROM\tTO\tSTATE\tSINCE\tREASON")
+		for _, r := range rs {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", dash(r.VM), dash(r.Host), dash(r.From), dash(r.To), r.State, age(r.Since, time.Now()), r.Reason)
+		}
+		return tw.Flush()
+	})
 }
 
 // newHostCmd groups the operator's commands on one host.

@@ -18,37 +18,17 @@ var hostStateOrder = []string{"healthy", "recovering", "maintenance", "suspect",
 
 // newStatusCmd shows the daemon and the cluster at a glance.
 func newStatusCmd() *cobra.Command {
-	var output string
-	cmd := &cobra.Command{
+	return viewCommand(&cobra.Command{
 		Use:   "status",
 		Short: "Show the daemon and the cluster at a glance",
 		Long: `Show the daemon and the cluster at a glance: the cluster's name, the daemon's version and
 whether it leads, the hosts counted by state, the VMs and the last journal event. With -o json the
 output is the daemon's status object (cluster, version, started_at, leader, hosts, host_states,
 vms, protected_vms, store, last_event).`,
-		Args: cobra.NoArgs,
-	}
-	cf := addClientFlags(cmd)
-	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
-	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		if err := checkOutput(output); err != nil {
-			return err
-		}
-		c, err := cf.client()
-		if err != nil {
-			return err
-		}
-		st, err := c.Status(cmd.Context())
-		if err != nil {
-			return apiError(err)
-		}
-		if output == "json" {
-			return printJSON(cmd.OutOrStdout(), st)
-		}
-		printStatus(cmd.OutOrStdout(), c.Server(), st, time.Now())
+	}, (*api.Client).Status, func(w io.Writer, c *api.Client, st api.StatusView) error {
+		printStatus(w, c.Server(), st, time.Now())
 		return nil
-	}
-	return cmd
+	})
 }
 
 // printStatus writes the status as aligned lines.

@@ -12,40 +12,17 @@ import (
 
 // newVMsCmd lists the VMs.
 func newVMsCmd() *cobra.Command {
-	var output string
-	cmd := &cobra.Command{
+	return viewCommand(&cobra.Command{
 		Use:   "vms",
 		Short: "List the VMs, where they run and whether lifeboat protects them",
 		Long: `List the VMs: the host each runs on and its home host (where it goes back to after a
 recovery), its state, whether lifeboat protects it and its priority (higher recovers first). With
 -o json the output is a list of objects with name, uuid, host, home_host, state, protected and
 priority.`,
-		Args: cobra.NoArgs,
-	}
-	cf := addClientFlags(cmd)
-	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
-	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		if err := checkOutput(output); err != nil {
-			return err
-		}
-		c, err := cf.client()
-		if err != nil {
-			return err
-		}
-		vms, err := c.VMs(cmd.Context())
-		if err != nil {
-			return apiError(err)
-		}
-		if output == "json" {
-			if vms == nil {
-				vms = []api.VMView{}
-			}
-			return printJSON(cmd.OutOrStdout(), vms)
-		}
-		printVMs(cmd.OutOrStdout(), vms)
+	}, (*api.Client).VMs, func(w io.Writer, _ *api.Client, vms []api.VMView) error {
+		printVMs(w, vms)
 		return nil
-	}
-	return cmd
+	})
 }
 
 // printVMs writes the VMs as a table.
