@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lifeboat-ha/lifeboat/config"
 	"github.com/lifeboat-ha/lifeboat/testenv"
 )
 
@@ -17,14 +18,7 @@ func BenchmarkLabDrain(b *testing.B) {
 	cfg := labConfig(b, l)
 	cfg.Store.Path = b.TempDir() + "/drain.db"
 	cfg.Migration.PerHostOut, cfg.Migration.PerHostIn, cfg.Migration.Cluster = 6, 6, 8
-	d, err := New(context.Background(), cfg, Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	d, ctx := runBenchDaemon(b, cfg)
 	h1, _ := l.Host("h1")
 	h2, _ := l.Host("h2")
 	for i := 0; i < b.N; i++ {
@@ -117,4 +111,17 @@ func virshLoop(ctx context.Context, b *testing.B, gs []testenv.Guest, from, to t
 			b.Fatalf("baseline: %v", err)
 		}
 	}
+}
+
+// runBenchDaemon runs a daemon in-process for a benchmark until it ends; ctx is the daemon's.
+func runBenchDaemon(b *testing.B, cfg config.Config) (*Daemon, context.Context) {
+	d, err := New(context.Background(), cfg, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	b.Cleanup(func() { cancel(); <-done })
+	return d, ctx
 }

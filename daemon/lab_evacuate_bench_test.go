@@ -39,14 +39,7 @@ func BenchmarkLabEvacuate(b *testing.B) {
 	cfg := labConfig(b, l)
 	cfg.Migration.PerHostOut, cfg.Migration.PerHostIn, cfg.Migration.Cluster = 4, 4, 8
 	cfg.Failback.Enabled = false
-	d, err := New(context.Background(), cfg, Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	d, ctx := runBenchDaemon(b, cfg)
 	h1, _ := l.Host("h1")
 	h2, _ := l.Host("h2")
 	onH1 := func() int {

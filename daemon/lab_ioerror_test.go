@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,9 +35,7 @@ func TestLabIOErrorDegrades(t *testing.T) {
 		}
 	})
 	const name, uuid = "iofault", "6c1f3e0a-2d4b-4c1e-9a53-0f2b8e4d7a12"
-	def := fmt.Sprintf("<domain type='qemu'><name>%s</name><uuid>%s</uuid><memory unit='MiB'>64</memory><vcpu>1</vcpu>"+
-		"<os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os><devices>%s<memballoon model='none'/></devices></domain>",
-		name, uuid, disk.DiskXML("vda"))
+	def := disk.DomainXML(name, uuid)
 	xml := filepath.Join(t.TempDir(), "iofault.xml")
 	if err := os.WriteFile(xml, []byte(def), 0o600); err != nil {
 		t.Fatal(err)

@@ -2,7 +2,6 @@ package hypervisor_test
 
 import (
 	"context"
-	"fmt"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -121,9 +120,7 @@ func TestLabGuestPausedOnIOError(t *testing.T) {
 		}
 	})
 	const name, uuid = "iofault", "6c1f3e0a-2d4b-4c1e-9a53-0f2b8e4d7a11"
-	def := fmt.Sprintf("<domain type='qemu'><name>%s</name><uuid>%s</uuid><memory unit='MiB'>64</memory><vcpu>1</vcpu>"+
-		"<os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os><devices>%s<memballoon model='none'/></devices></domain>",
-		name, uuid, disk.DiskXML("vda"))
+	def := disk.DomainXML(name, uuid)
 	virsh := func(args ...string) {
 		t.Helper()
 		if _, err := testenv.Exec(ctx, "virsh", append([]string{"-c", h.LibvirtURI}, args...)...); err != nil {

@@ -72,6 +72,14 @@ func (d *FaultyDisk) DiskXML(target string) string {
 		"  <target dev='%s' bus='virtio'/>\n</disk>\n", nbdExport, html.EscapeString(d.socket), html.EscapeString(target))
 }
 
+// DomainXML is a tiny SeaBIOS guest (TCG, 64 MiB) that boots from the disk as vda: its first
+// read of the disk meets any failure set with Fail.
+func (d *FaultyDisk) DomainXML(name, uuid string) string {
+	return fmt.Sprintf("<domain type='qemu'><name>%s</name><uuid>%s</uuid><memory unit='MiB'>64</memory><vcpu>1</vcpu>"+
+		"<os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os><devices>%s<memballoon model='none'/></devices></domain>",
+		html.EscapeString(name), html.EscapeString(uuid), d.DiskXML("vda"))
+}
+
 // Fail makes every later read, write and flush fail with errno: syscall.EIO (a failing LUN),
 // syscall.ENOSPC (a thin pool that ran out of space) or syscall.EPERM.
 func (d *FaultyDisk) Fail(errno syscall.Errno) error {
