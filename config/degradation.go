@@ -1,5 +1,7 @@
 package config
 
+import "github.com/lifeboat-ha/lifeboat/policy"
+
 // Health tunes how health signals add up to a degraded verdict. Each active observation scores
 // by its severity (warning 50, critical 100); the scores of a host's observations add up.
 type Health struct {
@@ -35,17 +37,18 @@ type Failback struct {
 	NoFailbackGroups []string `yaml:"nofailback_groups,omitempty"`
 }
 
-// ApprovalMode says whether a plan runs by itself, waits for a person, or is only announced.
-type ApprovalMode string
+// ApprovalMode says whether a plan runs by itself, waits for a person, or is only announced. It
+// is policy.ApprovalMode: the reconciler reads the same values.
+type ApprovalMode = policy.ApprovalMode
 
 // Approval modes.
 const (
 	// ApprovalAutomatic plans run at once (and are notified).
-	ApprovalAutomatic ApprovalMode = "automatic"
+	ApprovalAutomatic = policy.ApprovalAutomatic
 	// ApprovalApprove plans wait for `lifeboat approve` (or expire).
-	ApprovalApprove ApprovalMode = "approve"
+	ApprovalApprove = policy.ApprovalApprove
 	// ApprovalNotifyOnly plans are announced and never run by lifeboat.
-	ApprovalNotifyOnly ApprovalMode = "notify-only"
+	ApprovalNotifyOnly = policy.ApprovalNotifyOnly
 )
 
 // PlanKinds are the kinds of plan the approval mode applies to.

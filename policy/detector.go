@@ -62,7 +62,7 @@ type Verdict struct {
 // isBad reports states after which a host must prove itself stable before it is healthy again.
 func isBad(s HostState) bool {
 	switch s {
-	case Unreachable, Failed, Fenced, Unknown, Recovering:
+	case Unreachable, Failed, Fenced, Unknown, Recovering, Partitioned:
 		return true
 	case Healthy, Suspect, Degraded, Maintenance:
 		return false
@@ -123,6 +123,10 @@ func decide(cfg DetectorConfig, prev Track, s Signals, now time.Time) Verdict {
 		return verdict(Maintenance, ReasonMaintenance, "an operator put the host in maintenance", RuleMaintenance)
 	}
 	if !s.FencedAt.IsZero() && lv.Result != ProbeOK {
+		if s.ConfirmedOff {
+			return verdict(Fenced, ReasonConfirmedOff,
+				fmt.Sprintf("an operator confirmed the host is off %s ago (not verified by a fence device)", roundAgo(now, s.FencedAt)), RuleConfirmedOff)
+		}
 		return verdict(Fenced, ReasonFenceVerified,
 			fmt.Sprintf("the host was fenced (power-off verified) %s ago", roundAgo(now, s.FencedAt)), RuleFenced)
 	}

@@ -14,6 +14,7 @@ const (
 	ReasonUnreachableLeases Reason = "libvirt_timeout_leases_held"
 	ReasonPowerOff          Reason = "bmc_power_off_libvirt_lost"
 	ReasonFenceVerified     Reason = "fence_verified"
+	ReasonConfirmedOff      Reason = "operator_confirmed_off"
 	ReasonHealthWarning     Reason = "health_warning"
 	ReasonHealthCritical    Reason = "health_critical"
 	ReasonHealthClearing    Reason = "health_clearing"
@@ -25,6 +26,7 @@ const (
 const (
 	RuleMaintenance   = "an operator's maintenance mode overrides every signal"
 	RuleFenced        = "a verified fence and no libvirt answer: the host is off and its VMs may restart elsewhere"
+	RuleConfirmedOff  = "no libvirt answer and an operator confirmed the host is off (lifeboat host confirm-off): its VMs may restart elsewhere; not a verified fence"
 	RuleDegraded      = "libvirt answers but the health score (BMC health, libvirt I/O errors, paused guests, RPC latency, memory pressure, alerts, operator marks) reached health.degrade_score: quarantine and evacuate by live migration; healthy again only after the score stays below health.clear_score for health.clear_after"
 	RuleRecovering    = "libvirt answers again after a bad spell: healthy only after a stable period (longer when the host flaps)"
 	RuleHealthy       = "libvirt answers and hardware health is not degraded"

@@ -18,6 +18,9 @@ const (
 	Recovering  HostState = "recovering"
 	Maintenance HostState = "maintenance"
 	Unknown     HostState = "unknown"
+	// Partitioned: libvirt is cut off, but the host's guests answer on their own network, so
+	// the host is alive: nothing is fenced or restarted.
+	Partitioned HostState = "partitioned"
 )
 
 // ProbeResult is the outcome of one probe of a host's libvirt endpoint.
@@ -99,6 +102,16 @@ type LeaseSignal struct {
 	Held  int
 }
 
+// GuestSignal is the guests' own liveness: of the protected VMs last seen on the host that have
+// a probe address, how many answered on their own network lately.
+type GuestSignal struct {
+	Configured bool
+	At         time.Time
+	Known      int
+	Answering  int
+	Err        string
+}
+
 // OperatorSignal is what people told the controller about the host.
 type OperatorSignal struct {
 	Maintenance bool
@@ -114,9 +127,12 @@ type Signals struct {
 	BMC      BMCSignal
 	Lease    LeaseSignal
 	Operator OperatorSignal
+	Guests   GuestSignal
 	// Health is the scored health observations (BMC health, libvirt, alerts, operator marks);
 	// Health.Degraded makes a reachable host degraded.
 	Health HealthVerdict
-	// FencedAt is when a fence of this host was verified (zero: not fenced).
-	FencedAt time.Time
+	// FencedAt is when a fence of this host was verified, or an operator confirmed it off
+	// (ConfirmedOff); zero: not fenced.
+	FencedAt     time.Time
+	ConfirmedOff bool
 }

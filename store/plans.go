@@ -7,60 +7,25 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 
+	"github.com/lifeboat-ha/lifeboat/policy"
 	"go.etcd.io/bbolt"
 )
 
 // planIDPrefix starts the ids NextPlanID hands out: "p-1", "p-2", ...
 const planIDPrefix = "p-"
 
-// PlanMove is one VM's move in a plan: from where, to where, and why there.
-type PlanMove struct {
-	VM   string `json:"vm"`
-	From string `json:"from"`
-	To   string `json:"to"`
-	Why  string `json:"why"`
-}
+// PlanMove is one VM's move in a plan.
+type PlanMove = policy.Move
 
-// Plan is an action of the approval mode (evacuation, failback, switchover, recovery) waiting
-// for, or past, a person's decision. It is stored as JSON under its ID; its fields and their
-// JSON names are those of the API's PlanView, plus Key and Seq.
-type Plan struct {
-	ID             string     `json:"id"`              // key, "p-N" from NextPlanID
-	Seq            uint64     `json:"seq"`             // order of creation; PutPlan fills in zero
-	Key            string     `json:"key"`             // the daemon's dedupe key: one open plan per key
-	Kind           string     `json:"kind"`            // evacuation, failback, switchover or recovery
-	Host           string     `json:"host"`            // the host emptied, refilled or recovered
-	Group          string     `json:"group,omitempty"` // the host's group
-	Mode           string     `json:"mode"`            // approve or notify-only
-	State          string     `json:"state"`           // pending, approved, rejected, expired, running, done, failed, notified
-	Summary        string     `json:"summary"`         // what and why, in one sentence
-	Moves          []PlanMove `json:"moves"`
-	Fence          string     `json:"fence,omitempty"` // the host a recovery plan fences first
-	Created        time.Time  `json:"created"`
-	Expires        time.Time  `json:"expires"`
-	Deadline       time.Time  `json:"deadline,omitzero"` // when a recovery plan proceeds unapproved
-	DecidedBy      string     `json:"decided_by,omitempty"`
-	DecidedAt      time.Time  `json:"decided_at,omitzero"`
-	DecisionReason string     `json:"decision_reason,omitempty"`
-	Result         string     `json:"result,omitempty"` // how a plan that ran ended
-}
+// Plan is a plan (policy.Plan), stored as JSON under its ID.
+type Plan = policy.Plan
 
-// validate reports the first field that makes the plan unstorable.
-func (p Plan) validate() error {
+// validatePlan reports the first field that makes the plan unstorable.
+func validatePlan(p Plan) error {
 	return validateKey("plan", "id", p.ID, func() error { return nil })
 }
 
-// open reports whether the plan still waits for a decision or for its actions to end: pending,
-// approved or running. PrunePlans keeps open plans.
-func (p Plan) open() bool {
-	switch p.State {
-	case "pending", "approved", "running":
-		return true
-	}
-	return false
-}
 
 // planNumber is N of an id "p-N" (N > 0), or 0.
 func planNumber(id string) uint64 {
@@ -101,7 +66,7 @@ func (db *DB) NextPlanID(ctx context.Context) (string, error) {
 // one, else N of an ID "p-N", else the next number of the plan counter. An ID "p-N" the counter
 // has not reached yet moves the counter to N, so that NextPlanID never hands it out.
 func (db *DB) PutPlan(ctx context.Context, p Plan) error {
-	if err := p.validate(); err != nil {
+	if err := validatePlan(p); err != nil {
 		return err
 	}
 	return db.update(ctx, "put plan", func(tx *bbolt.Tx) error {
@@ -189,7 +154,7 @@ func (db *DB) PrunePlans(ctx context.Context, keep int) error {
 		}
 		var decided []Plan
 		for _, p := range plans {
-			if !p.open() {
+			if !p.State.Open() {
 				decided = append(decided, p)
 			}
 		}

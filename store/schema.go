@@ -24,6 +24,9 @@ var (
 	// made before plans existed lacks it until the first write of a plan (an additive change:
 	// the schema version stays 1).
 	bucketPlans = []byte("plans")
+	// bucketGuards holds the recovery guards' durable state: "fence/HOST", "restart/UUID" and
+	// "freeze" (additive too: made at the first write).
+	bucketGuards = []byte("guards")
 
 	keySchemaVersion = []byte("schema_version") // decimal ASCII
 	keyCreatedAt     = []byte("created_at")     // RFC 3339, UTC
@@ -31,7 +34,7 @@ var (
 
 // initSchema lays out a new, empty store.
 func initSchema(tx *bbolt.Tx, now time.Time) error {
-	for _, name := range [][]byte{bucketMeta, bucketVMs, bucketHosts, bucketJournal, bucketPlans} {
+	for _, name := range [][]byte{bucketMeta, bucketVMs, bucketHosts, bucketJournal, bucketPlans, bucketGuards} {
 		if _, err := tx.CreateBucket(name); err != nil {
 			return fmt.Errorf("create bucket %s: %w", name, err)
 		}

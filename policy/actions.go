@@ -1,0 +1,96 @@
+package policy
+
+import "fmt"
+
+// ActionKind is what an action does.
+type ActionKind string
+
+// Action kinds.
+const (
+	// ActFence powers the host off through its fence ladder (verified).
+	ActFence ActionKind = "fence"
+	// ActClearFence forgets a host's fence: the host answers again (it was powered back on).
+	ActClearFence ActionKind = "clear_fence"
+	// ActRestart starts a VM of a fenced host on another host, from its stored definition.
+	ActRestart ActionKind = "restart"
+	// ActStuck reports a VM that cannot restart now (it stays queued and is retried).
+	ActStuck ActionKind = "stuck"
+	// ActFreeze and ActThaw start and end a freeze of automatic recovery.
+	ActFreeze ActionKind = "freeze"
+	ActThaw   ActionKind = "thaw"
+	// ActProposePlan asks a person to approve a recovery (approval mode).
+	ActProposePlan ActionKind = "propose_plan"
+	// ActHold says why something that could happen does not: nothing is done, but the reason
+	// is recorded when it changes.
+	ActHold ActionKind = "hold"
+)
+
+// ActionReason is a machine-readable code for an action.
+type ActionReason string
+
+// Action reasons.
+const (
+	ReasonHostLost          ActionReason = "host_lost"
+	ReasonFenceResumed      ActionReason = "fence_interrupted"
+	ReasonHostBack          ActionReason = "host_back"
+	ReasonRestartFenced     ActionReason = "restart_after_fence"
+	ReasonRestartConfirmed  ActionReason = "restart_after_operator_confirmed_off"
+	ReasonNoCapacity        ActionReason = "no_capacity"
+	ReasonMassFailure       ActionReason = "mass_failure"
+	ReasonControllerCut     ActionReason = "controller_isolated"
+	ReasonRecovered         ActionReason = "hosts_back"
+	ReasonFenceWindow       ActionReason = "fence_window"
+	ReasonFenceFailedHold   ActionReason = "fence_failed"
+	ReasonStartup           ActionReason = "startup_incomplete"
+	ReasonFrozen            ActionReason = "frozen"
+	ReasonManual            ActionReason = "recovery_manual"
+	ReasonDisarmed          ActionReason = "disarmed"
+	ReasonAwaitingApproval  ActionReason = "awaiting_approval"
+	ReasonPlanRejected      ActionReason = "plan_declined"
+	ReasonNeedsApproval     ActionReason = "needs_approval"
+	ReasonConcurrency       ActionReason = "restart_concurrency"
+	ReasonNothingToRecover  ActionReason = "no_protected_vms"
+	ReasonPartitionedAlive  ActionReason = "guests_alive"
+	ReasonOperatorConfirmed ActionReason = "operator_confirmed_off"
+)
+
+// Action is one thing the reconciler wants done (or held back), with its reason.
+type Action struct {
+	Kind ActionKind
+	// Host is the host acted on: fenced, whose VM restarts (the source), or held.
+	Host string
+	// VM and UUID name the VM of a restart or a stuck report; To is a restart's target.
+	VM, UUID, To string
+	// Hosts are the hosts behind a freeze.
+	Hosts []string
+	// Moves preview a recovery plan's restarts (ActProposePlan).
+	Moves []Move
+	// Reason is the typed code; Message the sentence for people.
+	Reason  ActionReason
+	Message string
+}
+
+// Move is one VM's planned move: from where, to where, and why there.
+type Move struct {
+	VM   string `json:"vm"`
+	From string `json:"from"`
+	To   string `json:"to"`
+	Why  string `json:"why"`
+}
+
+// String is the action as one line of an action log: kind, subject and reason.
+func (a Action) String() string {
+	switch a.Kind {
+	case ActRestart:
+		return fmt.Sprintf("restart %s %s->%s (%s)", a.VM, a.Host, a.To, a.Reason)
+	case ActStuck:
+		return fmt.Sprintf("stuck %s on %s (%s)", a.VM, a.Host, a.Reason)
+	case ActFreeze, ActThaw:
+		return fmt.Sprintf("%s %v (%s)", a.Kind, a.Hosts, a.Reason)
+	case ActHold:
+		if a.VM != "" {
+			return fmt.Sprintf("hold %s %s (%s)", a.Host, a.VM, a.Reason)
+		}
+	}
+	return fmt.Sprintf("%s %s (%s)", a.Kind, a.Host, a.Reason)
+}

@@ -1,0 +1,98 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/lifeboat-ha/lifeboat/policy"
+	"go.etcd.io/bbolt"
+)
+
+// Keys of the guards bucket.
+const (
+	guardFencePrefix   = "fence/"
+	guardRestartPrefix = "restart/"
+	guardFreeze        = "freeze"
+)
+
+// Guards reads the recovery guards' durable state: every host's fence record, the freeze and
+// the restart queue. A store without any has empty guards.
+func (db *DB) Guards(ctx context.Context) (policy.Guards, error) {
+	g := policy.Guards{Fences: map[string]policy.FenceRecord{}, Restarts: map[string]policy.RestartRecord{}}
+	err := db.view(ctx, "read guards", func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketGuards)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, v []byte) error {
+			key := string(k)
+			var err error
+			switch {
+			case key == guardFreeze:
+				err = json.Unmarshal(v, &g.Freeze)
+			case strings.HasPrefix(key, guardFencePrefix):
+				var r policy.FenceRecord
+				if err = json.Unmarshal(v, &r); err == nil {
+					g.Fences[r.Host] = r
+				}
+			case strings.HasPrefix(key, guardRestartPrefix):
+				var r policy.RestartRecord
+				if err = json.Unmarshal(v, &r); err == nil {
+					g.Restarts[r.UUID] = r
+				}
+			default:
+				err = fmt.Errorf("unknown key")
+			}
+			if err != nil {
+				return fmt.Errorf("store: guard %q: %w: %w", key, ErrCorrupt, err)
+			}
+			return nil
+		})
+	})
+	return g, err
+}
+
+// PutFence stores a host's fence record. Host is required.
+func (db *DB) PutFence(ctx context.Context, r policy.FenceRecord) error {
+	return db.putGuard(ctx, "fence record", "host", r.Host, guardFencePrefix+r.Host, r)
+}
+
+// PutRestart stores one VM's restart record. UUID is required.
+func (db *DB) PutRestart(ctx context.Context, r policy.RestartRecord) error {
+	return db.putGuard(ctx, "restart record", "uuid", r.UUID, guardRestartPrefix+r.UUID, r)
+}
+
+// DeleteRestart forgets one VM's restart record (deleting a missing one is not an error).
+func (db *DB) DeleteRestart(ctx context.Context, uuid string) error {
+	return db.update(ctx, "delete restart", func(tx *bbolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(bucketGuards)
+		if err != nil {
+			return fmt.Errorf("store: bucket %q: %w", bucketGuards, err)
+		}
+		return b.Delete([]byte(guardRestartPrefix + uuid))
+	})
+}
+
+// PutFreeze stores the freeze of automatic recovery.
+func (db *DB) PutFreeze(ctx context.Context, f policy.Freeze) error {
+	return db.putGuard(ctx, "freeze", "freeze", guardFreeze, guardFreeze, f)
+}
+
+func (db *DB) putGuard(ctx context.Context, what, field, id, key string, v any) error {
+	if err := validateKey(what, field, id, func() error { return nil }); err != nil {
+		return err
+	}
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("store: put %s %q: %w", what, id, err)
+	}
+	return db.update(ctx, "put "+what, func(tx *bbolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(bucketGuards)
+		if err != nil {
+			return fmt.Errorf("store: bucket %q: %w", bucketGuards, err)
+		}
+		return b.Put([]byte(key), raw)
+	})
+}
