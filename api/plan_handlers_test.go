@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/lifeboat-ha/lifeboat/policy"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -90,7 +91,7 @@ func (f *planFake) decide(id string, d PlanDecision, state string) (PlanView, er
 		return PlanView{}, fmt.Errorf("plan %s is %s, not pending: %w", id, p.State, ErrConflict)
 	}
 	f.decisions = append(f.decisions, d)
-	p.State, p.DecidedBy, p.DecidedAt, p.DecisionReason = state, d.By, t0.Add(2*time.Minute), d.Reason
+	p.State, p.DecidedBy, p.DecidedAt, p.DecisionReason = policy.PlanState(state), d.By, t0.Add(2*time.Minute), d.Reason
 	return *p, nil
 }
 

@@ -191,9 +191,12 @@ type AffinityRule struct {
 type Recovery struct {
 	// Automatic enables fencing and restarts without a person (default true).
 	Automatic bool `yaml:"automatic"`
-	// MassFailureFraction freezes automatic recovery when more than this share of the hosts have
-	// failed or are unreachable at once (default 0.34: more than a third).
-	MassFailureFraction float64 `yaml:"mass_failure_fraction"`
+	// MassFailureFraction and MassFailureWindow define a mass failure, which freezes automatic
+	// recovery: at least two hosts that went bad within the window, and more than this share of
+	// the hosts that were up when it began (defaults 0.34 and 10s). A single failure never
+	// freezes, and hosts fenced earlier and left off do not count.
+	MassFailureFraction float64  `yaml:"mass_failure_fraction"`
+	MassFailureWindow   Duration `yaml:"mass_failure_window"`
 	// FenceWindow: a host is fenced at most once per window (no fence storms).
 	FenceWindow Duration `yaml:"fence_window"`
 	// FenceTimeout bounds each fence method; a timeout is a failure.

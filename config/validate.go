@@ -141,6 +141,9 @@ func (c *Config) Validate() error {
 	if rc.MassFailureFraction <= 0 || rc.MassFailureFraction > 1 {
 		errs = append(errs, fieldErr("recovery.mass_failure_fraction", "%v: want more than 0 and at most 1", rc.MassFailureFraction))
 	}
+	if rc.MassFailureWindow <= 0 {
+		errs = append(errs, fieldErr("recovery.mass_failure_window", "%s: must be positive", rc.MassFailureWindow))
+	}
 	if rc.FenceWindow < 0 {
 		errs = append(errs, fieldErr("recovery.fence_window", "%s: must not be negative", rc.FenceWindow))
 	}

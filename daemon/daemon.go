@@ -45,11 +45,15 @@ type Daemon struct {
 	runCtx    context.Context // Run's context without its cancellation, for records made on the way out
 	drainKick chan struct{}
 	noted     map[string]bool
-	// restarts tracks the VMs of fenced hosts; frozen is set during a mass failure; webhook
-	// delivers notifications (nil: none configured).
-	restarts map[string]*restartState
-	frozen   bool
-	webhook  *notify.Webhook
+	// guards is the recovery guards' state (the store has it too); fencing and restarting are
+	// the fences and restarts running in this process; held remembers the reconciler's latest
+	// hold per subject, to journal changes only. webhook delivers notifications (nil: none).
+	guards     policy.Guards
+	fencing    map[string]bool
+	restarting map[string]bool
+	held       map[string]policy.ActionReason
+	disarmed   bool
+	webhook    *notify.Webhook
 	dial     hypervisor.Dialer
 	migrate  migrate.MigrateFunc
 	started  time.Time
@@ -79,13 +83,8 @@ type hostWatch struct {
 	inSpell bool                // between going bad and being healthy again
 	// draining is an operator's drain: maintenance (no new placements), VMs moved off.
 	draining bool
-	// ladder fences the host; fencedAt/fencedBy record a verified fence (or an operator's
-	// confirm-off); lastFence is the latest attempt (one per window); fencing is in progress.
-	ladder    fence.Ladder
-	fencedAt  time.Time
-	fencedBy  string
-	lastFence time.Time
-	fencing   bool
+	// ladder fences the host (its fence record is in the daemon's guards).
+	ladder fence.Ladder
 }
 
 // Options are the daemon's injectable parts.
@@ -122,7 +121,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Daemon, error) 
 		return nil, fmt.Errorf("daemon: store: %w", err)
 	}
 	d := &Daemon{cfg: cfg, log: opts.Logger, db: db, now: opts.Now, byName: map[string]*hostWatch{},
-		vms: map[string]*store.VMRecord{}, disks: map[string][]string{}, kick: make(chan struct{}, 1), drainKick: make(chan struct{}, 1), noted: map[string]bool{}, restarts: map[string]*restartState{}, m: newMetrics(), dial: opts.Dial, migrate: opts.Migrate}
+		vms: map[string]*store.VMRecord{}, disks: map[string][]string{}, kick: make(chan struct{}, 1), drainKick: make(chan struct{}, 1), noted: map[string]bool{}, fencing: map[string]bool{}, restarting: map[string]bool{}, held: map[string]policy.ActionReason{}, m: newMetrics(), dial: opts.Dial, migrate: opts.Migrate}
 	d.det = detectorConfig(cfg.Timings)
 	for _, h := range cfg.Hosts {
 		w := &hostWatch{cfg: h, invKick: make(chan struct{}, 1)}
@@ -190,6 +189,9 @@ func (d *Daemon) load(ctx context.Context) error {
 		r := vms[i]
 		d.vms[r.UUID] = &r
 		d.parseDisks(&r)
+	}
+	if d.guards, err = d.db.Guards(ctx); err != nil {
+		return fmt.Errorf("daemon: load recovery guards: %w", err)
 	}
 	hosts, err := d.db.ListHosts(ctx)
 	if err != nil {
@@ -340,9 +342,9 @@ func (d *Daemon) migrationDone(m migrate.Migration) {
 		}
 	}
 	if id, ok := strings.CutPrefix(m.Purpose, purposeSwitchover+":"); ok {
-		state, result := planDone, fmt.Sprintf("migration %s %s", m.ID, m.State)
+		state, result := policy.PlanDone, fmt.Sprintf("migration %s %s", m.ID, m.State)
 		if m.State != migrate.StateSucceeded {
-			state, result = planFailed, result+": "+m.Error
+			state, result = policy.PlanFailed, result+": "+m.Error
 		}
 		d.finishPlanID(d.runCtx, id, state, result)
 	}

@@ -40,6 +40,7 @@ func (d *Daemon) decideAll(ctx context.Context) {
 			w.sig.Lease = ls
 		}
 		d.scoreHealth(w, now)
+		d.fenceSignal(w)
 		v, next := policy.Decide(d.det, w.track, w.sig, now)
 		prev := w.verdict
 		w.track, w.verdict = next, v

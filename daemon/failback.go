@@ -92,11 +92,10 @@ func (d *Daemon) failbackInput(now time.Time) ([]policy.FailbackHost, []policy.F
 		if r.HomeHost == "" || r.CurrentHost == r.HomeHost {
 			continue
 		}
-		rs := d.restarts[r.UUID]
-		failed, hadFailure := d.fb.failed[r.UUID]
+				failed, hadFailure := d.fb.failed[r.UUID]
 		vms = append(vms, policy.FailbackVM{Name: r.Name, UUID: r.UUID, Current: r.CurrentHost, Home: r.HomeHost, Priority: r.Priority,
 			Running:    r.State == "running" && ok[r.CurrentHost],
-			Busy:       d.engine.Busy(r.UUID) || (rs != nil && rs.inFlight) || (hadFailure && now.Sub(failed) < backoff),
+			Busy:       d.engine.Busy(r.UUID) || d.restarting[r.UUID] || (hadFailure && now.Sub(failed) < backoff),
 			NoFailback: d.noFailback(r)})
 	}
 	return hosts, vms
@@ -116,7 +115,7 @@ func (d *Daemon) failbackOnce(ctx context.Context) {
 	now := d.now()
 	fcfg := d.failbackConfig()
 	d.mu.Lock()
-	if d.frozen || d.engine == nil {
+	if d.guards.Freeze.Frozen || d.disarmedLocked() || d.engine == nil {
 		d.mu.Unlock()
 		return
 	}
@@ -234,7 +233,7 @@ func (d *Daemon) failbackOnce(ctx context.Context) {
 		d.journal(ctx, n)
 	}
 	for _, host := range done {
-		d.finishPlanFor(ctx, "failback", host, planDone, "every VM is back on "+host)
+		d.finishPlanFor(ctx, "failback", host, policy.PlanDone, "every VM is back on "+host)
 	}
 	var started []string
 	for _, req := range reqs {

@@ -259,7 +259,7 @@ func TestLabApprovalMode(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, p := range ps {
-				if p.State == "pending" && p.Kind == kind {
+				if p.State == "pending" && string(p.Kind) == kind {
 					return p
 				}
 			}

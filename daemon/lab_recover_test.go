@@ -198,7 +198,7 @@ func TestLabRecoverNeedsProofOfDeath(t *testing.T) {
 	}
 	took := waitElsewhere(t, l, guestsOf(l, "h1"), "h1", 60*time.Second)
 	t.Logf("after confirm-off the guests run elsewhere in %s", took.Round(10*time.Millisecond))
-	if !journalHas(t, c, "action", "confirm_off", "h1") {
+	if !journalHas(t, c, "action", "operator_confirmed_off", "h1") {
 		t.Error("confirm-off not journaled")
 	}
 }

@@ -26,12 +26,14 @@ type metrics struct {
 	fenceSeconds   prometheus.Histogram
 	restartSeconds prometheus.Histogram
 	recoveries     *prometheus.CounterVec
+	storeErrors    prometheus.Counter
+	frozen         prometheus.Gauge
 
 	degradation
 }
 
 var allStates = []policy.HostState{policy.Healthy, policy.Suspect, policy.Unreachable, policy.Degraded,
-	policy.Failed, policy.Fenced, policy.Recovering, policy.Maintenance, policy.Unknown}
+	policy.Failed, policy.Fenced, policy.Recovering, policy.Maintenance, policy.Unknown, policy.Partitioned}
 
 func newMetrics() *metrics {
 	m := &metrics{
@@ -69,7 +71,11 @@ func newMetrics() *metrics {
 		Help: "Time to restart one VM on its new host.", Buckets: prometheus.ExponentialBuckets(0.1, 2, 10)})
 	m.recoveries = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lifeboat_recoveries_total",
 		Help: "Outcomes of VM restarts after a host failure."}, []string{"outcome"})
-	m.reg.MustRegister(m.detectSeconds, m.fenceAttempts, m.fenceSeconds, m.restartSeconds, m.recoveries)
+	m.storeErrors = prometheus.NewCounter(prometheus.CounterOpts{Name: "lifeboat_store_errors_total",
+		Help: "Store writes that failed; the action each one was to record did not run."})
+	m.frozen = prometheus.NewGauge(prometheus.GaugeOpts{Name: "lifeboat_recovery_frozen",
+		Help: "1 while automatic recovery is frozen (mass failure or controller isolation), else 0."})
+	m.reg.MustRegister(m.detectSeconds, m.fenceAttempts, m.fenceSeconds, m.restartSeconds, m.recoveries, m.storeErrors, m.frozen)
 	m.degradation = newDegradationMetrics(m.reg)
 	m.reg.MustRegister(m.probes, m.probeRTT, m.bmcQueries, m.verdicts, m.journal, m.hostState,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -37,6 +37,7 @@ lifeboat_hosts{state="failed"} 1
 lifeboat_hosts{state="fenced"} 0
 lifeboat_hosts{state="healthy"} 2
 lifeboat_hosts{state="maintenance"} 0
+lifeboat_hosts{state="partitioned"} 0
 lifeboat_hosts{state="recovering"} 0
 lifeboat_hosts{state="suspect"} 0
 lifeboat_hosts{state="unknown"} 0

@@ -163,7 +163,7 @@ func (d *Daemon) Switchover(ctx context.Context, req api.SwitchoverRequest) (api
 			return res, errors.New("the switchover needs a plan under the approval mode, and the plan could not be stored")
 		}
 		d.mu.Lock()
-		res.Plan, res.PlanState = id, d.plans.byID[id].State
+		res.Plan, res.PlanState = id, string(d.plans.byID[id].State)
 		d.mu.Unlock()
 		return res, nil
 	}
@@ -190,7 +190,7 @@ func (d *Daemon) switchover(vm store.VMRecord, to, why, plan string) (string, er
 // runSwitchoverPlan carries out an approved switchover plan: the move it showed, if the VM is
 // still where the plan found it.
 func (d *Daemon) runSwitchoverPlan(ctx context.Context, p store.Plan) store.Plan {
-	state, result := planFailed, "the plan has no move"
+	state, result := policy.PlanFailed, "the plan has no move"
 	if len(p.Moves) == 1 {
 		mv := p.Moves[0]
 		d.mu.Lock()
@@ -210,7 +210,7 @@ func (d *Daemon) runSwitchoverPlan(ctx context.Context, p store.Plan) store.Plan
 			if err != nil {
 				result = err.Error()
 			} else {
-				state, result = planRunning, "migration "+id+" started"
+				state, result = policy.PlanRunning, "migration "+id+" started"
 			}
 		}
 	}
@@ -221,7 +221,7 @@ func (d *Daemon) runSwitchoverPlan(ctx context.Context, p store.Plan) store.Plan
 	}
 	d.mu.Unlock()
 	_ = d.putPlan(ctx, p)
-	d.journal(ctx, store.Entry{Kind: "decision", Host: p.Host, Reason: "plan_" + state, Message: fmt.Sprintf("plan %s %s: %s", p.ID, state, result)})
+	d.journal(ctx, store.Entry{Kind: "decision", Host: p.Host, Reason: "plan_" + string(state), Message: fmt.Sprintf("plan %s %s: %s", p.ID, state, result)})
 	return p
 }
 
@@ -340,7 +340,7 @@ func (d *Daemon) drainLoop(ctx context.Context) {
 		for _, w := range d.hosts {
 			// A degraded host is evacuated like a drained one, before it fails: automatically,
 			// unless recovery is manual or frozen by a mass failure.
-			evacuate := w.verdict.State == policy.Degraded && d.cfg.Recovery.Automatic && !d.frozen
+			evacuate := w.verdict.State == policy.Degraded && d.cfg.Recovery.Automatic && !d.guards.Freeze.Frozen && !d.disarmedLocked()
 			if !w.draining && !evacuate {
 				complete[w.cfg.Name] = false
 				delete(evacuating, w.cfg.Name)
@@ -417,7 +417,7 @@ func (d *Daemon) drainLoop(ctx context.Context) {
 			if evacuating[host] {
 				d.notify(notify.Notification{Kind: "evacuation_complete", At: d.now(), Host: host, Message: "evacuation of " + host + " complete: no VM runs there"})
 			}
-			d.finishPlanFor(ctx, "evacuation", host, planDone, "the host is empty")
+			d.finishPlanFor(ctx, "evacuation", host, policy.PlanDone, "the host is empty")
 		}
 	}
 }

@@ -14,29 +14,18 @@ import (
 	"github.com/lifeboat-ha/lifeboat/store"
 )
 
-// Plan states.
-const (
-	planPending  = "pending"
-	planApproved = "approved"
-	planRejected = "rejected"
-	planExpired  = "expired"
-	planRunning  = "running"
-	planDone     = "done"
-	planFailed   = "failed"
-	planNotified = "notified"
-)
-
 // plansKept is how many decided plans the store keeps.
 const plansKept = 200
 
 // planSpec is an action that may need a person's approval.
 type planSpec struct {
-	Kind, Host, Group string
+	Kind        policy.PlanKind
+	Host, Group string
 	// Key names the situation: one plan per key (e.g. an evacuation per spell of degradation).
 	Key     string
 	Summary string
 	Fence   string
-	Moves   []api.PlanMove
+	Moves   []policy.Move
 }
 
 // planBook holds the plans in memory, guarded by d.mu; the store has them too.
@@ -60,16 +49,14 @@ func (d *Daemon) loadPlans(ctx context.Context) error {
 	return nil
 }
 
-// gate tells whether an action may run now. In automatic mode it always may. Otherwise the
-// action becomes a plan: pending (approve) or notified (notify-only), and it runs only once
-// its plan is approved. A rejected, expired or failed plan holds the action back for
+// gate tells whether an action may run now; every action runs as part of a plan, written
+// before it runs. In automatic mode lifeboat approves the plan itself, and the action runs once
+// the plan is stored. Otherwise the action becomes a plan: pending (approve) or notified
+// (notify-only), and it runs only once its plan is approved. A rejected, expired or failed plan holds the action back for
 // approval.ttl after its decision (a failed recovery for at least recovery.fence_window); if
 // the situation persists after that, a new plan is proposed.
 func (d *Daemon) gate(ctx context.Context, s planSpec) bool {
-	mode := d.cfg.Approval.ModeFor(s.Kind, s.Group)
-	if mode == config.ApprovalAutomatic {
-		return true
-	}
+	mode := d.cfg.Approval.ModeFor(string(s.Kind), s.Group)
 	now := d.now()
 	d.mu.Lock()
 	p := d.plans.byKey[s.Key]
@@ -82,23 +69,31 @@ func (d *Daemon) gate(ctx context.Context, s planSpec) bool {
 			d.plans.byKey[s.Key] = p
 		}
 	}
+	if mode == config.ApprovalAutomatic {
+		open := p != nil && p.State.Open()
+		d.mu.Unlock()
+		if open {
+			return true
+		}
+		return d.newPlan(ctx, s, mode, now) != ""
+	}
 	if p == nil || (isClosed(p.State) && !now.Before(d.retryAt(p))) {
 		d.mu.Unlock()
 		d.newPlan(ctx, s, mode, now)
 		return false
 	}
-	if p.State != planApproved {
-		run := p.State == planRunning
+	if p.State != policy.PlanApproved {
+		run := p.State == policy.PlanRunning
 		d.mu.Unlock()
 		return run
 	}
-	p.State = planRunning
+	p.State = policy.PlanRunning
 	cp := *p
 	d.mu.Unlock()
 	if err := d.putPlan(ctx, cp); err != nil {
 		// An action without its record does not run: back to approved, tried again next pass.
 		d.mu.Lock()
-		p.State = planApproved
+		p.State = policy.PlanApproved
 		d.mu.Unlock()
 		return false
 	}
@@ -108,12 +103,12 @@ func (d *Daemon) gate(ctx context.Context, s planSpec) bool {
 
 // openPlan finds a pending, approved or running plan of that kind about that host (switchovers
 // excepted: each is its own plan). Caller holds d.mu.
-func (d *Daemon) openPlan(kind, host string) *store.Plan {
-	if kind == "switchover" {
+func (d *Daemon) openPlan(kind policy.PlanKind, host string) *store.Plan {
+	if kind == policy.PlanKindSwitchover {
 		return nil
 	}
 	for _, p := range d.plans.byID {
-		if p.Kind == kind && p.Host == host && (p.State == planPending || p.State == planApproved || p.State == planRunning) {
+		if p.Kind == kind && p.Host == host && (p.State == policy.PlanPending || p.State == policy.PlanApproved || p.State == policy.PlanRunning) {
 			return p
 		}
 	}
@@ -121,9 +116,9 @@ func (d *Daemon) openPlan(kind, host string) *store.Plan {
 }
 
 // isClosed reports states after which the same situation may get a new plan in time.
-func isClosed(state string) bool {
+func isClosed(state policy.PlanState) bool {
 	switch state {
-	case planRejected, planExpired, planFailed, planNotified:
+	case policy.PlanRejected, policy.PlanExpired, policy.PlanFailed, policy.PlanNotified:
 		return true
 	}
 	return false
@@ -136,7 +131,7 @@ func (d *Daemon) retryAt(p *store.Plan) time.Time {
 		at = p.Created
 	}
 	wait := d.cfg.Approval.TTL.D()
-	if p.State == planFailed && p.Kind == "recovery" {
+	if p.State == policy.PlanFailed && p.Kind == "recovery" {
 		wait = max(wait, d.cfg.Recovery.FenceWindow.D())
 	}
 	return at.Add(wait)
@@ -150,11 +145,8 @@ func (d *Daemon) newPlan(ctx context.Context, s planSpec, mode config.ApprovalMo
 		d.log.Error("cannot number a plan", "err", err)
 		return ""
 	}
-	p := store.Plan{ID: id, Key: s.Key, Kind: s.Kind, Host: s.Host, Group: s.Group, Mode: string(mode), State: planPending,
-		Summary: s.Summary, Fence: s.Fence, Created: now, Expires: now.Add(d.cfg.Approval.TTL.D())}
-	for _, m := range s.Moves {
-		p.Moves = append(p.Moves, store.PlanMove(m))
-	}
+	p := store.Plan{ID: id, Key: s.Key, Kind: s.Kind, Host: s.Host, Group: s.Group, Mode: mode, State: policy.PlanPending,
+		Summary: s.Summary, Fence: s.Fence, Created: now, Expires: now.Add(d.cfg.Approval.TTL.D()), Moves: s.Moves}
 	if s.Kind == "recovery" && d.cfg.Approval.RecoveryDeadline > 0 {
 		p.Deadline = now.Add(d.cfg.Approval.RecoveryDeadline.D())
 		if p.Expires.Before(p.Deadline) {
@@ -165,8 +157,13 @@ func (d *Daemon) newPlan(ctx context.Context, s planSpec, mode config.ApprovalMo
 	if !p.Deadline.IsZero() {
 		msg += fmt.Sprintf("; without a decision it proceeds at %s (approval.recovery_deadline)", p.Deadline.Format(time.RFC3339))
 	}
-	if mode == config.ApprovalNotifyOnly {
-		p.State, p.Expires = planNotified, now
+	switch mode {
+	case config.ApprovalAutomatic:
+		// lifeboat approves its own plan: it runs as soon as it is stored.
+		p.State, p.DecidedBy, p.DecidedAt, p.DecisionReason, p.Expires, p.Deadline = policy.PlanRunning, "lifeboat", now, "approval mode automatic", time.Time{}, time.Time{}
+		msg = fmt.Sprintf("plan %s runs (approval mode automatic): %s%s", id, s.Summary, movesText(p.Moves))
+	case config.ApprovalNotifyOnly:
+		p.State, p.Expires = policy.PlanNotified, now
 		msg = fmt.Sprintf("plan %s announced, not run (approval mode notify-only): %s%s", id, s.Summary, movesText(p.Moves))
 	}
 	if err := d.putPlan(ctx, p); err != nil {
@@ -175,9 +172,11 @@ func (d *Daemon) newPlan(ctx context.Context, s planSpec, mode config.ApprovalMo
 	d.mu.Lock()
 	d.plans.byID[id], d.plans.byKey[s.Key] = &p, &p
 	d.mu.Unlock()
-	d.journal(ctx, store.Entry{Kind: "decision", Host: s.Host, Reason: "plan_" + p.State, Message: msg})
-	d.notify(notify.Notification{Kind: "plan_" + p.State, At: now, Host: s.Host, Message: msg})
-	d.m.plans.WithLabelValues(s.Kind, p.State).Inc()
+	d.journal(ctx, store.Entry{Kind: "decision", Host: s.Host, Reason: "plan_" + string(p.State), Message: msg})
+	if mode != config.ApprovalAutomatic { // automatic actions notify as they happen
+		d.notify(notify.Notification{Kind: "plan_" + string(p.State), At: now, Host: s.Host, Message: msg})
+	}
+	d.m.plans.WithLabelValues(string(s.Kind), string(p.State)).Inc()
 	d.m.setPending(d.pendingPlans())
 	return id
 }
@@ -212,7 +211,7 @@ func (d *Daemon) pendingPlans() int {
 	defer d.mu.Unlock()
 	n := 0
 	for _, p := range d.plans.byID {
-		if p.State == planPending {
+		if p.State == policy.PlanPending {
 			n++
 		}
 	}
@@ -220,11 +219,11 @@ func (d *Daemon) pendingPlans() int {
 }
 
 // finishPlans ends the running plans that match with a result.
-func (d *Daemon) finishPlans(ctx context.Context, match func(*store.Plan) bool, state, result string) {
+func (d *Daemon) finishPlans(ctx context.Context, match func(*store.Plan) bool, state policy.PlanState, result string) {
 	d.mu.Lock()
 	var done []store.Plan
 	for _, p := range d.plans.byID {
-		if p.State == planRunning && match(p) {
+		if p.State == policy.PlanRunning && match(p) {
 			p.State, p.Result = state, result
 			done = append(done, *p)
 		}
@@ -233,18 +232,18 @@ func (d *Daemon) finishPlans(ctx context.Context, match func(*store.Plan) bool, 
 	for _, cp := range done {
 		_ = d.putPlan(ctx, cp)
 		msg := fmt.Sprintf("plan %s %s: %s", cp.ID, state, result)
-		d.journal(ctx, store.Entry{Kind: "decision", Host: cp.Host, Reason: "plan_" + state, Message: msg})
-		d.notify(notify.Notification{Kind: "plan_" + state, At: d.now(), Host: cp.Host, Message: msg})
+		d.journal(ctx, store.Entry{Kind: "decision", Host: cp.Host, Reason: "plan_" + string(state), Message: msg})
+		d.notify(notify.Notification{Kind: "plan_" + string(state), At: d.now(), Host: cp.Host, Message: msg})
 	}
 }
 
 // finishPlanFor ends the running plan of that kind about that host.
-func (d *Daemon) finishPlanFor(ctx context.Context, kind, host, state, result string) {
+func (d *Daemon) finishPlanFor(ctx context.Context, kind policy.PlanKind, host string, state policy.PlanState, result string) {
 	d.finishPlans(ctx, func(p *store.Plan) bool { return p.Kind == kind && p.Host == host }, state, result)
 }
 
 // finishPlanID ends one running plan.
-func (d *Daemon) finishPlanID(ctx context.Context, id, state, result string) {
+func (d *Daemon) finishPlanID(ctx context.Context, id string, state policy.PlanState, result string) {
 	d.finishPlans(ctx, func(p *store.Plan) bool { return p.ID == id }, state, result)
 }
 
@@ -260,11 +259,11 @@ func (d *Daemon) planNeeded(p *store.Plan) bool {
 	case "evacuation":
 		return w.health.track.Degraded && w.verdict.State != policy.Failed && w.verdict.State != policy.Fenced
 	case "recovery":
-		if d.frozen {
+		if d.guards.Freeze.Frozen {
 			return true
 		}
 		s := w.verdict.State
-		return w.fencedAt.IsZero() && (s == policy.Failed || s == policy.Unreachable || s == policy.Suspect)
+		return !d.guards.Fence(p.Host).Outcome.Off() && (s == policy.Failed || s == policy.Unreachable || s == policy.Suspect)
 	case "failback":
 		return w.verdict.State == policy.Healthy
 	}
@@ -297,31 +296,31 @@ func (d *Daemon) plansOnce(ctx context.Context) {
 	var changes []change
 	d.mu.Lock()
 	for _, p := range d.plans.byID {
-		if p.State != planPending {
+		if p.State != policy.PlanPending {
 			continue
 		}
 		switch {
 		case !p.Deadline.IsZero() && !now.Before(p.Deadline):
-			p.State, p.DecidedBy, p.DecidedAt, p.DecisionReason = planApproved, "deadline", now, "no decision by the approval.recovery_deadline"
+			p.State, p.DecidedBy, p.DecidedAt, p.DecisionReason = policy.PlanApproved, "deadline", now, "no decision by the approval.recovery_deadline"
 			changes = append(changes, change{*p, "plan_deadline", fmt.Sprintf("plan %s proceeds WITHOUT approval: nobody decided within approval.recovery_deadline (%s) and the host has failed: %s",
 				p.ID, d.cfg.Approval.RecoveryDeadline, p.Summary), true})
 		case !now.Before(p.Expires):
-			p.State, p.DecidedBy, p.DecidedAt, p.DecisionReason = planExpired, "ttl", now, "no decision within approval.ttl"
+			p.State, p.DecidedBy, p.DecidedAt, p.DecisionReason = policy.PlanExpired, "ttl", now, "no decision within approval.ttl"
 			changes = append(changes, change{*p, "plan_expired", fmt.Sprintf("plan %s expired after %s without a decision; nothing moved: %s", p.ID, d.cfg.Approval.TTL, p.Summary), false})
 		case !d.planNeeded(p):
-			p.State, p.DecidedBy, p.DecidedAt, p.DecisionReason = planExpired, "lifeboat", now, "no longer needed"
+			p.State, p.DecidedBy, p.DecidedAt, p.DecisionReason = policy.PlanExpired, "lifeboat", now, "no longer needed"
 			changes = append(changes, change{*p, "plan_expired", fmt.Sprintf("plan %s is no longer needed (%s is %s now); nothing moved: %s", p.ID, p.Host, d.stateOf(p.Host), p.Summary), false})
 		}
 	}
 	var stopped []*store.Plan
 	for _, p := range d.plans.byID {
-		if p.State == planRunning && (p.Kind == "evacuation" || p.Kind == "failback") && !d.planNeeded(p) {
+		if p.State == policy.PlanRunning && (p.Kind == "evacuation" || p.Kind == "failback") && !d.planNeeded(p) {
 			stopped = append(stopped, p)
 		}
 	}
 	d.mu.Unlock()
 	for _, p := range stopped {
-		d.finishPlanID(ctx, p.ID, planDone, fmt.Sprintf("stopped: %s is %s now", p.Host, d.hostState(p.Host)))
+		d.finishPlanID(ctx, p.ID, policy.PlanDone, fmt.Sprintf("stopped: %s is %s now", p.Host, d.hostState(p.Host)))
 	}
 	for _, c := range changes {
 		_ = d.putPlan(ctx, c.p)
@@ -380,7 +379,7 @@ func (d *Daemon) Plans(context.Context) ([]api.PlanView, error) {
 	}
 	d.mu.Unlock()
 	sort.Slice(out, func(i, j int) bool {
-		pi, pj := out[i].State == planPending, out[j].State == planPending
+		pi, pj := out[i].State == policy.PlanPending, out[j].State == policy.PlanPending
 		if pi != pj {
 			return pi
 		}
@@ -418,7 +417,7 @@ func (d *Daemon) Approve(ctx context.Context, id string, dec api.PlanDecision) (
 	if notYet {
 		return api.PlanView{}, fmt.Errorf("the daemon is not running yet: %w", api.ErrConflict)
 	}
-	p, err := d.decide(ctx, id, dec, planApproved)
+	p, err := d.decide(ctx, id, dec, policy.PlanApproved)
 	if err != nil {
 		return api.PlanView{}, err
 	}
@@ -435,11 +434,11 @@ func (d *Daemon) Reject(ctx context.Context, id string, dec api.PlanDecision) (a
 	if strings.TrimSpace(dec.Reason) == "" {
 		return api.PlanView{}, fmt.Errorf("reject %s needs a reason: %w", id, api.ErrBadRequest)
 	}
-	p, err := d.decide(ctx, id, dec, planRejected)
+	p, err := d.decide(ctx, id, dec, policy.PlanRejected)
 	return planView(p), err
 }
 
-func (d *Daemon) decide(ctx context.Context, id string, dec api.PlanDecision, state string) (store.Plan, error) {
+func (d *Daemon) decide(ctx context.Context, id string, dec api.PlanDecision, state policy.PlanState) (store.Plan, error) {
 	now := d.now()
 	d.mu.Lock()
 	p, ok := d.plans.byID[id]
@@ -447,7 +446,7 @@ func (d *Daemon) decide(ctx context.Context, id string, dec api.PlanDecision, st
 		d.mu.Unlock()
 		return store.Plan{}, fmt.Errorf("unknown plan %q: %w", id, api.ErrNotFound)
 	}
-	if p.State != planPending {
+	if p.State != policy.PlanPending {
 		st := p.State
 		d.mu.Unlock()
 		return store.Plan{}, fmt.Errorf("plan %s is %s, not pending: only a pending plan can be approved or rejected: %w", id, st, api.ErrConflict)
@@ -466,9 +465,9 @@ func (d *Daemon) decide(ctx context.Context, id string, dec api.PlanDecision, st
 	if dec.Reason != "" {
 		msg += " (reason: " + dec.Reason + ")"
 	}
-	d.journal(ctx, store.Entry{Kind: "decision", Host: cp.Host, Reason: "plan_" + state, Message: msg})
-	d.notify(notify.Notification{Kind: "plan_" + state, At: now, Host: cp.Host, Message: msg})
-	d.m.planDecision.WithLabelValues(state).Observe(now.Sub(cp.Created).Seconds())
+	d.journal(ctx, store.Entry{Kind: "decision", Host: cp.Host, Reason: "plan_" + string(state), Message: msg})
+	d.notify(notify.Notification{Kind: "plan_" + string(state), At: now, Host: cp.Host, Message: msg})
+	d.m.planDecision.WithLabelValues(string(state)).Observe(now.Sub(cp.Created).Seconds())
 	d.m.setPending(d.pendingPlans())
 	return cp, nil
 }

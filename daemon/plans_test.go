@@ -116,7 +116,7 @@ func TestPlansLifecycle(t *testing.T) {
 	if p, _ := d.Plan(ctx, "p-3"); p.State != "running" || p.DecidedBy != "alice@ws1" {
 		t.Fatalf("approved plan: %+v", p)
 	}
-	d.finishPlanFor(ctx, "evacuation", "sim00000", planDone, "the host is empty")
+	d.finishPlanFor(ctx, "evacuation", "sim00000", policy.PlanDone, "the host is empty")
 	if p, _ := d.Plan(ctx, "p-3"); p.State != "done" || p.Result != "the host is empty" {
 		t.Fatalf("finished plan: %+v", p)
 	}
@@ -155,7 +155,10 @@ func TestPlansLifecycle(t *testing.T) {
 	if d.gate(ctx, planSpec{Kind: "failback", Host: "sim00002", Group: "rack9", Key: "failback/sim00002/1"}) {
 		t.Fatal("a notify-only plan ran")
 	}
-	if p, _ := d.Plan(ctx, "p-5"); p.State != "notified" || p.Mode != "notify-only" {
+	if p, _ := d.Plan(ctx, "p-5"); p.State != "running" || p.Mode != "automatic" || p.DecidedBy != "lifeboat" {
+		t.Fatalf("automatic plan (lifeboat approves its own plans): %+v", p)
+	}
+	if p, _ := d.Plan(ctx, "p-6"); p.State != "notified" || p.Mode != "notify-only" {
 		t.Fatalf("notify-only plan: %+v", p)
 	}
 
@@ -164,13 +167,13 @@ func TestPlansLifecycle(t *testing.T) {
 	if d.gate(ctx, evac) {
 		t.Fatal("a re-proposed plan ran")
 	}
-	if p, _ := d.Plan(ctx, "p-6"); p.State != "pending" || p.Kind != "evacuation" {
+	if p, _ := d.Plan(ctx, "p-7"); p.State != "pending" || p.Kind != "evacuation" {
 		t.Fatalf("re-proposal: %+v", p)
 	}
 	// A pending plan whose situation passed expires without moving anything.
 	d.hosts[0].health.track.Degraded = false
 	d.plansOnce(ctx)
-	if p, _ := d.Plan(ctx, "p-6"); p.State != "expired" || p.DecisionReason != "no longer needed" {
+	if p, _ := d.Plan(ctx, "p-7"); p.State != "expired" || p.DecisionReason != "no longer needed" {
 		t.Fatalf("plan of a passed situation: %+v", p)
 	}
 
@@ -179,8 +182,8 @@ func TestPlansLifecycle(t *testing.T) {
 	d2 := newTestDaemon(t, cfg, clk)
 	defer d2.db.Close()
 	ps2, _ := d2.Plans(ctx)
-	if len(ps2) != 6 {
-		t.Fatalf("after a restart %d plans, want 6", len(ps2))
+	if len(ps2) != 7 {
+		t.Fatalf("after a restart %d plans, want 7", len(ps2))
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/lifeboat-ha/lifeboat/policy"
 	"reflect"
 	"strings"
 	"testing"
@@ -16,7 +17,7 @@ import (
 func plan(i int, state string) Plan {
 	return Plan{
 		ID: fmt.Sprintf("p-%d", i), Key: fmt.Sprintf("evacuation/host-%d", i%3),
-		Kind: "evacuation", Host: fmt.Sprintf("host-%d", i%3), Group: "rack1", Mode: "approve", State: state,
+		Kind: "evacuation", Host: fmt.Sprintf("host-%d", i%3), Group: "rack1", Mode: "approve", State: policy.PlanState(state),
 		Summary: fmt.Sprintf("host-%d is degraded: move vm-%03d off it", i%3, i),
 		Moves:   []PlanMove{{VM: fmt.Sprintf("vm-%03d", i), From: fmt.Sprintf("host-%d", i%3), To: "host-9", Why: "most free memory"}},
 		Created: t0.Add(time.Duration(i) * time.Second), Expires: t0.Add(time.Duration(i)*time.Second + 10*time.Minute),

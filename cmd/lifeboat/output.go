@@ -63,11 +63,11 @@ func when(t time.Time) string {
 }
 
 // dash stands in for an empty cell.
-func dash(s string) string {
+func dash[S ~string](s S) string {
 	if s == "" {
 		return "-"
 	}
-	return s
+	return string(s)
 }
 
 // oneArg accepts exactly one argument; the error names what was wanted, then the hint.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/lifeboat-ha/lifeboat/policy"
 	"net/http/httptest"
 	"os"
 	"regexp"
@@ -86,7 +87,7 @@ func (f *planCLIFake) decide(id string, d api.PlanDecision, state string) (api.P
 		if p.State != "pending" {
 			return api.PlanView{}, fmt.Errorf("plan %s is %s, not pending: %w", id, p.State, api.ErrConflict)
 		}
-		p.State, p.DecidedBy, p.DecidedAt, p.DecisionReason = state, d.By, time.Now(), d.Reason
+		p.State, p.DecidedBy, p.DecidedAt, p.DecisionReason = policy.PlanState(state), d.By, time.Now(), d.Reason
 		return *p, nil
 	}
 	return api.PlanView{}, fmt.Errorf("unknown plan %q: %w", id, api.ErrNotFound)

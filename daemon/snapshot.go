@@ -1,0 +1,71 @@
+package daemon
+
+import (
+	"sort"
+	"time"
+
+	"github.com/lifeboat-ha/lifeboat/policy"
+)
+
+// recoveryConfig is the reconciler's configuration.
+func (d *Daemon) recoveryConfig() policy.RecoveryConfig {
+	rc := d.cfg.Recovery
+	return policy.RecoveryConfig{Automatic: rc.Automatic, MassFailureFraction: rc.MassFailureFraction,
+		MassFailureWindow: rc.MassFailureWindow.D(), FenceWindow: rc.FenceWindow.D(),
+		RestartConcurrency: rc.RestartConcurrency, Placement: d.placementConfig()}
+}
+
+// snapshot is the reconciler's input: the hosts, VMs, guards and recovery plans as the daemon
+// knows them now. Caller holds d.mu. The snapshot shares nothing mutable with the daemon.
+func (d *Daemon) snapshot() policy.Snapshot {
+	s := policy.Snapshot{Config: d.recoveryConfig(), Guards: d.guards.Clone(), Disarmed: d.disarmedLocked(),
+		Fencing: make(map[string]bool, len(d.fencing)), Restarting: make(map[string]bool, len(d.restarting))}
+	for h := range d.fencing {
+		s.Fencing[h] = true
+	}
+	for u := range d.restarting {
+		s.Restarting[u] = true
+	}
+	for _, w := range d.hosts {
+		sig := w.sig
+		h := policy.HostView{Name: w.cfg.Name, Role: string(w.cfg.Role), Group: w.cfg.Group, Verdict: w.verdict,
+			Libvirt: sig.Libvirt.Result, BMCConfigured: sig.BMC.Configured, BMCReachable: sig.BMC.Reachable,
+			Heard:     sig.Libvirt.Result != policy.ProbeNone && (!sig.BMC.Configured || !sig.BMC.At.IsZero()),
+			MemoryMiB: int(w.info.MemoryKiB / 1024), VCPUs: int(w.info.CPUs),
+			RecoveryMode: d.cfg.Approval.ModeFor(string(policy.PlanKindRecovery), w.cfg.Group)}
+		if sig.Libvirt.Result != policy.ProbeOK {
+			h.BadSince = sig.Libvirt.FailingSince
+		}
+		s.Hosts = append(s.Hosts, h)
+	}
+	s.VMs = make([]policy.VMView, 0, len(d.vms))
+	for _, r := range d.vms {
+		s.VMs = append(s.VMs, policy.VMView{Name: r.Name, UUID: r.UUID, Protected: r.Protected, Restartable: r.Definition != "",
+			Priority: r.Priority, MemoryMiB: r.MemoryMiB, VCPUs: r.VCPUs, Current: r.CurrentHost, Home: r.HomeHost, State: r.State})
+	}
+	sort.Slice(s.VMs, func(i, j int) bool { return s.VMs[i].Name < s.VMs[j].Name })
+	var plans []*policy.Plan
+	for _, p := range d.plans.byID {
+		if p.Kind == policy.PlanKindRecovery {
+			plans = append(plans, p)
+		}
+	}
+	sort.Slice(plans, func(i, j int) bool { return plans[i].Seq < plans[j].Seq })
+	for _, p := range plans {
+		s.Plans = append(s.Plans, policy.PlanRef{ID: p.ID, Kind: p.Kind, Host: p.Host, State: p.State, RetryAt: d.retryAt(p)})
+	}
+	return s
+}
+
+// fenceSignal sets the detector's view of a host's fence from the guards. Caller holds d.mu.
+func (d *Daemon) fenceSignal(w *hostWatch) {
+	fr := d.guards.Fence(w.cfg.Name)
+	w.sig.FencedAt, w.sig.ConfirmedOff = time.Time{}, false
+	if fr.Outcome.Off() {
+		w.sig.FencedAt, w.sig.ConfirmedOff = fr.At, fr.Outcome == policy.FenceConfirmedOff
+	}
+}
+
+// disarmedLocked reports whether an operator disarmed lifeboat (no automatic action). Caller
+// holds d.mu.
+func (d *Daemon) disarmedLocked() bool { return d.disarmed }
