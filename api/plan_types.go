@@ -2,7 +2,7 @@ package api
 
 import (
 	"context"
-	
+
 	"github.com/lifeboat-ha/lifeboat/policy"
 )
 

@@ -54,10 +54,10 @@ type Daemon struct {
 	held       map[string]policy.ActionReason
 	disarmed   bool
 	webhook    *notify.Webhook
-	dial     hypervisor.Dialer
-	migrate  migrate.MigrateFunc
-	started  time.Time
-	ready    atomic.Bool
+	dial       hypervisor.Dialer
+	migrate    migrate.MigrateFunc
+	started    time.Time
+	ready      atomic.Bool
 	// plans are the approval mode's plans (under mu); failback is the failback loop's state.
 	plans        planBook
 	failbackKick chan struct{}

@@ -92,7 +92,7 @@ func (d *Daemon) failbackInput(now time.Time) ([]policy.FailbackHost, []policy.F
 		if r.HomeHost == "" || r.CurrentHost == r.HomeHost {
 			continue
 		}
-				failed, hadFailure := d.fb.failed[r.UUID]
+		failed, hadFailure := d.fb.failed[r.UUID]
 		vms = append(vms, policy.FailbackVM{Name: r.Name, UUID: r.UUID, Current: r.CurrentHost, Home: r.HomeHost, Priority: r.Priority,
 			Running:    r.State == "running" && ok[r.CurrentHost],
 			Busy:       d.engine.Busy(r.UUID) || d.restarting[r.UUID] || (hadFailure && now.Sub(failed) < backoff),

@@ -26,7 +26,6 @@ func validatePlan(p Plan) error {
 	return validateKey("plan", "id", p.ID, func() error { return nil })
 }
 
-
 // planNumber is N of an id "p-N" (N > 0), or 0.
 func planNumber(id string) uint64 {
 	s, ok := strings.CutPrefix(id, planIDPrefix)
