@@ -8,8 +8,6 @@ import (
 	"time"
 )
 
-
-
 // cluster builds a snapshot: hosts "name:role" all healthy and heard from, each with 8 GiB and
 // 8 vCPUs, and protected 1 GiB VMs "vm@host".
 func cluster(hosts []string, vms ...string) Snapshot {
@@ -413,7 +411,9 @@ func TestConfirmOffRefusal(t *testing.T) {
 			s.BMC = BMCSignal{Configured: true, Reachable: true, At: now, Power: PowerOff}
 			v.State = Failed
 		}, ""},
-		{"guests answer", func(v *Verdict, s *Signals) { s.Guests = GuestSignal{Configured: true, At: now, Known: 2, Answering: 1} }, "guests"},
+		{"guests answer", func(v *Verdict, s *Signals) {
+			s.Guests = GuestSignal{Configured: true, At: now, Known: 2, Answering: 1}
+		}, "guests"},
 		{"no observation yet", func(v *Verdict, s *Signals) { s.Libvirt.Result = ProbeNone; v.State = Unknown }, "only a failed or unreachable"},
 	}
 	for _, tc := range tests {
