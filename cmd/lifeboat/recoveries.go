@@ -17,7 +17,10 @@ func newRecoveriesCmd() *cobra.Command {
 		Short: "Show what is being recovered after host failures, and why",
 		Long: `Show the VMs of failed hosts and where their recovery stands: queued (waiting for a host
 with room), restarting, running (restarted elsewhere) or stuck, with the reason; hosts being
-fenced; and whether automatic recovery is frozen by a mass failure. -o json prints a list.`,
+fenced; and whether automatic recovery is frozen (a mass failure: at least two hosts lost within
+recovery.mass_failure_window, more than recovery.mass_failure_fraction of those up; or the
+controller cut off from most hosts and BMCs). The records survive a daemon restart. -o json prints
+a list.`,
 	}, (*api.Client).Recoveries, func(w io.Writer, _ *api.Client, rs []api.RecoveryView) error {
 		tw := newTable(w)
 		fmt.Fprintln(tw, "VM\tHOST\tFROM\tTO\tSTATE\tSINCE\tREASON")
@@ -107,8 +110,11 @@ func newConfirmOffCmd() *cobra.Command {
 		Short: "Confirm that a host is powered off, so that its VMs may restart elsewhere",
 		Long: `Confirm that a host is powered off. Use it only when every fence method failed (the BMC
 died with the host, say) and you have checked, by other means, that the host is off: the daemon
-then restarts its VMs elsewhere. Repeat the host's name with --confirm. The confirmation is
-journaled with the time. The disk leases stay on as the last guard.`,
+then restarts its VMs elsewhere (even while recovery is frozen). Repeat the host's name with
+--confirm. It is refused while anything says the host is alive: libvirt answers, the host answers
+on the network (libvirtd down), its BMC reads power on, or its guests answer. The confirmation is
+stored and journaled as operator_confirmed_off, never as a verified fence. The disk leases stay on
+as the last guard.`,
 		Example: "  lifeboat host confirm-off h2 --confirm h2",
 		Args:    oneArg("HOST", ""),
 		RunE: func(cmd *cobra.Command, args []string) error {
