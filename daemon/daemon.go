@@ -79,8 +79,6 @@ type hostWatch struct {
 	info    hypervisor.HostInfo // capacity, read once connected
 	history []store.Entry       // recent verdict changes, newest last
 	health  healthState         // the health score's inputs and memory
-	spells  []time.Time         // when the host went bad (degraded, failed, unreachable) lately
-	inSpell bool                // between going bad and being healthy again
 	// draining is an operator's drain: maintenance (no new placements), VMs moved off.
 	draining bool
 	// ladder fences the host (its fence record is in the daemon's guards).

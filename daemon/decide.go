@@ -47,15 +47,6 @@ func (d *Daemon) decideAll(ctx context.Context) {
 		if !v.Changed && prev.State != "" {
 			continue
 		}
-		switch v.State {
-		case policy.Degraded, policy.Failed, policy.Unreachable:
-			if !w.inSpell { // a bad spell begins (for failback's flap damping)
-				w.inSpell = true
-				w.spells = append(pruneTimes(w.spells, now, d.det.FlapWindow), now)
-			}
-		case policy.Healthy:
-			w.inSpell = false
-		}
 		e := store.Entry{At: now, Kind: "verdict", Host: w.cfg.Name, Reason: string(v.Reason),
 			Message: w.cfg.Name + " is " + string(v.State) + ": " + v.Message}
 		w.history = append(w.history, e)

@@ -82,8 +82,7 @@ func (d *Daemon) failbackInput(now time.Time) ([]policy.FailbackHost, []policy.F
 	hosts := make([]policy.FailbackHost, 0, len(d.hosts))
 	ok := map[string]bool{}
 	for _, w := range d.hosts {
-		w.spells = pruneTimes(w.spells, now, d.det.FlapWindow)
-		hosts = append(hosts, policy.FailbackHost{Name: w.cfg.Name, State: w.verdict.State, Since: w.verdict.Since, Spells: len(w.spells)})
+		hosts = append(hosts, policy.FailbackHost{Name: w.cfg.Name, State: w.verdict.State, Since: w.verdict.Since, Spells: policy.Spells(d.det, w.track, now)})
 		ok[w.cfg.Name] = w.sig.Libvirt.Result == policy.ProbeOK
 	}
 	backoff := max(d.cfg.Failback.StableFor.D(), time.Minute)
@@ -99,16 +98,6 @@ func (d *Daemon) failbackInput(now time.Time) ([]policy.FailbackHost, []policy.F
 			NoFailback: d.noFailback(r)})
 	}
 	return hosts, vms
-}
-
-func pruneTimes(ts []time.Time, now time.Time, window time.Duration) []time.Time {
-	out := ts[:0]
-	for _, t := range ts {
-		if now.Sub(t) <= window {
-			out = append(out, t)
-		}
-	}
-	return out
 }
 
 func (d *Daemon) failbackOnce(ctx context.Context) {

@@ -42,7 +42,8 @@ type Track struct {
 	State  HostState
 	Reason Reason
 	Since  time.Time
-	// BadSpells are the times the host entered a bad state, within the flap window.
+	// BadSpells are the times the host entered a bad or degraded state (a bad spell), within the
+	// flap window: the one measure of flapping, for the detector and for failback alike.
 	BadSpells []time.Time
 }
 
@@ -82,7 +83,7 @@ func Decide(cfg DetectorConfig, prev Track, s Signals, now time.Time) (Verdict, 
 	}
 	if v.State != prev.State {
 		next.Since = now
-		if isBad(v.State) && !isBad(prev.State) && v.State != Recovering && v.Reason != ReasonNoObservation {
+		if inSpell(v.State) && !inSpell(prev.State) && v.State != Recovering && v.Reason != ReasonNoObservation {
 			next.BadSpells = append(next.BadSpells, now)
 		}
 	}
@@ -93,6 +94,16 @@ func Decide(cfg DetectorConfig, prev Track, s Signals, now time.Time) (Verdict, 
 	v.Since = next.Since
 	return v, next
 }
+
+// Spells counts a host's bad spells within the flap window.
+func Spells(cfg DetectorConfig, t Track, now time.Time) int {
+	return len(pruneSpells(t.BadSpells, now, cfg.FlapWindow))
+}
+
+// inSpell reports the states of a bad spell, the one flap-damping measure: a spell begins when
+// a host goes bad or degraded and ends when it is healthy again. The detector stretches the
+// stable period of a host with many spells; failback waits longer for it.
+func inSpell(s HostState) bool { return isBad(s) || s == Degraded }
 
 func pruneSpells(spells []time.Time, now time.Time, window time.Duration) []time.Time {
 	out := spells[:0:0]
