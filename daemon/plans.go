@@ -142,7 +142,7 @@ func (d *Daemon) retryAt(p *store.Plan) time.Time {
 func (d *Daemon) newPlan(ctx context.Context, s planSpec, mode config.ApprovalMode, now time.Time) string {
 	id, err := d.db.NextPlanID(ctx)
 	if err != nil {
-		d.log.Error("cannot number a plan", "err", err)
+		d.storeFailed("number a plan", err)
 		return ""
 	}
 	p := store.Plan{ID: id, Key: s.Key, Kind: s.Kind, Host: s.Host, Group: s.Group, Mode: mode, State: policy.PlanPending,
@@ -199,7 +199,7 @@ func movesText(ms []store.PlanMove) string {
 // putPlan stores a plan; a failure is logged and returned (the caller must not act on it).
 func (d *Daemon) putPlan(ctx context.Context, p store.Plan) error {
 	if err := d.db.PutPlan(context.WithoutCancel(ctx), p); err != nil {
-		d.log.Error("cannot store a plan", "plan", p.ID, "err", err)
+		d.storeFailed("plan "+p.ID, err)
 		return fmt.Errorf("store plan %s: %w", p.ID, err)
 	}
 	return nil
