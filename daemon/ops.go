@@ -260,27 +260,8 @@ func (d *Daemon) Drain(ctx context.Context, host string, dryRun bool) (api.Drain
 
 // drainPlan places every running VM of the host elsewhere. Caller holds d.mu.
 func (d *Daemon) drainPlan(w *hostWatch) []api.PlannedMove {
-	var reqs []policy.VMRequest
-	for _, r := range d.vms {
-		if r.CurrentHost == w.cfg.Name && r.State == "running" {
-			reqs = append(reqs, request(r))
-		}
-	}
-	// Highest priority first: the order the migrations are submitted in.
-	sort.Slice(reqs, func(i, j int) bool {
-		if reqs[i].Priority != reqs[j].Priority {
-			return reqs[i].Priority > reqs[j].Priority
-		}
-		return reqs[i].Name < reqs[j].Name
-	})
-	hosts := d.capacities()
-	for i := range hosts {
-		if hosts[i].Name == w.cfg.Name {
-			hosts[i].State = policy.Maintenance
-		}
-	}
 	var out []api.PlannedMove
-	for _, p := range policy.PlanPlacements(d.placementConfig(), hosts, reqs) {
+	for _, p := range policy.EvacuationPlan(d.snapshot(), w.cfg.Name) {
 		out = append(out, api.PlannedMove{VM: p.VM, From: w.cfg.Name, To: p.Host, Reason: p.Reason})
 	}
 	return out
@@ -312,9 +293,11 @@ func (d *Daemon) kickDrain() {
 	}
 }
 
-// drainLoop is level-based: every second (and when asked), each host in maintenance that still
-// runs VMs gets migrations for those not already moving. After a daemon restart, the drain
-// recorded in the store resumes by itself.
+// drainLoop is level-based: every second (and when asked) it takes a snapshot and asks
+// policy.Evacuations which hosts to empty (drained ones, and degraded ones while recovery is
+// automatic, armed and not frozen) and which migrations to submit. An evacuation runs under its
+// plan (approved by lifeboat itself in automatic mode). After a daemon restart, a drain recorded
+// in the store resumes by itself.
 func (d *Daemon) drainLoop(ctx context.Context) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
@@ -327,98 +310,83 @@ func (d *Daemon) drainLoop(ctx context.Context) {
 		case <-t.C:
 		case <-d.drainKick:
 		}
-		type sub struct {
-			req migrate.Request
-			// key is set for an evacuation (a plan under the approval mode); spec describes it.
-			key string
-		}
-		var subs []sub
-		var notes []store.Entry
-		specs := map[string]planSpec{}
-		var completed []string
 		d.mu.Lock()
-		for _, w := range d.hosts {
-			// A degraded host is evacuated like a drained one, before it fails: automatically,
-			// unless recovery is manual or frozen by a mass failure.
-			evacuate := w.verdict.State == policy.Degraded && d.cfg.Recovery.Automatic && !d.guards.Freeze.Frozen && !d.disarmedLocked()
-			if !w.draining && !evacuate {
-				complete[w.cfg.Name] = false
-				delete(evacuating, w.cfg.Name)
-				d.forgetNotes(w.cfg.Name)
-				continue
-			}
-			what, key := "drain of "+w.cfg.Name, ""
-			if !w.draining {
-				what = "evacuation of degraded " + w.cfg.Name + " (" + stableReason(w.health.track.Top) + ")"
-				key = fmt.Sprintf("evacuation/%s/%d", w.cfg.Name, w.health.track.Since.UnixNano())
-			}
-			left := 0
-			var moves []api.PlanMove
-			for _, mv := range d.drainPlan(w) {
-				r, _ := d.vmByName(mv.VM)
-				left++
-				moves = append(moves, api.PlanMove{VM: mv.VM, From: mv.From, To: mv.To, Why: mv.Reason})
-				if r == nil || d.engine.Busy(r.UUID) {
-					continue
+		snap := d.snapshot()
+		d.mu.Unlock()
+		d.evacuateOnce(ctx, snap, complete, evacuating)
+	}
+}
+
+// evacuateOnce executes one pass of evacuations and drains.
+func (d *Daemon) evacuateOnce(ctx context.Context, snap policy.Snapshot, complete, evacuating map[string]bool) {
+	evs := policy.Evacuations(snap)
+	active := map[string]bool{}
+	var notes []store.Entry
+	for _, ev := range evs {
+		active[ev.Host] = true
+		w := d.byName[ev.Host]
+		what := "drain of " + ev.Host
+		allowed := true
+		if !ev.Drain {
+			d.mu.Lock()
+			top, since := w.health.track.Top, w.health.track.Since
+			d.mu.Unlock()
+			what = "evacuation of degraded " + ev.Host + " (" + stableReason(top) + ")"
+			if ev.Left > 0 {
+				var moves []policy.Move
+				for _, mv := range ev.Moves {
+					moves = append(moves, policy.Move{VM: mv.VM, From: mv.Host, To: mv.To, Why: mv.Message})
 				}
-				if mv.To == "" {
-					// Evacuation is never a cold restart: a VM that cannot live-migrate stays.
-					notes = append(notes, store.Entry{Kind: "decision", Host: w.cfg.Name, VM: mv.VM, Reason: "no_placement", Message: fmt.Sprintf("%s: %s cannot move and stays: %s", what, mv.VM, mv.Reason)})
-					continue
-				}
-				subs = append(subs, sub{migrate.Request{VM: r.Name, UUID: r.UUID, From: w.cfg.Name, To: mv.To,
-					FromURI: w.cfg.URI, ToURI: d.byName[mv.To].cfg.URI, Why: what + ": " + mv.Reason}, key})
-			}
-			if key != "" {
-				// A VM that does not run (paused on an I/O error, say) cannot be live-migrated, and
-				// an evacuation never restarts it cold: it stays, and is reported.
-				for _, r := range d.vms {
-					if r.CurrentHost == w.cfg.Name && r.State != "running" {
-						notes = append(notes, store.Entry{Kind: "decision", Host: w.cfg.Name, VM: r.Name, Reason: "not_migratable",
-							Message: fmt.Sprintf("%s: %s is %s, not running: it cannot be live-migrated and stays (never a cold restart)", what, r.Name, orNone(r.State))})
+				for _, st := range ev.Stays {
+					if st.Reason == policy.ReasonNoPlacement {
+						moves = append(moves, policy.Move{VM: st.VM, From: st.Host, Why: st.Message})
 					}
 				}
+				allowed = d.gate(ctx, planSpec{Kind: policy.PlanKindEvacuation, Host: ev.Host, Group: w.cfg.Group,
+					Key: fmt.Sprintf("evacuation/%s/%d", ev.Host, since.UnixNano()), Moves: moves,
+					Summary: fmt.Sprintf("evacuation of %s by live migration (%d VMs): %s", ev.Host, ev.Left, stableReason(top))})
 			}
-			if key != "" && left > 0 {
-				specs[key] = planSpec{Kind: "evacuation", Host: w.cfg.Name, Group: w.cfg.Group, Key: key, Moves: moves,
-					Summary: fmt.Sprintf("evacuation of %s by live migration (%d VMs): %s", w.cfg.Name, left, stableReason(w.health.track.Top))}
-			}
-			if left == 0 && !complete[w.cfg.Name] {
-				complete[w.cfg.Name] = true
-				notes = append(notes, store.Entry{Kind: "decision", Host: w.cfg.Name, Reason: "drain_complete", Message: what + " complete: no VM runs there"})
-				if key != "" {
-					completed = append(completed, w.cfg.Name)
+		}
+		for _, st := range ev.Stays {
+			notes = append(notes, store.Entry{Kind: "decision", Host: ev.Host, VM: st.VM, Reason: string(st.Reason), Message: st.Message})
+		}
+		if allowed {
+			for _, mv := range ev.Moves {
+				req := migrate.Request{VM: mv.VM, UUID: mv.UUID, From: mv.Host, To: mv.To,
+					FromURI: w.cfg.URI, ToURI: d.byName[mv.To].cfg.URI, Why: mv.Message}
+				if _, err := d.engine.Submit(d.withOverride(req)); err != nil && !errors.Is(err, migrate.ErrBusy) {
+					d.log.Warn("drain: cannot submit a migration", "vm", mv.VM, "err", err)
+					continue
+				}
+				if !ev.Drain && !evacuating[ev.Host] {
+					evacuating[ev.Host] = true
+					d.m.evacuations.Inc()
+					d.notify(notify.Notification{Kind: "evacuation", At: d.now(), Host: ev.Host, Message: what})
 				}
 			}
 		}
-		d.mu.Unlock()
-		allowed := map[string]bool{"": true}
-		for key, spec := range specs {
-			allowed[key] = d.gate(ctx, spec)
-		}
-		for _, s := range subs {
-			if !allowed[s.key] {
-				continue
-			}
-			if _, err := d.engine.Submit(d.withOverride(s.req)); err != nil && !errors.Is(err, migrate.ErrBusy) {
-				d.log.Warn("drain: cannot submit a migration", "vm", s.req.VM, "err", err)
-				continue
-			}
-			if spec, ok := specs[s.key]; ok && !evacuating[spec.Host] {
-				evacuating[spec.Host] = true
-				d.m.evacuations.Inc()
-				d.notify(notify.Notification{Kind: "evacuation", At: d.now(), Host: spec.Host, Message: spec.Summary})
+		if ev.Left == 0 && !complete[ev.Host] {
+			complete[ev.Host] = true
+			notes = append(notes, store.Entry{Kind: "decision", Host: ev.Host, Reason: "drain_complete", Message: what + " complete: no VM runs there"})
+			if !ev.Drain {
+				if evacuating[ev.Host] {
+					d.notify(notify.Notification{Kind: "evacuation_complete", At: d.now(), Host: ev.Host, Message: "evacuation of " + ev.Host + " complete: no VM runs there"})
+				}
+				d.finishPlanFor(ctx, policy.PlanKindEvacuation, ev.Host, policy.PlanDone, "the host is empty")
 			}
 		}
-		for _, n := range dedupe(notes, d) {
-			d.journal(ctx, n)
+	}
+	for _, w := range d.hosts {
+		if !active[w.cfg.Name] {
+			complete[w.cfg.Name] = false
+			delete(evacuating, w.cfg.Name)
+			d.mu.Lock()
+			d.forgetNotes(w.cfg.Name)
+			d.mu.Unlock()
 		}
-		for _, host := range completed {
-			if evacuating[host] {
-				d.notify(notify.Notification{Kind: "evacuation_complete", At: d.now(), Host: host, Message: "evacuation of " + host + " complete: no VM runs there"})
-			}
-			d.finishPlanFor(ctx, "evacuation", host, policy.PlanDone, "the host is empty")
-		}
+	}
+	for _, n := range dedupe(notes, d) {
+		d.journal(ctx, n)
 	}
 }
 

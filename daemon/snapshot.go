@@ -36,10 +36,15 @@ func (d *Daemon) snapshot() policy.Snapshot {
 		if sig.Libvirt.Result != policy.ProbeOK {
 			h.BadSince = sig.Libvirt.FailingSince
 		}
+		h.Draining = w.draining
 		s.Hosts = append(s.Hosts, h)
 	}
 	s.VMs = make([]policy.VMView, 0, len(d.vms))
+	s.Migrating = map[string]bool{}
 	for _, r := range d.vms {
+		if d.engine != nil && d.engine.Busy(r.UUID) {
+			s.Migrating[r.UUID] = true
+		}
 		s.VMs = append(s.VMs, policy.VMView{Name: r.Name, UUID: r.UUID, Protected: r.Protected, Restartable: r.Definition != "",
 			Priority: r.Priority, MemoryMiB: r.MemoryMiB, VCPUs: r.VCPUs, Current: r.CurrentHost, Home: r.HomeHost, State: r.State})
 	}

@@ -13,6 +13,8 @@ const (
 	ActClearFence ActionKind = "clear_fence"
 	// ActRestart starts a VM of a fenced host on another host, from its stored definition.
 	ActRestart ActionKind = "restart"
+	// ActMigrate live-migrates a VM (To) off a host (an evacuation or a drain).
+	ActMigrate ActionKind = "migrate"
 	// ActStuck reports a VM that cannot restart now (it stays queued and is retried).
 	ActStuck ActionKind = "stuck"
 	// ActFreeze and ActThaw start and end a freeze of automatic recovery.
@@ -52,6 +54,10 @@ const (
 	ReasonNothingToRecover  ActionReason = "no_protected_vms"
 	ReasonPartitionedAlive  ActionReason = "guests_alive"
 	ReasonOperatorConfirmed ActionReason = "operator_confirmed_off"
+	ReasonDrain             ActionReason = "drain"
+	ReasonEvacuate          ActionReason = "evacuate_degraded"
+	ReasonNoPlacement       ActionReason = "no_placement"
+	ReasonNotMigratable     ActionReason = "not_migratable"
 )
 
 // Action is one thing the reconciler wants done (or held back), with its reason.
@@ -81,8 +87,8 @@ type Move struct {
 // String is the action as one line of an action log: kind, subject and reason.
 func (a Action) String() string {
 	switch a.Kind {
-	case ActRestart:
-		return fmt.Sprintf("restart %s %s->%s (%s)", a.VM, a.Host, a.To, a.Reason)
+	case ActRestart, ActMigrate:
+		return fmt.Sprintf("%s %s %s->%s (%s)", a.Kind, a.VM, a.Host, a.To, a.Reason)
 	case ActStuck:
 		return fmt.Sprintf("stuck %s on %s (%s)", a.VM, a.Host, a.Reason)
 	case ActFreeze, ActThaw:

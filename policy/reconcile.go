@@ -34,6 +34,8 @@ type HostView struct {
 	// (zero while it answers).
 	Libvirt  ProbeResult
 	BadSince time.Time
+	// Draining is an operator's drain (maintenance): the host is emptied by live migration.
+	Draining bool
 	// BMCConfigured and BMCReachable describe the host's BMC (for the controller-isolation
 	// rule: a controller cut off from the network loses hosts and BMCs at once).
 	BMCConfigured, BMCReachable bool
@@ -75,6 +77,8 @@ type Snapshot struct {
 	// host and by VM UUID): an in-flight record without a live worker was interrupted.
 	Fencing    map[string]bool
 	Restarting map[string]bool
+	// Migrating are the VMs (by UUID) with a live migration under way.
+	Migrating map[string]bool
 	// Disarmed stops every automatic action (an operator's `lifeboat disarm`).
 	Disarmed bool
 }

@@ -439,3 +439,51 @@ func TestDetectorConfirmedOff(t *testing.T) {
 		t.Fatalf("verdict %+v", v)
 	}
 }
+
+func TestEvacuations(t *testing.T) {
+	s := cluster([]string{"h1", "h2", "h3:standby"}, "a@h1", "b@h1", "c@h1", "d@h2")
+	s.Hosts[0].Verdict = Verdict{Host: "h1", State: Degraded, Message: "BMC critical: PSU 2 lost input"}
+	s.VMs[1].Priority = 5
+	s.VMs[2].State = "paused"
+	s.VMs[2].Name = "c-paused"
+	s.Migrating = map[string]bool{"u-a": true}
+	evs := Evacuations(s)
+	if len(evs) != 1 || evs[0].Host != "h1" || evs[0].Drain {
+		t.Fatalf("evacuations %+v", evs)
+	}
+	ev := evs[0]
+	if got := log(ev.Moves); !slices.Equal(got, []string{"migrate b h1->h2 (evacuate_degraded)"}) {
+		t.Errorf("moves %v (a is migrating already; active hosts before the standby)", got)
+	}
+	if got := log(ev.Stays); !slices.Equal(got, []string{"hold h1 c-paused (not_migratable)"}) {
+		t.Errorf("stays %v: a paused VM is never cold-restarted", got)
+	}
+	if ev.Left != 2 {
+		t.Errorf("left %d, want 2 (a moving, b to move)", ev.Left)
+	}
+	// Frozen, disarmed or manual: no evacuation of a degraded host; a drain goes on.
+	for _, change := range []func(*Snapshot){
+		func(s *Snapshot) { s.Guards.Freeze.Frozen = true },
+		func(s *Snapshot) { s.Disarmed = true },
+		func(s *Snapshot) { s.Config.Automatic = false },
+	} {
+		s2 := s
+		s2.Guards = s.Guards.Clone()
+		change(&s2)
+		if evs := Evacuations(s2); len(evs) != 0 {
+			t.Errorf("evacuated while held back: %+v", evs)
+		}
+	}
+	s.Hosts[1].Draining = true
+	s.Hosts[1].Verdict.State = Maintenance
+	s.Hosts[2].Verdict.State = Maintenance // nowhere to go for d
+	var drain Evacuation
+	for _, ev := range Evacuations(s) {
+		if ev.Host == "h2" {
+			drain = ev
+		}
+	}
+	if !drain.Drain || len(drain.Moves) != 0 || len(drain.Stays) != 1 || drain.Stays[0].Reason != ReasonNoPlacement {
+		t.Errorf("drain with no room: %+v", drain)
+	}
+}
