@@ -3,6 +3,8 @@ package api
 import (
 	"context"
 	"time"
+
+	"github.com/lifeboat-ha/lifeboat/policy"
 )
 
 // Operator is what a daemon that carries out operations implements besides Backend: planned
@@ -56,13 +58,9 @@ type SwitchoverResult struct {
 	PlanState string `json:"plan_state,omitempty"`
 }
 
-// PlannedMove is one VM's move in a drain plan; To is empty when no host can take it.
-type PlannedMove struct {
-	VM     string `json:"vm"`
-	From   string `json:"from"`
-	To     string `json:"to"`
-	Reason string `json:"reason"`
-}
+// PlannedMove is one VM's move in a drain plan (policy.Move); To is empty when no host can take
+// it.
+type PlannedMove = policy.Move
 
 // DrainResult is a drain's plan.
 type DrainResult struct {

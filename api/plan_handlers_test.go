@@ -5,13 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/lifeboat-ha/lifeboat/policy"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lifeboat-ha/lifeboat/policy"
 )
 
 // planFake is a fakeBackend with the approval mode.

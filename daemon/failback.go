@@ -5,11 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
-	"github.com/lifeboat-ha/lifeboat/api"
 	"github.com/lifeboat-ha/lifeboat/migrate"
 	"github.com/lifeboat-ha/lifeboat/notify"
 	"github.com/lifeboat-ha/lifeboat/policy"
@@ -110,43 +108,19 @@ func (d *Daemon) failbackOnce(ctx context.Context) {
 	}
 	// A failback whose home is no longer healthy stops: nothing lands on a host that went bad
 	// again inside its window.
-	var cancel []string
-	inFlight := 0
+	to := map[string]string{}
 	for id := range d.fb.migrations {
 		m, err := d.engine.Get(id)
 		if err != nil || m.State.Done() {
 			delete(d.fb.migrations, id)
 			continue
 		}
-		inFlight++
-		if w, ok := d.byName[m.To]; ok && w.verdict.State != policy.Healthy {
-			cancel = append(cancel, id)
-		}
+		to[id] = m.To
 	}
+	inFlight := len(to)
 	hosts, vms := d.failbackInput(now)
-	// The homes ready to take VMs back, each with every VM going there (the plan's diff).
-	type home struct {
-		group, key string
-		moves      []api.PlanMove
-	}
-	homes := map[string]*home{}
-	for _, h := range hosts {
-		if ok, _ := policy.FailbackStable(fcfg, h, now); !ok {
-			continue
-		}
-		for _, vm := range vms {
-			if vm.Home != h.Name || vm.NoFailback || vm.Current == "" {
-				continue
-			}
-			hm := homes[h.Name]
-			if hm == nil {
-				w := d.byName[h.Name]
-				hm = &home{group: w.cfg.Group, key: fmt.Sprintf("failback/%s/%d", h.Name, h.Since.UnixNano())}
-				homes[h.Name] = hm
-			}
-			hm.moves = append(hm.moves, api.PlanMove{VM: vm.Name, From: vm.Current, To: h.Name, Why: "its home host, healthy again"})
-		}
-	}
+	cancel := policy.FailbackCancels(to, hosts)
+	homes := policy.FailbackHomes(fcfg, hosts, vms, now)
 	d.mu.Unlock()
 	for _, id := range cancel {
 		if err := d.engine.Cancel(id); err == nil {
@@ -155,19 +129,17 @@ func (d *Daemon) failbackOnce(ctx context.Context) {
 		}
 	}
 
-	// Under the approval mode each home's failback is a plan; a home waiting for a person
-	// holds none of the wave's places.
-	names := make([]string, 0, len(homes))
-	for n := range homes {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	// Each home's failback runs under a plan (approved by lifeboat itself in automatic mode); a
+	// home waiting for a person holds none of the wave's places.
 	held := map[string]bool{}
-	for _, n := range names {
-		hm := homes[n]
-		sort.Slice(hm.moves, func(i, j int) bool { return hm.moves[i].VM < hm.moves[j].VM })
-		held[n] = !d.gate(ctx, planSpec{Kind: "failback", Host: n, Group: hm.group, Key: hm.key, Moves: hm.moves,
-			Summary: fmt.Sprintf("failback of %d VMs to %s, healthy again for %s", len(hm.moves), n, d.cfg.Failback.StableFor)})
+	for _, h := range hosts {
+		moves := homes[h.Name]
+		if len(moves) == 0 {
+			continue
+		}
+		held[h.Name] = !d.gate(ctx, planSpec{Kind: policy.PlanKindFailback, Host: h.Name, Group: d.byName[h.Name].cfg.Group,
+			Key: fmt.Sprintf("failback/%s/%d", h.Name, h.Since.UnixNano()), Moves: moves,
+			Summary: fmt.Sprintf("failback of %d VMs to %s, healthy again for %s", len(moves), h.Name, d.cfg.Failback.StableFor)})
 	}
 
 	d.mu.Lock()
@@ -176,23 +148,13 @@ func (d *Daemon) failbackOnce(ctx context.Context) {
 	}
 	plan := policy.PlanFailback(fcfg, hosts, vms, d.fb.lastWave, inFlight, now)
 	// Every move of the wave must also fit its home host, counting the wave's earlier moves.
-	caps := map[string]policy.HostCapacity{}
-	for _, h := range d.capacities() {
-		caps[h.Name] = h
+	want := map[string]policy.VMRequest{}
+	for _, mv := range plan.Moves {
+		want[mv.UUID] = request(d.vms[mv.UUID])
 	}
+	plan = policy.FitFailback(plan, d.placementConfig(), d.capacities(), want)
 	var reqs []migrate.Request
 	for _, mv := range plan.Moves {
-		r := d.vms[mv.UUID]
-		target := caps[mv.To]
-		pl := policy.Place(d.placementConfig(), []policy.HostCapacity{target}, request(r))
-		if pl.Host == "" {
-			plan.Waiting[mv.To] = policy.Wait{Code: policy.WaitNoFit, Message: fmt.Sprintf("%s does not fit on %s now: %s", mv.VM, mv.To, pl.Reason)}
-			continue
-		}
-		target.UsedMemoryMiB += r.MemoryMiB
-		target.UsedVCPUs += r.VCPUs
-		target.VMs = append(slices.Clone(target.VMs), r.Name)
-		caps[mv.To] = target
 		reqs = append(reqs, migrate.Request{VM: mv.VM, UUID: mv.UUID, From: mv.From, To: mv.To, Purpose: purposeFailback,
 			FromURI: d.byName[mv.From].cfg.URI, ToURI: d.byName[mv.To].cfg.URI, Why: mv.Why})
 	}

@@ -262,7 +262,7 @@ func (d *Daemon) Drain(ctx context.Context, host string, dryRun bool) (api.Drain
 func (d *Daemon) drainPlan(w *hostWatch) []api.PlannedMove {
 	var out []api.PlannedMove
 	for _, p := range policy.EvacuationPlan(d.snapshot(), w.cfg.Name) {
-		out = append(out, api.PlannedMove{VM: p.VM, From: w.cfg.Name, To: p.Host, Reason: p.Reason})
+		out = append(out, policy.Move{VM: p.VM, From: w.cfg.Name, To: p.Host, Why: p.Reason})
 	}
 	return out
 }

@@ -76,9 +76,11 @@ type Action struct {
 	Message string
 }
 
-// Move is one VM's planned move: from where, to where, and why there.
+// Move is one VM's move: from where, to where (empty when no host can take it), and why. It
+// is the one shape of a move in plans, drains, evacuations and failback.
 type Move struct {
 	VM   string `json:"vm"`
+	UUID string `json:"uuid,omitempty"`
 	From string `json:"from"`
 	To   string `json:"to"`
 	Why  string `json:"why"`

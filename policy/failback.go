@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 )
@@ -40,12 +41,6 @@ type FailbackVM struct {
 	Running, Busy, NoFailback bool
 }
 
-// FailbackMove sends one VM home.
-type FailbackMove struct {
-	VM, UUID, From, To string
-	Why                string
-}
-
 // Wait says why a home host's VMs do not return yet: Code is stable (for deduplication),
 // Message is for people.
 type Wait struct {
@@ -65,7 +60,7 @@ const (
 
 // FailbackPlan is what to send home now, and why the rest waits.
 type FailbackPlan struct {
-	Moves []FailbackMove
+	Moves []Move
 	// Waiting explains, per home host, why its VMs do not return yet.
 	Waiting map[string]Wait
 	// Away counts, per home host, the VMs away from it that may return (not nofailback).
@@ -143,8 +138,71 @@ func PlanFailback(cfg FailbackConfig, hosts []FailbackHost, vms []FailbackVM, la
 	})
 	for _, vm := range ready[:min(len(ready), max(cfg.WaveSize, 1))] {
 		home := byName[vm.Home]
-		plan.Moves = append(plan.Moves, FailbackMove{VM: vm.Name, UUID: vm.UUID, From: vm.Current, To: vm.Home,
+		plan.Moves = append(plan.Moves, Move{VM: vm.Name, UUID: vm.UUID, From: vm.Current, To: vm.Home,
 			Why: fmt.Sprintf("failback: %s is its home and has been healthy for %s", vm.Home, now.Sub(home.Since).Round(time.Second))})
 	}
 	return plan
+}
+
+// FitFailback keeps the moves of a wave that fit their home host, counting the wave's earlier
+// moves; a move that does not fit waits (WaitNoFit) and its home host says why. vms gives each
+// moving VM's request by UUID.
+func FitFailback(plan FailbackPlan, cfg PlacementConfig, caps []HostCapacity, vms map[string]VMRequest) FailbackPlan {
+	byName := make(map[string]HostCapacity, len(caps))
+	for _, h := range caps {
+		byName[h.Name] = h
+	}
+	fit := plan.Moves[:0:0]
+	for _, mv := range plan.Moves {
+		req := vms[mv.UUID]
+		target := byName[mv.To]
+		pl := Place(cfg, []HostCapacity{target}, req)
+		if pl.Host == "" {
+			plan.Waiting[mv.To] = Wait{Code: WaitNoFit, Message: fmt.Sprintf("%s does not fit on %s now: %s", mv.VM, mv.To, pl.Reason)}
+			continue
+		}
+		target.UsedMemoryMiB += req.MemoryMiB
+		target.UsedVCPUs += req.VCPUs
+		target.VMs = append(slices.Clone(target.VMs), req.Name)
+		byName[mv.To] = target
+		fit = append(fit, mv)
+	}
+	plan.Moves = fit
+	return plan
+}
+
+// FailbackCancels picks the failback migrations under way (by id, to their home host) whose
+// home is no longer healthy: nothing lands on a host that went bad again inside its window.
+func FailbackCancels(inFlight map[string]string, hosts []FailbackHost) []string {
+	state := make(map[string]HostState, len(hosts))
+	for _, h := range hosts {
+		state[h.Name] = h.State
+	}
+	var out []string
+	for id, to := range inFlight {
+		if s, ok := state[to]; ok && s != Healthy {
+			out = append(out, id)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// FailbackHomes lists, per home host ready to take VMs back (healthy for long enough), every VM
+// that would return there: the diff of that home's failback plan, sorted by VM.
+func FailbackHomes(cfg FailbackConfig, hosts []FailbackHost, vms []FailbackVM, now time.Time) map[string][]Move {
+	out := map[string][]Move{}
+	for _, h := range hosts {
+		if ok, _ := FailbackStable(cfg, h, now); !ok {
+			continue
+		}
+		for _, vm := range vms {
+			if vm.Home != h.Name || vm.NoFailback || vm.Current == "" || vm.Current == vm.Home {
+				continue
+			}
+			out[h.Name] = append(out[h.Name], Move{VM: vm.Name, UUID: vm.UUID, From: vm.Current, To: h.Name, Why: "its home host, healthy again"})
+		}
+		sort.Slice(out[h.Name], func(i, j int) bool { return out[h.Name][i].VM < out[h.Name][j].VM })
+	}
+	return out
 }

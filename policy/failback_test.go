@@ -64,3 +64,33 @@ func TestPlanFailback(t *testing.T) {
 		t.Fatalf("second wave: %s", got)
 	}
 }
+
+func TestFailbackHomesFitAndCancels(t *testing.T) {
+	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	cfg := FailbackConfig{StableFor: time.Minute, WaveSize: 3, WaveInterval: time.Second}
+	hosts := []FailbackHost{
+		{Name: "h1", State: Healthy, Since: now.Add(-2 * time.Minute)},
+		{Name: "h2", State: Healthy, Since: now.Add(-10 * time.Second)}, // not stable yet
+		{Name: "h3", State: Degraded, Since: now.Add(-time.Hour)},
+	}
+	vms := []FailbackVM{
+		{Name: "b", UUID: "ub", Current: "h3", Home: "h1", Running: true},
+		{Name: "a", UUID: "ua", Current: "h3", Home: "h1", Running: true},
+		{Name: "c", UUID: "uc", Current: "h3", Home: "h2", Running: true},
+		{Name: "n", UUID: "un", Current: "h3", Home: "h1", Running: true, NoFailback: true},
+	}
+	homes := FailbackHomes(cfg, hosts, vms, now)
+	if len(homes) != 1 || len(homes["h1"]) != 2 || homes["h1"][0].VM != "a" || homes["h1"][1].VM != "b" {
+		t.Fatalf("homes %+v: only h1 is stable; nofailback VMs stay", homes)
+	}
+	plan := PlanFailback(cfg, hosts, vms, time.Time{}, 0, now)
+	caps := []HostCapacity{{Name: "h1", State: Healthy, MemoryMiB: 1536, VCPUs: 4}}
+	reqs := map[string]VMRequest{"ua": {Name: "a", MemoryMiB: 1024, VCPUs: 1}, "ub": {Name: "b", MemoryMiB: 1024, VCPUs: 1}}
+	fit := FitFailback(plan, PlacementConfig{MemoryOvercommit: 1, CPUOvercommit: 1}, caps, reqs)
+	if len(fit.Moves) != 1 || fit.Moves[0].VM != "a" || fit.Waiting["h1"].Code != WaitNoFit {
+		t.Fatalf("a wave must fit its home, counting its earlier moves: %+v", fit)
+	}
+	if got := FailbackCancels(map[string]string{"m1": "h1", "m2": "h3", "m3": "gone"}, hosts); len(got) != 1 || got[0] != "m2" {
+		t.Fatalf("cancels %v: only the move to the degraded home stops", got)
+	}
+}

@@ -4,13 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/lifeboat-ha/lifeboat/policy"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"go.etcd.io/bbolt"
+
+	"github.com/lifeboat-ha/lifeboat/policy"
 )
 
 // plan returns a plan numbered i in the given state.

@@ -35,7 +35,7 @@ a restarted daemon carries on with it. 'lifeboat undrain HOST' ends the maintena
 			tw := newTable(w)
 			fmt.Fprintln(tw, "VM\tFROM\tTO\tWHY")
 			for _, mv := range res.Plan {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", mv.VM, mv.From, dash(mv.To), mv.Reason)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", mv.VM, mv.From, dash(mv.To), mv.Why)
 			}
 			tw.Flush()
 			if dryRun {

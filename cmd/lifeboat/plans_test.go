@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/lifeboat-ha/lifeboat/policy"
 	"net/http/httptest"
 	"os"
 	"regexp"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/lifeboat-ha/lifeboat/api"
+	"github.com/lifeboat-ha/lifeboat/policy"
 )
 
 // planCLIFake is a cliFake with the approval mode.
