@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -331,7 +330,7 @@ func (d *Daemon) migrationDone(m migrate.Migration) {
 	if !m.Started.IsZero() {
 		d.m.migDur.Observe(m.Ended.Sub(m.Started).Seconds())
 	}
-	if m.Purpose == purposeFailback {
+	if m.Purpose == migrate.PurposeFailback {
 		d.m.failbacks.WithLabelValues(string(m.State)).Inc()
 		if m.State != migrate.StateSucceeded {
 			d.mu.Lock()
@@ -339,7 +338,7 @@ func (d *Daemon) migrationDone(m migrate.Migration) {
 			d.mu.Unlock()
 		}
 	}
-	if id, ok := strings.CutPrefix(m.Purpose, purposeSwitchover+":"); ok {
+	if id := m.Plan; id != "" && m.Purpose == migrate.PurposeSwitchover {
 		state, result := policy.PlanDone, fmt.Sprintf("migration %s %s", m.ID, m.State)
 		if m.State != migrate.StateSucceeded {
 			state, result = policy.PlanFailed, result+": "+m.Error
@@ -356,7 +355,7 @@ func (d *Daemon) migrationDone(m migrate.Migration) {
 	r, ok := d.vms[m.UUID]
 	if ok {
 		r.CurrentHost, r.State, r.UpdatedAt = m.To, "running", d.now()
-		if strings.HasPrefix(m.Purpose, purposeSwitchover) && r.HomeHost != m.To {
+		if m.Purpose == migrate.PurposeSwitchover && r.HomeHost != m.To {
 			// An operator's switchover is a move on purpose: the VM's home is where it went.
 			r.HomeHost = m.To
 		}

@@ -14,12 +14,6 @@ import (
 	"github.com/lifeboat-ha/lifeboat/store"
 )
 
-// Migration purposes the daemon tags its migrations with.
-const (
-	purposeFailback   = "failback"
-	purposeSwitchover = "switchover" // an operator's move: the target becomes the VM's home
-)
-
 // failbackState is the failback loop's memory (guarded by d.mu).
 type failbackState struct {
 	// lastWave is when the latest wave started; migrations maps its migration ids to VM names.
@@ -155,7 +149,7 @@ func (d *Daemon) failbackOnce(ctx context.Context) {
 	plan = policy.FitFailback(plan, d.placementConfig(), d.capacities(), want)
 	var reqs []migrate.Request
 	for _, mv := range plan.Moves {
-		reqs = append(reqs, migrate.Request{VM: mv.VM, UUID: mv.UUID, From: mv.From, To: mv.To, Purpose: purposeFailback,
+		reqs = append(reqs, migrate.Request{VM: mv.VM, UUID: mv.UUID, From: mv.From, To: mv.To, Purpose: migrate.PurposeFailback,
 			FromURI: d.byName[mv.From].cfg.URI, ToURI: d.byName[mv.To].cfg.URI, Why: mv.Why})
 	}
 	if d.fb.waiting == nil {

@@ -152,35 +152,36 @@ func (d *Daemon) Switchover(ctx context.Context, req api.SwitchoverRequest) (api
 	if req.DryRun {
 		return res, nil
 	}
-	if mode := d.cfg.Approval.ModeFor("switchover", from.cfg.Group); mode != config.ApprovalAutomatic {
-		now := d.now()
-		spec := planSpec{Kind: "switchover", Host: vm.CurrentHost, Group: from.cfg.Group,
-			Key:     fmt.Sprintf("switchover/%s/%d", vm.Name, now.UnixNano()),
-			Summary: fmt.Sprintf("switchover of %s from %s to %s, asked by an operator", vm.Name, vm.CurrentHost, pl.Host),
-			Moves:   []api.PlanMove{{VM: vm.Name, From: vm.CurrentHost, To: pl.Host, Why: pl.Reason}}}
-		id := d.newPlan(ctx, spec, mode, now)
-		if id == "" {
-			return res, errors.New("the switchover needs a plan under the approval mode, and the plan could not be stored")
-		}
+	// Every switchover runs under a plan: in automatic mode lifeboat approves it at once.
+	mode := d.cfg.Approval.ModeFor(string(policy.PlanKindSwitchover), from.cfg.Group)
+	now := d.now()
+	spec := planSpec{Kind: policy.PlanKindSwitchover, Host: vm.CurrentHost, Group: from.cfg.Group,
+		Key:     fmt.Sprintf("switchover/%s/%d", vm.Name, now.UnixNano()),
+		Summary: fmt.Sprintf("switchover of %s from %s to %s, asked by an operator", vm.Name, vm.CurrentHost, pl.Host),
+		Moves:   []policy.Move{{VM: vm.Name, UUID: vm.UUID, From: vm.CurrentHost, To: pl.Host, Why: pl.Reason}}}
+	id := d.newPlan(ctx, spec, mode, now)
+	if id == "" {
+		return res, errors.New("the switchover's plan could not be stored: nothing moved")
+	}
+	if mode != config.ApprovalAutomatic {
 		d.mu.Lock()
 		res.Plan, res.PlanState = id, string(d.plans.byID[id].State)
 		d.mu.Unlock()
 		return res, nil
 	}
-	id, err := d.switchover(vm, pl.Host, "switchover by an operator: "+pl.Reason, "")
-	res.Migration = id
+	mid, err := d.switchover(vm, pl.Host, "switchover by an operator: "+pl.Reason, id)
+	if err != nil {
+		d.finishPlanID(ctx, id, policy.PlanFailed, err.Error())
+	}
+	res.Migration, res.Plan = mid, id
 	return res, err
 }
 
 // switchover submits an operator's live migration (of a plan, when plan is set); once it
 // succeeds, the VM's home is its new host.
 func (d *Daemon) switchover(vm store.VMRecord, to, why, plan string) (string, error) {
-	purpose := purposeSwitchover
-	if plan != "" {
-		purpose += ":" + plan
-	}
 	m, err := d.engine.Submit(d.withOverride(migrate.Request{VM: vm.Name, UUID: vm.UUID, From: vm.CurrentHost, To: to,
-		FromURI: d.byName[vm.CurrentHost].cfg.URI, ToURI: d.byName[to].cfg.URI, Why: why, Purpose: purpose}))
+		FromURI: d.byName[vm.CurrentHost].cfg.URI, ToURI: d.byName[to].cfg.URI, Why: why, Purpose: migrate.PurposeSwitchover, Plan: plan}))
 	if err != nil {
 		return "", fmt.Errorf("%w: %w", err, api.ErrConflict)
 	}
@@ -352,7 +353,11 @@ func (d *Daemon) evacuateOnce(ctx context.Context, snap policy.Snapshot, complet
 		}
 		if allowed {
 			for _, mv := range ev.Moves {
-				req := migrate.Request{VM: mv.VM, UUID: mv.UUID, From: mv.Host, To: mv.To,
+				purpose := migrate.PurposeEvacuation
+				if ev.Drain {
+					purpose = migrate.PurposeDrain
+				}
+				req := migrate.Request{VM: mv.VM, UUID: mv.UUID, From: mv.Host, To: mv.To, Purpose: purpose,
 					FromURI: w.cfg.URI, ToURI: d.byName[mv.To].cfg.URI, Why: mv.Message}
 				if _, err := d.engine.Submit(d.withOverride(req)); err != nil && !errors.Is(err, migrate.ErrBusy) {
 					d.log.Warn("drain: cannot submit a migration", "vm", mv.VM, "err", err)

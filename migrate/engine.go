@@ -72,6 +72,19 @@ func (s State) Done() bool {
 	return false
 }
 
+// Purpose says what a migration is for; the engine only carries it to the Migration, so that
+// OnDone knows what the move was for.
+type Purpose string
+
+// Migration purposes.
+const (
+	PurposeDrain      Purpose = "drain"
+	PurposeEvacuation Purpose = "evacuation"
+	PurposeFailback   Purpose = "failback"
+	// PurposeSwitchover is an operator's move: the target becomes the VM's home.
+	PurposeSwitchover Purpose = "switchover"
+)
+
 // Request asks for one live migration.
 type Request struct {
 	VM, UUID       string
@@ -79,9 +92,9 @@ type Request struct {
 	FromURI, ToURI string
 	// Why is the reason people will read ("switchover by an operator", "drain of h1").
 	Why string
-	// Purpose tags the migration for its submitter (e.g. "failback", "switchover:p-3"); the
-	// engine only carries it to the Migration, so OnDone knows what the move was for.
-	Purpose string
+	// Purpose tags the migration for its submitter; Plan is the id of the plan it belongs to.
+	Purpose Purpose
+	Plan    string
 	// Ladder and BandwidthMiBs, when set, override the engine's for this VM.
 	Ladder        *policy.Ladder
 	BandwidthMiBs *uint64
@@ -95,7 +108,8 @@ type Migration struct {
 	From    string    `json:"from"`
 	To      string    `json:"to"`
 	Why     string    `json:"why"`
-	Purpose string    `json:"purpose,omitempty"`
+	Purpose Purpose   `json:"purpose,omitempty"`
+	Plan    string    `json:"plan,omitempty"`
 	State   State     `json:"state"`
 	Queued  time.Time `json:"queued"`
 	Started time.Time `json:"started,omitzero"`
@@ -174,7 +188,7 @@ func (e *Engine) Submit(req Request) (Migration, error) {
 		}
 	}
 	ctx, cancel := context.WithCancel(e.rootCtx)
-	en := &entry{m: Migration{ID: newID(), VM: req.VM, UUID: req.UUID, From: req.From, To: req.To, Why: req.Why, Purpose: req.Purpose,
+	en := &entry{m: Migration{ID: newID(), VM: req.VM, UUID: req.UUID, From: req.From, To: req.To, Why: req.Why, Purpose: req.Purpose, Plan: req.Plan,
 		State: StateQueued, Queued: e.opts.Now()}, cancel: cancel, done: make(chan struct{})}
 	e.byID[en.m.ID] = en
 	e.order = append(e.order, en.m.ID)
