@@ -212,3 +212,23 @@ type Notify struct {
 	// SecretFile holds the HMAC-SHA256 key; the signature goes in X-Lifeboat-Signature.
 	SecretFile string `yaml:"secret_file,omitempty"`
 }
+
+// For says whether the named VM is protected and with which priority (metadata marks aside):
+// Default, then the VM's own rule.
+func (p Protection) For(name string) (protected bool, priority int) {
+	protected, priority = p.Default == "all", p.DefaultPriority
+	for _, r := range p.VMs {
+		if r.Name != name {
+			continue
+		}
+		if r.Protected != nil {
+			protected = *r.Protected
+		} else {
+			protected = true
+		}
+		if r.Priority != 0 {
+			priority = r.Priority
+		}
+	}
+	return protected, priority
+}

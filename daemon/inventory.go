@@ -219,20 +219,4 @@ func (d *Daemon) newRecord(dom hypervisor.Domain, host string, now time.Time) *s
 }
 
 // protection decides whether a VM is protected, and its priority, from the configuration.
-func protection(p config.Protection, name string) (bool, int) {
-	protected, priority := p.Default == "all", p.DefaultPriority
-	for _, r := range p.VMs {
-		if r.Name != name {
-			continue
-		}
-		if r.Protected != nil {
-			protected = *r.Protected
-		} else {
-			protected = true
-		}
-		if r.Priority != 0 {
-			priority = r.Priority
-		}
-	}
-	return protected, priority
-}
+func protection(p config.Protection, name string) (bool, int) { return p.For(name) }

@@ -24,6 +24,6 @@ their VMs on standby hosts, and moves them home once the host has recovered.
 	root.AddCommand(newLabCmd(), newDaemonCmd())
 	root.AddCommand(newStatusCmd(), newHostsCmd(), newVMsCmd(), newEventsCmd(), newExplainCmd(),
 		newSwitchoverCmd(), newDrainCmd(), newUndrainCmd(), newMigrationsCmd(), newCancelCmd(),
-		newRecoveriesCmd(), newHostCmd(), newPlansCmd(), newPlanCmd(), newApproveCmd(), newRejectCmd())
+		newRecoveriesCmd(), newHostCmd(), newPlansCmd(), newPlanCmd(), newApproveCmd(), newRejectCmd(), newSimulateCmd())
 	return root
 }
