@@ -15,7 +15,6 @@ import (
 // cannot be written the action does not run, and the failure is logged and counted.
 func (d *Daemon) execute(ctx context.Context, snap policy.Snapshot, acts []policy.Action, now time.Time) {
 	heldNow := map[string]bool{}
-	stuckNow := map[string]bool{}
 	for _, a := range acts {
 		switch a.Kind {
 		case policy.ActClearFence:
@@ -26,8 +25,11 @@ func (d *Daemon) execute(ctx context.Context, snap policy.Snapshot, acts []polic
 			d.startFence(ctx, snap, a, now)
 		case policy.ActRestart:
 			d.startRestart(ctx, a, now)
+		case policy.ActQueue:
+			_ = d.putRestart(ctx, policy.RestartRecord{VM: a.VM, UUID: a.UUID, From: a.Host, Stage: policy.RestartQueued, Reason: a.Message, Since: now})
+		case policy.ActForget:
+			d.forgetRestart(ctx, a.UUID)
 		case policy.ActStuck:
-			stuckNow[a.UUID] = true
 			d.markStuck(ctx, a, now)
 		case policy.ActHold:
 			key := a.Host + "/" + a.VM
@@ -42,7 +44,6 @@ func (d *Daemon) execute(ctx context.Context, snap policy.Snapshot, acts []polic
 		}
 	}
 	d.mu.Unlock()
-	d.pruneRestarts(ctx, snap, now)
 }
 
 // storeFailed logs and counts a store write that failed; the action it guarded does not run.
@@ -131,35 +132,13 @@ func (d *Daemon) putRestart(ctx context.Context, r policy.RestartRecord) error {
 	return nil
 }
 
-// pruneRestarts forgets the restart records that no longer matter: a queued or stuck VM that no
-// longer sits on a host that is off (it runs, or its host came back), and finished restarts
-// after a day.
-func (d *Daemon) pruneRestarts(ctx context.Context, snap policy.Snapshot, now time.Time) {
-	waiting := map[string]bool{}
-	for _, vm := range snap.VMs {
-		if h, ok := snap.Host(vm.Current); ok && snap.Guards.Fence(vm.Current).Outcome.Off() && h.Libvirt != policy.ProbeOK {
-			waiting[vm.UUID] = true
-		}
+// forgetRestart drops a restart record that no longer matters.
+func (d *Daemon) forgetRestart(ctx context.Context, uuid string) {
+	if err := d.db.DeleteRestart(context.WithoutCancel(ctx), uuid); err != nil {
+		d.storeFailed("delete restart record", err)
+		return
 	}
-	var drop []string
 	d.mu.Lock()
-	for uuid, r := range d.guards.Restarts {
-		switch {
-		case d.restarting[uuid]:
-		case (r.Stage == policy.RestartQueued || r.Stage == policy.RestartStuck) && !waiting[uuid]:
-			drop = append(drop, uuid)
-		case now.Sub(r.Since) > 24*time.Hour:
-			drop = append(drop, uuid)
-		}
-	}
+	delete(d.guards.Restarts, uuid)
 	d.mu.Unlock()
-	for _, uuid := range drop {
-		if err := d.db.DeleteRestart(context.WithoutCancel(ctx), uuid); err != nil {
-			d.storeFailed("delete restart record", err)
-			continue
-		}
-		d.mu.Lock()
-		delete(d.guards.Restarts, uuid)
-		d.mu.Unlock()
-	}
 }

@@ -15,6 +15,12 @@ const (
 	ActRestart ActionKind = "restart"
 	// ActMigrate live-migrates a VM (To) off a host (an evacuation or a drain).
 	ActMigrate ActionKind = "migrate"
+	// ActQueue records a protected VM's need to restart (its host is lost): the restart queue
+	// is durable, so a VM whose host comes back without it is still restarted.
+	ActQueue ActionKind = "queue"
+	// ActForget drops a restart record that no longer matters (the VM runs, or is no longer
+	// protected, or finished long ago).
+	ActForget ActionKind = "forget"
 	// ActStuck reports a VM that cannot restart now (it stays queued and is retried).
 	ActStuck ActionKind = "stuck"
 	// ActFreeze and ActThaw start and end a freeze of automatic recovery.
@@ -37,7 +43,12 @@ const (
 	ReasonHostBack          ActionReason = "host_back"
 	ReasonRestartFenced     ActionReason = "restart_after_fence"
 	ReasonRestartConfirmed  ActionReason = "restart_after_operator_confirmed_off"
-	ReasonNoCapacity        ActionReason = "no_capacity"
+	ReasonRestartNotRunning ActionReason = "restart_not_running"
+	ReasonQueued            ActionReason = "host_lost_vm_queued"
+	ReasonRunsAgain         ActionReason = "vm_runs"
+	ReasonFinished          ActionReason = "restart_finished"
+	ReasonNotProtected      ActionReason = "not_protected"
+	ReasonNotifyOnly        ActionReason = "notify_only"
 	ReasonMassFailure       ActionReason = "mass_failure"
 	ReasonControllerCut     ActionReason = "controller_isolated"
 	ReasonRecovered         ActionReason = "hosts_back"
@@ -91,6 +102,8 @@ func (a Action) String() string {
 	switch a.Kind {
 	case ActRestart, ActMigrate:
 		return fmt.Sprintf("%s %s %s->%s (%s)", a.Kind, a.VM, a.Host, a.To, a.Reason)
+	case ActQueue, ActForget:
+		return fmt.Sprintf("%s %s of %s (%s)", a.Kind, a.VM, a.Host, a.Reason)
 	case ActStuck:
 		return fmt.Sprintf("stuck %s on %s (%s)", a.VM, a.Host, a.Reason)
 	case ActFreeze, ActThaw:

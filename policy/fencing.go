@@ -110,7 +110,9 @@ func approved(s Snapshot, h HostView, vms []VMView, why string, now time.Time) [
 		return []Action{fence}
 	case p != nil && p.State == PlanPending:
 		return []Action{hold(h.Name, ReasonAwaitingApproval, fmt.Sprintf("%s; plan %s waits for approval", why, p.ID))}
-	case p != nil && !p.State.Open() && now.Before(p.RetryAt):
+	case p != nil && p.State == PlanNotified && now.Before(p.RetryAt):
+		return []Action{hold(h.Name, ReasonNotifyOnly, fmt.Sprintf("%s; plan %s was announced (approval mode notify-only): lifeboat does not act on it", why, p.ID))}
+	case p != nil && (p.State == PlanRejected || p.State == PlanExpired || p.State == PlanFailed) && now.Before(p.RetryAt):
 		return []Action{hold(h.Name, ReasonPlanRejected, fmt.Sprintf("%s; plan %s was %s: nothing is done before %s", why, p.ID, p.State, p.RetryAt.Format(time.RFC3339)))}
 	}
 	return []Action{{Kind: ActProposePlan, Host: h.Name, Reason: ReasonNeedsApproval, Moves: previewRestarts(s, h.Name, vms),

@@ -112,6 +112,7 @@ func Reconcile(s Snapshot, now time.Time) []Action {
 	fz, freezeActs := massFailure(s, now)
 	out = append(out, freezeActs...)
 	out = append(out, fences(s, fz, now)...)
+	out = append(out, queue(s, now)...)
 	out = append(out, restarts(s, fz, now)...)
 	return out
 }

@@ -281,7 +281,7 @@ func TestReconcile(t *testing.T) {
 				fenced(&s, "h1", now.Add(-time.Minute))
 				return s
 			},
-			want:  []string{"stuck big on h1 (no_capacity)"},
+			want:  []string{"stuck big on h1 (no_placement)"},
 			never: []string{"restart"},
 		},
 		{

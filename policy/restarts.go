@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"sort"
 	"time"
 )
 
@@ -14,13 +15,17 @@ func (s *Snapshot) Capacities() []HostCapacity {
 	}
 	used := map[string]*use{}
 	for _, vm := range s.VMs {
-		if vm.Current == "" {
+		at := vm.Current
+		if r, ok := s.Guards.Restarts[vm.UUID]; ok && s.Restarting[vm.UUID] && r.To != "" {
+			at = r.To // a restart under way takes its room on its target already
+		}
+		if at == "" {
 			continue
 		}
-		u := used[vm.Current]
+		u := used[at]
 		if u == nil {
 			u = &use{}
-			used[vm.Current] = u
+			used[at] = u
 		}
 		u.mem += vm.MemoryMiB
 		u.cpu += vm.VCPUs
@@ -61,31 +66,48 @@ func previewRestarts(s Snapshot, host string, vms []VMView) []Move {
 	return out
 }
 
-// restarts places the protected VMs of hosts that are off (verified fence, or an operator's
-// confirmation) on other hosts, highest priority first, standby hosts preferred, within the
-// restart concurrency. A VM with no room is reported stuck and stays queued: it is retried on
-// every pass, never dropped. A freeze holds restarts back, except those after an operator's
-// confirm-off (an operator acted); so does disarming.
-func restarts(s Snapshot, fz Freeze, _ time.Time) []Action {
-	var out []Action
-	var reqs []VMRequest
-	from := map[string]VMView{}
-	reason := map[string]ActionReason{}
+// off reports a host whose fence (verified, or confirmed by an operator) holds: it is off and
+// does not answer.
+func off(s Snapshot, h HostView) bool {
+	return s.Guards.Fence(h.Name).Outcome.Off() && h.Libvirt != ProbeOK
+}
+
+// pending reports a restart record that still waits to be carried out.
+func pending(r RestartRecord) bool {
+	return r.Stage == RestartQueued || r.Stage == RestartStuck || r.Stage == RestartRestarting
+}
+
+// restartCandidate is a VM to restart and the host it is recovered from.
+type restartCandidate struct {
+	vm     VMView
+	from   string
+	reason ActionReason
+}
+
+// candidates lists the protected VMs to restart now: those last seen on a host that is off,
+// and those whose restart is queued and that run nowhere any more (their host came back without
+// them: a host that answers and does not run a VM proves it is not there). It also reports the
+// hosts held back by a freeze or disarming.
+func candidates(s Snapshot, fz Freeze) (out []restartCandidate, holds []Action) {
+	full := s.fullPicture()
+	held := map[string]bool{}
 	for _, h := range s.Hosts {
-		fr := s.Guards.Fence(h.Name)
-		if !fr.Outcome.Off() || h.Libvirt == ProbeOK {
+		if !off(s, h) {
 			continue
 		}
 		vms := protectedOn(s, h.Name)
 		if len(vms) == 0 {
 			continue
 		}
+		fr := s.Guards.Fence(h.Name)
 		switch {
 		case s.Disarmed:
-			out = append(out, hold(h.Name, ReasonDisarmed, fmt.Sprintf("%s is off, but lifeboat is disarmed: its %d VMs are not restarted", h.Name, len(vms))))
+			held[h.Name] = true
+			holds = append(holds, hold(h.Name, ReasonDisarmed, fmt.Sprintf("%s is off, but lifeboat is disarmed: its %d VMs are not restarted", h.Name, len(vms))))
 			continue
 		case fz.Frozen && fr.Outcome != FenceConfirmedOff:
-			out = append(out, hold(h.Name, ReasonFrozen, fmt.Sprintf("%s is off, but automatic recovery is frozen: its %d VMs wait (confirm-off by an operator lets them restart)", h.Name, len(vms))))
+			held[h.Name] = true
+			holds = append(holds, hold(h.Name, ReasonFrozen, fmt.Sprintf("%s is off, but automatic recovery is frozen: its %d VMs wait (confirm-off by an operator lets them restart)", h.Name, len(vms))))
 			continue
 		}
 		r := ReasonRestartFenced
@@ -93,39 +115,112 @@ func restarts(s Snapshot, fz Freeze, _ time.Time) []Action {
 			r = ReasonRestartConfirmed
 		}
 		for _, vm := range vms {
-			if s.Restarting[vm.UUID] {
-				continue
-			}
-			reqs = append(reqs, vmRequest(vm))
-			from[vm.Name] = vm
-			reason[vm.Name] = r
+			out = append(out, restartCandidate{vm, h.Name, r})
 		}
+	}
+	if !full || s.Disarmed || fz.Frozen {
+		return out, holds
+	}
+	for _, vm := range s.VMs {
+		rec, ok := s.Guards.Restarts[vm.UUID]
+		if vm.Current != "" || !vm.Protected || !vm.Restartable || !ok || !pending(rec) {
+			continue
+		}
+		out = append(out, restartCandidate{vm, rec.From, ReasonRestartNotRunning})
+	}
+	return out, holds
+}
+
+// restarts places the protected VMs to restart (see candidates) on other hosts, highest
+// priority first, standby hosts preferred, within the restart concurrency. A VM with no room is
+// reported stuck and stays queued: it is retried on every pass, never dropped. A freeze holds
+// restarts back, except those after an operator's confirm-off (an operator acted); so does
+// disarming.
+func restarts(s Snapshot, fz Freeze, _ time.Time) []Action {
+	cands, out := candidates(s, fz)
+	var reqs []VMRequest
+	byName := map[string]restartCandidate{}
+	for _, c := range cands {
+		if s.Restarting[c.vm.UUID] {
+			continue
+		}
+		reqs = append(reqs, vmRequest(c.vm))
+		byName[c.vm.Name] = c
 	}
 	if len(reqs) == 0 {
 		return out
 	}
 	budget := s.Config.RestartConcurrency - len(s.Restarting)
 	for _, p := range PlanPlacements(restartPlacement(s), s.Capacities(), reqs) {
-		vm := from[p.VM]
+		c := byName[p.VM]
 		if p.Host == "" {
-			out = append(out, Action{Kind: ActStuck, Host: vm.Current, VM: vm.Name, UUID: vm.UUID, Reason: ReasonNoCapacity,
-				Message: fmt.Sprintf("%s cannot restart yet: %s; it stays queued and is retried", vm.Name, p.Reason)})
+			out = append(out, Action{Kind: ActStuck, Host: c.from, VM: c.vm.Name, UUID: c.vm.UUID, Reason: ReasonNoPlacement,
+				Message: fmt.Sprintf("%s cannot restart yet: %s; it stays queued and is retried", c.vm.Name, p.Reason)})
 			continue
 		}
 		if budget <= 0 {
 			continue // waits for a restart in flight to end (recovery.restart_concurrency)
 		}
 		budget--
-		fr := s.Guards.Fence(vm.Current)
-		out = append(out, Action{Kind: ActRestart, Host: vm.Current, VM: vm.Name, UUID: vm.UUID, To: p.Host, Reason: reason[vm.Name],
-			Message: fmt.Sprintf("%s restarts on %s: %s was %s (%s); %s", vm.Name, p.Host, vm.Current, offWords(fr.Outcome), fr.By, p.Reason)})
+		why := fmt.Sprintf("%s was %s", c.from, offWords(s.Guards.Fence(c.from)))
+		if c.reason == ReasonRestartNotRunning {
+			why = fmt.Sprintf("its restart was queued when %s was lost, and it runs nowhere now", c.from)
+		}
+		out = append(out, Action{Kind: ActRestart, Host: c.from, VM: c.vm.Name, UUID: c.vm.UUID, To: p.Host, Reason: c.reason,
+			Message: fmt.Sprintf("%s restarts on %s: %s; %s", c.vm.Name, p.Host, why, p.Reason)})
 	}
 	return out
 }
 
-func offWords(o FenceOutcome) string {
-	if o == FenceConfirmedOff {
+// queue keeps the restart queue: every protected VM of a host that is lost (failed,
+// unreachable or fenced and not back) gets a queued record, so its need to restart survives
+// anything that happens next (a freeze, a controller restart, its host coming back without it).
+// Records that no longer matter are forgotten: the VM runs on a host that answers, it is no
+// longer protected, or its restart finished a day ago.
+func queue(s Snapshot, now time.Time) []Action {
+	var out []Action
+	state := map[string]HostView{}
+	for _, h := range s.Hosts {
+		state[h.Name] = h
+	}
+	seen := map[string]bool{}
+	for _, vm := range s.VMs {
+		seen[vm.UUID] = true
+		rec, has := s.Guards.Restarts[vm.UUID]
+		h, onHost := state[vm.Current]
+		if vm.Protected && vm.Restartable && onHost && lost(h) && !(has && pending(rec)) {
+			out = append(out, Action{Kind: ActQueue, Host: vm.Current, VM: vm.Name, UUID: vm.UUID, Reason: ReasonQueued,
+				Message: fmt.Sprintf("%s is queued for a restart: %s is %s", vm.Name, vm.Current, h.Verdict.State)})
+			continue
+		}
+		if !has || s.Restarting[vm.UUID] {
+			continue
+		}
+		switch {
+		case !vm.Protected || !vm.Restartable:
+			out = append(out, forget(vm.Name, vm.UUID, rec.From, ReasonNotProtected, vm.Name+" is no longer protected: its restart record is dropped"))
+		case pending(rec) && onHost && h.Libvirt == ProbeOK:
+			out = append(out, forget(vm.Name, vm.UUID, rec.From, ReasonRunsAgain, fmt.Sprintf("%s runs on %s: its restart is no longer needed", vm.Name, vm.Current)))
+		case !pending(rec) && now.Sub(rec.Since) > 24*time.Hour:
+			out = append(out, forget(vm.Name, vm.UUID, rec.From, ReasonFinished, vm.Name+"'s restart finished a day ago"))
+		}
+	}
+	for uuid, rec := range s.Guards.Restarts {
+		if !seen[uuid] && !s.Restarting[uuid] {
+			out = append(out, forget(rec.VM, uuid, rec.From, ReasonNotProtected, rec.VM+" has no VM record any more"))
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].VM < out[j].VM })
+	return out
+}
+
+func forget(vm, uuid, from string, r ActionReason, msg string) Action {
+	return Action{Kind: ActForget, Host: from, VM: vm, UUID: uuid, Reason: r, Message: msg}
+}
+
+func offWords(fr FenceRecord) string {
+	if fr.Outcome == FenceConfirmedOff {
 		return "confirmed off by an operator"
 	}
-	return "fenced, power-off verified"
+	return "fenced (power-off verified by " + fr.By + ")"
 }

@@ -9,8 +9,7 @@ import (
 )
 
 // execute carries out the reconciler's actions the way daemon/execute.go does: every action
-// that changes something is recorded first, holds are logged only when they change, and
-// finished or forgotten restart records are pruned.
+// that changes something is recorded first, and holds are logged only when they change.
 func (r *run) execute(snap policy.Snapshot, acts []policy.Action, now time.Time) {
 	c := r.c
 	heldNow := map[string]bool{}
@@ -27,6 +26,12 @@ func (r *run) execute(snap policy.Snapshot, acts []policy.Action, now time.Time)
 			r.startFence(snap, a, now)
 		case policy.ActRestart:
 			r.startRestart(a, now)
+		case policy.ActQueue:
+			c.guards.Restarts[a.UUID] = policy.RestartRecord{VM: a.VM, UUID: a.UUID, From: a.Host, Stage: policy.RestartQueued, Reason: a.Message, Since: now}
+			r.logf(now, "%s", a)
+		case policy.ActForget:
+			delete(c.guards.Restarts, a.UUID)
+			r.logf(now, "%s", a)
 		case policy.ActStuck:
 			prev, had := c.guards.Restarts[a.UUID]
 			if had && prev.Stage == policy.RestartStuck && prev.From == a.Host {
@@ -48,7 +53,6 @@ func (r *run) execute(snap policy.Snapshot, acts []policy.Action, now time.Time)
 			delete(c.held, key)
 		}
 	}
-	r.pruneRestarts(snap, now)
 }
 
 func (r *run) setFreeze(a policy.Action, now time.Time) {
@@ -103,7 +107,7 @@ func (r *run) startRestart(a policy.Action, now time.Time) {
 	if c.restarting[a.UUID] != nil {
 		return
 	}
-	if fr := c.guards.Fence(a.Host); !fr.Outcome.Off() {
+	if fr := c.guards.Fence(a.Host); !fr.Outcome.Off() && a.Reason != policy.ReasonRestartNotRunning {
 		r.violate(now, fmt.Sprintf("%s restarts on %s while %s is neither fenced nor confirmed off (%s)", a.VM, a.To, a.Host, orNone(fr.Outcome)))
 	}
 	rec := policy.RestartRecord{VM: a.VM, UUID: a.UUID, From: a.Host, To: a.To, Stage: policy.RestartRestarting, Reason: a.Message, Since: now}
@@ -155,25 +159,6 @@ func (r *run) complete(now time.Time) {
 			r.logf(now, "start %s on %s failed: its libvirt does not answer", vm.name, rec.To)
 		}
 		c.guards.Restarts[vm.uuid] = rec
-	}
-}
-
-// pruneRestarts forgets restart records that no longer matter, like the daemon's.
-func (r *run) pruneRestarts(snap policy.Snapshot, now time.Time) {
-	waiting := map[string]bool{}
-	for _, vm := range snap.VMs {
-		if h, ok := snap.Host(vm.Current); ok && snap.Guards.Fence(vm.Current).Outcome.Off() && h.Libvirt != policy.ProbeOK {
-			waiting[vm.UUID] = true
-		}
-	}
-	for uuid, rec := range r.c.guards.Restarts {
-		switch {
-		case r.c.restarting[uuid] != nil:
-		case (rec.Stage == policy.RestartQueued || rec.Stage == policy.RestartStuck) && !waiting[uuid]:
-			delete(r.c.guards.Restarts, uuid)
-		case now.Sub(rec.Since) > 24*time.Hour:
-			delete(r.c.guards.Restarts, uuid)
-		}
 	}
 }
 
