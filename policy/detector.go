@@ -21,7 +21,29 @@ type DetectorConfig struct {
 	MaxStableFor  time.Duration
 	// BMCStaleAfter: a BMC reading older than this is not trusted as proof of anything.
 	BMCStaleAfter time.Duration
+	// PartitionPolicy says what a host whose libvirt timed out becomes while its guests still
+	// answer on their own network: partitioned (wait-for-guests, the default) or unreachable and
+	// fenced (fence).
+	PartitionPolicy PartitionPolicy
+	// GuestStaleAfter: a guest-liveness reading older than this proves nothing. While no fresh
+	// reading exists yet, a host whose guests are watched stays suspect for at most this long
+	// past UnreachableAfter.
+	GuestStaleAfter time.Duration
 }
+
+// PartitionPolicy is what the detector makes of a host cut off from management whose guests
+// still answer.
+type PartitionPolicy string
+
+// Partition policies.
+const (
+	// PartitionWaitForGuests: while guests of the host answer on their own network, the host is
+	// partitioned, never fenced; unreachable as soon as none answers.
+	PartitionWaitForGuests PartitionPolicy = "wait-for-guests"
+	// PartitionFence: guest liveness is ignored; a host whose libvirt timed out is unreachable
+	// and fenced.
+	PartitionFence PartitionPolicy = "fence"
+)
 
 // DefaultDetectorConfig are the detector's defaults.
 func DefaultDetectorConfig() DetectorConfig {
@@ -33,6 +55,8 @@ func DefaultDetectorConfig() DetectorConfig {
 		FlapThreshold:    2,
 		MaxStableFor:     10 * time.Minute,
 		BMCStaleAfter:    10 * time.Second,
+		PartitionPolicy:  PartitionWaitForGuests,
+		GuestStaleAfter:  3 * time.Second,
 	}
 }
 
@@ -190,6 +214,13 @@ func decide(cfg DetectorConfig, prev Track, s Signals, now time.Time) Verdict {
 	if failing < cfg.UnreachableAfter {
 		return verdict(Suspect, ReasonLibvirtLost, lost, RuleSuspect)
 	}
+	watchGuests := cfg.PartitionPolicy == PartitionWaitForGuests && s.Guests.Configured && lv.Result == ProbeTimeout
+	guestsFresh := guestReadingFresh(cfg, s.Guests, lv, now)
+	if watchGuests && !guestsFresh && failing < cfg.UnreachableAfter+cfg.GuestStaleAfter {
+		// "Not yet probed" is no proof that the guests are dead: wait (a bounded while) for the
+		// guest probe before a verdict that fences.
+		return verdict(Suspect, ReasonAwaitingGuests, lost+"; waiting for the first probe of its guests' own network", RuleSuspect)
+	}
 	leases := ""
 	if s.Lease.Configured && s.Lease.Known > 0 {
 		leases = fmt.Sprintf("; its guests hold %d of %d disk leases", s.Lease.Held, s.Lease.Known)
@@ -200,6 +231,11 @@ func decide(cfg DetectorConfig, prev Track, s Signals, now time.Time) Verdict {
 		// The host's kernel answers: it is up, only libvirtd is not. Its guests may well run.
 		return verdict(Unknown, ReasonLibvirtdDown, lost+", but the host answers on the network"+leases+"; "+bmc, RuleUnknown)
 	case ProbeTimeout:
+		if watchGuests && guestsFresh && s.Guests.Answering > 0 {
+			return verdict(Partitioned, ReasonGuestsAlive, fmt.Sprintf("%s, but %d of %d of its guests answer on their own network (probed %s ago)%s; %s: only its management link is cut, so nothing is fenced or restarted while they answer",
+				lost, s.Guests.Answering, s.Guests.Known, roundAgo(now, s.Guests.At), leases, bmc), RulePartitioned)
+		}
+		leases += guestDescription(s.Guests, watchGuests, guestsFresh)
 		reason := ReasonUnreachable
 		if s.Lease.Configured && s.Lease.Held > 0 {
 			reason = ReasonUnreachableLeases
@@ -220,6 +256,29 @@ func bmcDescription(b BMCSignal, fresh bool) string {
 		return "BMC reading is stale"
 	}
 	return fmt.Sprintf("BMC reports power %s, health %s", orDash(string(b.Power)), orDash(string(b.Health)))
+}
+
+// guestReadingFresh reports whether the guest reading was taken during the current failure of
+// libvirt and recently enough to count.
+func guestReadingFresh(cfg DetectorConfig, g GuestSignal, lv LibvirtSignal, now time.Time) bool {
+	return g.Configured && !g.At.IsZero() && !g.At.Before(lv.FailingSince) && now.Sub(g.At) <= cfg.GuestStaleAfter
+}
+
+// guestDescription says what the guest witness saw, for an unreachable verdict.
+func guestDescription(g GuestSignal, watched, fresh bool) string {
+	switch {
+	case !watched:
+		return ""
+	case !fresh:
+		return "; no fresh reading of its guests' own network"
+	case g.Known == 0:
+		return "; none of its guests has a probe address"
+	}
+	msg := fmt.Sprintf("; none of its %d probed guests answers on its own network", g.Known)
+	if g.Err != "" {
+		msg += " (" + g.Err + ")"
+	}
+	return msg
 }
 
 func verdict(s HostState, r Reason, msg, rule string) Verdict {

@@ -20,6 +20,8 @@ const (
 	ReasonHealthClearing    Reason = "health_clearing"
 	ReasonOperatorDegraded  Reason = "operator_degraded"
 	ReasonMaintenance       Reason = "operator_maintenance"
+	ReasonGuestsAlive       Reason = "guests_alive"
+	ReasonAwaitingGuests    Reason = "libvirt_lost_awaiting_guest_probe"
 )
 
 // The rules behind verdicts, in words, for `lifeboat explain`.
@@ -34,7 +36,8 @@ const (
 	RuleFailed        = "libvirt is lost and the BMC reports power off: proof of death (restart still needs a verified fence)"
 	RuleSuspect       = "libvirt has failed for at least suspect_after but less than unreachable_after"
 	RuleUnknown       = "libvirt is lost for unreachable_after but the host answers on the network: libvirtd is down, guests may run; never failed"
-	RuleUnreachable   = "libvirt timed out for unreachable_after without proof of death (BMC not off): wait and fence, never restart blindly"
+	RuleUnreachable   = "libvirt timed out for unreachable_after without proof of death (BMC not off), and no guest of the host is seen answering on its own network: wait and fence, never restart blindly"
+	RulePartitioned   = "libvirt timed out for unreachable_after without proof of death (BMC not off), but guests of the host answer on their own network (recovery.partition_policy wait-for-guests): only the management link is cut, so nothing is fenced or restarted while they answer; unreachable (and fenced) as soon as none answers"
 )
 
 func ruleFor(s HostState) string {
@@ -57,6 +60,8 @@ func ruleFor(s HostState) string {
 		return RuleUnknown
 	case Unreachable:
 		return RuleUnreachable
+	case Partitioned:
+		return RulePartitioned
 	}
 	return RuleNoObservation
 }

@@ -6,8 +6,9 @@ import "time"
 type HostState string
 
 // Host states (see DESIGN.md): Healthy → Suspect → (Unreachable | Degraded | Failed) → Fenced →
-// Recovering → Healthy, plus Maintenance (operator drain) and Unknown (cannot tell, e.g. libvirtd
-// down but guests alive).
+// Recovering → Healthy, plus Maintenance (operator drain), Unknown (cannot tell, e.g. libvirtd
+// down but guests alive) and Partitioned (libvirt cut off, but the guests answer on their own
+// network: nothing is fenced or restarted).
 const (
 	Healthy     HostState = "healthy"
 	Suspect     HostState = "suspect"
@@ -102,14 +103,18 @@ type LeaseSignal struct {
 	Held  int
 }
 
-// GuestSignal is the guests' own liveness: of the protected VMs last seen on the host that have
-// a probe address, how many answered on their own network lately.
+// GuestSignal is the guest-liveness witness: of the protected VMs last seen running on the host
+// that have a probe address, how many answered on their own network (ICMP echo or a TCP connect)
+// in the probe round that ended at At. It is read only while the host's libvirt does not answer.
 type GuestSignal struct {
+	// Configured is false when guest liveness is not looked at (recovery.partition_policy fence).
 	Configured bool
 	At         time.Time
-	Known      int
-	Answering  int
-	Err        string
+	// Known is how many of the host's guests have a probe address; Answering how many answered.
+	Known     int
+	Answering int
+	// Err is the latest probe error, for explanations.
+	Err string
 }
 
 // OperatorSignal is what people told the controller about the host.
@@ -126,8 +131,8 @@ type Signals struct {
 	Libvirt  LibvirtSignal
 	BMC      BMCSignal
 	Lease    LeaseSignal
-	Operator OperatorSignal
 	Guests   GuestSignal
+	Operator OperatorSignal
 	// Health is the scored health observations (BMC health, libvirt, alerts, operator marks);
 	// Health.Degraded makes a reachable host degraded.
 	Health HealthVerdict
