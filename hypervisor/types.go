@@ -20,6 +20,9 @@ type Host interface {
 	Info(ctx context.Context) (HostInfo, error)
 	// NodeMemory reports the host's memory use now (all NUMA cells together).
 	NodeMemory(ctx context.Context) (NodeMemory, error)
+	// GuestAddresses lists the IP addresses libvirt knows for a running domain's interfaces
+	// (DHCP leases of its networks, the host's ARP table); empty when it knows none.
+	GuestAddresses(ctx context.Context, uuid string) ([]string, error)
 	// StartDomain defines a domain from its XML and starts it (a restart after a failure).
 	StartDomain(ctx context.Context, def string) error
 	// Connected reports whether the long-lived libvirt connection is up.

@@ -139,6 +139,21 @@ func (h *Host) DomainXML(_ context.Context, uuid string) (string, error) {
 	return "", fmt.Errorf("fleet: %s: %w", uuid, hypervisor.ErrNoDomain)
 }
 
+// GuestAddresses knows no address: simulated domains have no network.
+func (h *Host) GuestAddresses(_ context.Context, uuid string) ([]string, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.outcome != hypervisor.ProbeOK {
+		return nil, fmt.Errorf("fleet: %s: %w", h.name, hypervisor.ErrNotConnected)
+	}
+	for _, d := range h.domains {
+		if d.UUID == uuid {
+			return nil, nil
+		}
+	}
+	return nil, fmt.Errorf("fleet: %s: %w", uuid, hypervisor.ErrNoDomain)
+}
+
 // Info reports a typical host.
 func (h *Host) Info(context.Context) (hypervisor.HostInfo, error) {
 	return hypervisor.HostInfo{Hostname: h.name, CPUs: 64, MemoryKiB: 512 << 20, LibvirtVersion: 9000000}, nil
