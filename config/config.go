@@ -96,11 +96,16 @@ type Protection struct {
 	DefaultPriority int `yaml:"default_priority"`
 }
 
-// VMRule is one VM's protection and priority.
+// VMRule is one VM's protection, priority and probe address.
 type VMRule struct {
 	Name      string `yaml:"name"`
 	Protected *bool  `yaml:"protected,omitempty"`
 	Priority  int    `yaml:"priority,omitempty"`
+	// Probe is where the VM answers on its own network, probed while its host's libvirt does not
+	// answer (recovery.partition_policy wait-for-guests): "10.0.0.5" for an ICMP echo,
+	// "10.0.0.5:22" for a TCP connect. Without it, lifeboat uses the address libvirt reported
+	// for the VM while its host was reachable, if any.
+	Probe string `yaml:"probe,omitempty"`
 }
 
 // Timings tune detection and recovery.
@@ -203,7 +208,22 @@ type Recovery struct {
 	FenceTimeout Duration `yaml:"fence_timeout"`
 	// RestartConcurrency bounds restarts in flight.
 	RestartConcurrency int `yaml:"restart_concurrency"`
+	// PartitionPolicy is what happens to a host whose libvirt times out while its guests still
+	// answer on their own network: wait-for-guests (default: the host is partitioned, nothing is
+	// fenced or restarted while they answer) or fence (it is unreachable and fenced at once).
+	PartitionPolicy PartitionPolicy `yaml:"partition_policy"`
 }
+
+// PartitionPolicy names a partition policy.
+type PartitionPolicy string
+
+// Partition policies.
+const (
+	// PartitionWaitForGuests: no fence while the host's guests are seen alive.
+	PartitionWaitForGuests PartitionPolicy = "wait-for-guests"
+	// PartitionFence: guest liveness is not looked at; a cut-off host is fenced.
+	PartitionFence PartitionPolicy = "fence"
+)
 
 // Notify is the notification webhook.
 type Notify struct {

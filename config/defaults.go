@@ -21,7 +21,7 @@ func Default() Config {
 			Downtimes: []Duration{Duration(300 * time.Millisecond), Duration(500 * time.Millisecond), Duration(time.Second), Duration(2 * time.Second)}},
 		Placement: Placement{MemoryOvercommit: 1.0, CPUOvercommit: 4.0},
 		Recovery: Recovery{Automatic: true, MassFailureFraction: 0.34, MassFailureWindow: Duration(10 * time.Second), FenceWindow: Duration(10 * time.Minute),
-			FenceTimeout: Duration(20 * time.Second), RestartConcurrency: 4},
+			FenceTimeout: Duration(20 * time.Second), RestartConcurrency: 4, PartitionPolicy: PartitionWaitForGuests},
 		Health: Health{DegradeScore: 100, ClearScore: 50, ClearAfter: Duration(time.Minute), EventTTL: Duration(10 * time.Minute),
 			RPCLatency: Duration(500 * time.Millisecond), MemoryAvailable: 0.03},
 		Failback: Failback{Enabled: true, StableFor: Duration(5 * time.Minute), WaveSize: 2, WaveInterval: Duration(30 * time.Second)},

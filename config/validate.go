@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/url"
 	"strings"
+
+	"github.com/lifeboat-ha/lifeboat/witness"
 )
 
 // FieldError is a validation error that names the field at fault, e.g. hosts[1].bmc.endpoint.
@@ -65,6 +67,11 @@ func (c *Config) Validate() error {
 			errs = append(errs, fieldErr(p+".name", "%q listed twice", r.Name))
 		}
 		vmSeen[r.Name] = true
+		if r.Probe != "" {
+			if _, err := witness.ParseTarget(r.Probe); err != nil {
+				errs = append(errs, fieldErr(p+".probe", "%v", err))
+			}
+		}
 	}
 	t := c.Timings
 	for _, d := range []struct {
@@ -152,6 +159,11 @@ func (c *Config) Validate() error {
 	}
 	if rc.RestartConcurrency < 1 {
 		errs = append(errs, fieldErr("recovery.restart_concurrency", "%d: want at least 1", rc.RestartConcurrency))
+	}
+	switch rc.PartitionPolicy {
+	case PartitionWaitForGuests, PartitionFence:
+	default:
+		errs = append(errs, fieldErr("recovery.partition_policy", "%q: want %s or %s", rc.PartitionPolicy, PartitionWaitForGuests, PartitionFence))
 	}
 	if c.Notify.WebhookURL != "" {
 		if u, err := url.Parse(c.Notify.WebhookURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
