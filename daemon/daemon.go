@@ -61,6 +61,8 @@ type Daemon struct {
 	plans        planBook
 	failbackKick chan struct{}
 	fb           failbackState
+	// learnt is when libvirt was last asked for each VM's address (under mu).
+	learnt map[string]time.Time
 }
 
 // hostWatch is everything the daemon knows about one host.
@@ -82,6 +84,8 @@ type hostWatch struct {
 	draining bool
 	// ladder fences the host (its fence record is in the daemon's guards).
 	ladder fence.Ladder
+	// guestKick asks the guest-liveness loop to probe now.
+	guestKick chan struct{}
 }
 
 // Options are the daemon's injectable parts.
@@ -119,10 +123,11 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Daemon, error) 
 	}
 	d := &Daemon{cfg: cfg, log: opts.Logger, db: db, now: opts.Now, byName: map[string]*hostWatch{},
 		vms: map[string]*store.VMRecord{}, disks: map[string][]string{}, kick: make(chan struct{}, 1), drainKick: make(chan struct{}, 1), noted: map[string]bool{}, fencing: map[string]bool{}, restarting: map[string]bool{}, held: map[string]policy.ActionReason{}, m: newMetrics(), dial: opts.Dial, migrate: opts.Migrate}
-	d.det = detectorConfig(cfg.Timings)
+	d.det = detectorConfig(cfg.Timings, cfg.Recovery)
 	for _, h := range cfg.Hosts {
-		w := &hostWatch{cfg: h, invKick: make(chan struct{}, 1)}
+		w := &hostWatch{cfg: h, invKick: make(chan struct{}, 1), guestKick: make(chan struct{}, 1)}
 		w.sig.Host = h.Name
+		w.sig.Guests.Configured = cfg.Recovery.PartitionPolicy == config.PartitionWaitForGuests
 		if h.BMC.Type == config.BMCRedfish {
 			creds, err := redfish.ReadCredentials(h.BMC.CredentialsFile)
 			if err != nil {
@@ -163,16 +168,20 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Daemon, error) 
 		return nil, err
 	}
 	d.failbackKick = make(chan struct{}, 1)
+	d.learnt = map[string]time.Time{}
 	d.fb = failbackState{migrations: map[string]string{}, failed: map[string]time.Time{}}
 	return d, nil
 }
 
-func detectorConfig(t config.Timings) policy.DetectorConfig {
+func detectorConfig(t config.Timings, r config.Recovery) policy.DetectorConfig {
 	c := policy.DefaultDetectorConfig()
 	c.SuspectAfter = t.SuspectAfter.D()
 	c.UnreachableAfter = t.UnreachableAfter.D()
 	c.StableFor = t.StableFor.D()
 	c.BMCStaleAfter = max(3*t.BMCInterval.D()+t.BMCTimeout.D(), 2*time.Second)
+	c.PartitionPolicy = policy.PartitionPolicy(r.PartitionPolicy)
+	// A guest reading is taken every probe interval, each probe within the probe timeout.
+	c.GuestStaleAfter = max(2*(t.ProbeInterval.D()+t.ProbeTimeout.D()), 2*time.Second)
 	return c
 }
 
@@ -234,7 +243,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			return fmt.Errorf("daemon: host %s: %w", w.cfg.Name, err)
 		}
 		w.conn = conn
-		for _, loop := range []func(context.Context, *hostWatch){d.probeLoop, d.bmcLoop, d.inventoryLoop, d.eventLoop} {
+		for _, loop := range []func(context.Context, *hostWatch){d.probeLoop, d.bmcLoop, d.inventoryLoop, d.eventLoop, d.guestLoop} {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()

@@ -30,6 +30,7 @@ type metrics struct {
 	frozen         prometheus.Gauge
 
 	degradation
+	guestMetrics
 }
 
 var allStates = []policy.HostState{policy.Healthy, policy.Suspect, policy.Unreachable, policy.Degraded,
@@ -77,6 +78,7 @@ func newMetrics() *metrics {
 		Help: "1 while automatic recovery is frozen (mass failure or controller isolation), else 0."})
 	m.reg.MustRegister(m.detectSeconds, m.fenceAttempts, m.fenceSeconds, m.restartSeconds, m.recoveries, m.storeErrors, m.frozen)
 	m.degradation = newDegradationMetrics(m.reg)
+	m.guestMetrics = newGuestMetrics(m.reg)
 	m.reg.MustRegister(m.probes, m.probeRTT, m.bmcQueries, m.verdicts, m.journal, m.hostState,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

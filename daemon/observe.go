@@ -57,6 +57,9 @@ func (d *Daemon) recordProbe(ctx context.Context, w *hostWatch, p hypervisor.Pro
 		}
 	}
 	d.mu.Unlock()
+	if res != policy.ProbeOK && (prev == policy.ProbeOK || prev == policy.ProbeNone) {
+		w.kickGuests() // a fresh guest reading must exist before unreachable_after
+	}
 	if prev != res {
 		msg := fmt.Sprintf("libvirt probe: %s", res)
 		if p.Err != nil {

@@ -27,6 +27,9 @@ type VMRecord struct {
 	MemoryMiB   int       `json:"memory_mib"`   // memory it needs
 	VCPUs       int       `json:"vcpus"`        // virtual CPUs it needs
 	UpdatedAt   time.Time `json:"updated_at"`   // set by the caller
+	// ProbeAddress is the address libvirt reported for the VM while its host was reachable, at
+	// which its liveness is probed on its own network while its host is cut off ("" if none).
+	ProbeAddress string `json:"probe_address,omitempty"`
 }
 
 // validate reports the first field that makes the record unstorable.
