@@ -24,6 +24,7 @@ type faultRequest struct {
 	Kind   string `json:"kind"`
 	Reason string `json:"reason,omitempty"`
 	Health string `json:"health,omitempty"`
+	All    bool   `json:"all,omitempty"`
 }
 
 type errorBody struct {
@@ -66,7 +67,7 @@ func Serve(ctx context.Context, l *Lab) error {
 			writeJSON(w, http.StatusBadRequest, errorBody{err.Error()})
 			return
 		}
-		err = l.Fault(r.Context(), req.Host, kind, FaultParams{Reason: req.Reason, Health: bmc.Health(req.Health)})
+		err = l.Fault(r.Context(), req.Host, kind, FaultParams{Reason: req.Reason, Health: bmc.Health(req.Health), All: req.All})
 		switch {
 		case errors.Is(err, ErrUnknownHost):
 			writeJSON(w, http.StatusNotFound, errorBody{err.Error()})

@@ -89,7 +89,7 @@ func (c *Control) Status(ctx context.Context) (Status, error) {
 
 // Fault asks the lab process to inject a fault.
 func (c *Control) Fault(ctx context.Context, host string, kind FaultKind, p FaultParams) error {
-	return c.do(ctx, http.MethodPost, "/fault", faultRequest{Host: host, Kind: string(kind), Reason: p.Reason, Health: string(p.Health)}, nil)
+	return c.do(ctx, http.MethodPost, "/fault", faultRequest{Host: host, Kind: string(kind), Reason: p.Reason, Health: string(p.Health), All: p.All}, nil)
 }
 
 // Stop asks the lab process to bring the lab down and exit; it returns once asked, not when done.

@@ -37,6 +37,14 @@ func writeDaemonConfig(st *labState) (string, error) {
 				CredentialsFile: h.BMCCredFile, Insecure: true},
 		})
 	}
+	// libvirt learns no address for the lab's guests (a plain bridge, static addresses, and no
+	// address of the host on that bridge for an ARP entry): the lab, which gave each Linux guest
+	// its address, says where to probe it when its host is cut off.
+	for _, g := range st.Guests {
+		if g.IP != "" {
+			cfg.Protection.VMs = append(cfg.Protection.VMs, config.VMRule{Name: g.Name, Probe: g.IP})
+		}
+	}
 	if err := cfg.Validate(); err != nil {
 		return "", fmt.Errorf("testenv: lab config: %w", err)
 	}

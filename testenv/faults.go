@@ -59,6 +59,9 @@ type FaultParams struct {
 	Reason string `json:"reason,omitempty"`
 	// Health is the health a degrade reports: Warning (default) or Critical.
 	Health bmc.Health `json:"health,omitempty"`
+	// All makes a partition cut the host's guest network too, so that its guests no longer
+	// answer from outside (a full partition); heal restores both.
+	All bool `json:"all,omitempty"`
 }
 
 // Fault injects a fault by kind.
@@ -73,6 +76,9 @@ func (l *Lab) Fault(ctx context.Context, host string, kind FaultKind, p FaultPar
 	case FaultThaw:
 		return l.Thaw(ctx, host)
 	case FaultPartition:
+		if p.All {
+			return l.PartitionAll(ctx, host)
+		}
 		return l.Partition(ctx, host)
 	case FaultHeal:
 		return l.Heal(ctx, host)
@@ -195,7 +201,24 @@ func (l *Lab) Partition(ctx context.Context, host string) error {
 	})
 }
 
-// Heal restores the host's management link.
+// PartitionAll cuts the host off entirely: its management link and its guest network. Its
+// guests run on (and hold their disks) but no longer answer from outside, as when a host's
+// switch dies; its BMC, on its own network, still answers.
+func (l *Lab) PartitionAll(ctx context.Context, host string) error {
+	return l.withHost(host, func(h *hostState) error {
+		if err := setLink(ctx, h, false); err != nil {
+			return err
+		}
+		h.Partitioned = true
+		if err := setGuestLink(ctx, h, false); err != nil {
+			return err
+		}
+		h.GuestCut = true
+		return nil
+	})
+}
+
+// Heal restores the host's management link, and its guest network if a full partition cut it.
 func (l *Lab) Heal(ctx context.Context, host string) error {
 	return l.withHost(host, func(h *hostState) error {
 		if h.Powered {
@@ -204,6 +227,12 @@ func (l *Lab) Heal(ctx context.Context, host string) error {
 			}
 		}
 		h.Partitioned = false
+		if h.GuestCut {
+			if err := setGuestLink(ctx, h, true); err != nil {
+				return err
+			}
+			h.GuestCut = false
+		}
 		return nil
 	})
 }

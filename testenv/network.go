@@ -122,6 +122,19 @@ func setLink(ctx context.Context, h *hostState, up bool) error {
 	return nil
 }
 
+// setGuestLink sets the root-side end of a host's guest link up or down: down, the host's guests
+// no longer reach (or answer) anyone outside the host.
+func setGuestLink(ctx context.Context, h *hostState, up bool) error {
+	state := "down"
+	if up {
+		state = "up"
+	}
+	if err := ipCmd(ctx, "link", "set", h.GuestVeth, state); err != nil {
+		return fmt.Errorf("testenv: guest link of %s %s: %w", h.Name, state, err)
+	}
+	return nil
+}
+
 // linkExists reports whether a network link of that name exists in the root namespace.
 func linkExists(name string) bool {
 	_, err := net.InterfaceByName(name)

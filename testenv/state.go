@@ -47,6 +47,8 @@ type hostState struct {
 	BMCDown     bool   `json:"bmc_down"`
 	Health      string `json:"health,omitempty"`
 	Reason      string `json:"health_reason,omitempty"`
+	// GuestCut: the host's guest network is cut too (partition --all).
+	GuestCut bool `json:"guest_cut,omitempty"`
 }
 
 // guestState is one lab guest.

@@ -26,6 +26,8 @@ type HostStatus struct {
 	Reason      string `json:"health_reason,omitempty"`
 	// Guests are the guests whose QEMU process runs on this host, from the process scan.
 	Guests []string `json:"guests"`
+	// GuestNetCut: a full partition cut the host's guest network too.
+	GuestNetCut bool `json:"guest_net_cut"`
 }
 
 // Status reports the lab's hosts, their injected faults and the guests found running on each.
@@ -48,7 +50,7 @@ func statusOf(st *labState) (Status, error) {
 	for _, h := range st.Hosts {
 		hs := HostStatus{Name: h.Name, Role: h.Role, Address: h.Address, LibvirtURI: libvirtURI(&h),
 			BMCURL: h.BMCURL, Power: "off", Frozen: h.Frozen, Partitioned: h.Partitioned,
-			BMCDown: h.BMCDown, Health: h.Health, Reason: h.Reason, Guests: []string{}}
+			BMCDown: h.BMCDown, Health: h.Health, Reason: h.Reason, Guests: []string{}, GuestNetCut: h.GuestCut}
 		if h.Powered {
 			hs.Power = "on"
 		}

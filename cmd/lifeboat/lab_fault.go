@@ -14,6 +14,7 @@ import (
 // newLabFaultCmd injects a fault into one lab host.
 func newLabFaultCmd() *cobra.Command {
 	var dir, reason, health string
+	var all bool
 	kinds := make([]string, 0, len(testenv.FaultKinds()))
 	for _, k := range testenv.FaultKinds() {
 		kinds = append(kinds, string(k))
@@ -25,13 +26,16 @@ func newLabFaultCmd() *cobra.Command {
   power-off       hard power loss: every process of the host is killed, its NIC goes dark
   power-on        boot the host again: a fresh libvirtd, its guests off
   freeze, thaw    hang the host in the cgroup freezer, and let it run again
-  partition, heal cut the host's management link (storage and guests live on), and restore it
+  partition, heal cut the host's management link (storage and guests live on, and its guests
+                  still answer on their own network), and restore it; partition --all cuts the
+                  host's guest network too (its guests no longer answer from outside), and heal
+                  restores both
   crash-libvirtd  kill libvirtd only (guests keep running); start-libvirtd starts it again
   bmc-down, bmc-up  the BMC stops answering (connections hang), and answers again
   degrade, repair the BMC reports health Warning (or --health critical) with --reason, and OK again
                   (alone, a Warning scores 50, below the default health.degrade_score of 100;
                   Critical degrades the host)`,
-		Example: "  lifeboat lab fault --dir /tmp/lab h2 power-off\n  lifeboat lab fault --dir /tmp/lab h1 degrade --health critical --reason 'PSU 2 lost input'",
+		Example: "  lifeboat lab fault --dir /tmp/lab h2 power-off\n  lifeboat lab fault --dir /tmp/lab h1 partition --all\n  lifeboat lab fault --dir /tmp/lab h1 degrade --health critical --reason 'PSU 2 lost input'",
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 2 {
 				return fmt.Errorf("want HOST and KIND, got %d argument(s); KIND is one of %s", len(args), strings.Join(kinds, ", "))
@@ -51,7 +55,10 @@ func newLabFaultCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			p := testenv.FaultParams{Reason: reason}
+			p := testenv.FaultParams{Reason: reason, All: all}
+			if all && kind != testenv.FaultPartition {
+				return fmt.Errorf("--all applies to partition only, not %s", kind)
+			}
 			switch strings.ToLower(health) {
 			case "":
 			case "warning":
@@ -85,5 +92,6 @@ func newLabFaultCmd() *cobra.Command {
 	cmd.Flags().StringVar(&dir, "dir", defaultLabDir, "directory that holds the lab")
 	cmd.Flags().StringVar(&reason, "reason", "", "degrade: the health message the BMC reports")
 	cmd.Flags().StringVar(&health, "health", "", "degrade: warning (default) or critical")
+	cmd.Flags().BoolVar(&all, "all", false, "partition: cut the host's guest network too (a full partition)")
 	return cmd
 }

@@ -166,6 +166,9 @@ func printLab(out io.Writer, st testenv.Status) {
 		if h.Partitioned {
 			faults = append(faults, "partitioned")
 		}
+		if h.GuestNetCut {
+			faults = append(faults, "guest-net-cut")
+		}
 		if h.BMCDown {
 			faults = append(faults, "bmc-down")
 		}
