@@ -178,6 +178,7 @@ func signalViews(s policy.Signals, now time.Time) []api.SignalView {
 	} else {
 		out = append(out, api.SignalView{Name: "lease_witness", Value: "n/a", Detail: "no lease_dir configured"})
 	}
+	out = append(out, guestSignalView(s.Guests, s.Libvirt, now))
 	op := "none"
 	switch {
 	case s.Operator.Maintenance:

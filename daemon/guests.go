@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/lifeboat-ha/lifeboat/api"
 	"github.com/lifeboat-ha/lifeboat/policy"
 	"github.com/lifeboat-ha/lifeboat/store"
 	"github.com/lifeboat-ha/lifeboat/witness"
@@ -141,6 +142,21 @@ func (d *Daemon) recordGuests(ctx context.Context, w *hostWatch, known, answerin
 		msg += " (" + errText + ")"
 	}
 	d.journal(ctx, store.Entry{At: now, Kind: "observation", Host: w.cfg.Name, Reason: "guest_probe", Message: msg})
+}
+
+// guestSignalView shows the guest-liveness witness in `lifeboat explain host`.
+func guestSignalView(g policy.GuestSignal, lv policy.LibvirtSignal, now time.Time) api.SignalView {
+	switch {
+	case !g.Configured:
+		return api.SignalView{Name: "guest_witness", Value: "n/a", Detail: "recovery.partition_policy fence: guests are not probed"}
+	case g.At.IsZero() || lv.Result == policy.ProbeOK || g.At.Before(lv.FailingSince):
+		return api.SignalView{Name: "guest_witness", Value: "idle", Detail: "guests are probed on their own network only while libvirt does not answer"}
+	}
+	detail := fmt.Sprintf("protected guests last seen here that answer on their own network, of those with a probe address (read %s ago)", now.Sub(g.At).Round(100*time.Millisecond))
+	if g.Err != "" {
+		detail += "; " + g.Err
+	}
+	return api.SignalView{Name: "guest_witness", Value: fmt.Sprintf("%d/%d answer", g.Answering, g.Known), At: g.At, Detail: detail}
 }
 
 // kickGuests asks the host's guest loop to probe now (libvirt's first failed probe).

@@ -43,7 +43,7 @@ func TestLabRecoverBadFenceInput(t *testing.T) {
 	defer stop()
 	ctx := context.Background()
 	for _, h := range []string{"h1", "h2", "h3"} {
-		if err := l.Partition(ctx, h); err != nil {
+		if err := l.PartitionAll(ctx, h); err != nil { // nothing shows the guests alive: fence
 			t.Fatal(err)
 		}
 	}

@@ -118,9 +118,11 @@ func TestLabRecoverPowerLoss(t *testing.T) {
 	}
 }
 
-// TestLabRecoverPartitionFences: a host cut off from the management network with its BMC
-// reachable is fenced through the BMC, then its guests restart: with the native Redfish method,
-// and with Debian's real fence_redfish agent through the exec method.
+// TestLabRecoverPartitionFences: a host cut off entirely (management link and guest network:
+// nothing shows its guests alive) with its BMC reachable is fenced through the BMC, then its
+// guests restart: with the native Redfish method, and with Debian's real fence_redfish agent
+// through the exec method. (A management-only cut with answering guests is not fenced: see
+// TestLabManagementBlipMovesNothing.)
 func TestLabRecoverPartitionFences(t *testing.T) {
 	for _, method := range []string{"redfish", "exec"} {
 		t.Run(method, func(t *testing.T) {
@@ -142,7 +144,7 @@ func TestLabRecoverPartitionFences(t *testing.T) {
 			stop := watchInvariants(t, l, false)
 			defer stop()
 			ctx := context.Background()
-			if err := l.Partition(ctx, "h1"); err != nil {
+			if err := l.PartitionAll(ctx, "h1"); err != nil {
 				t.Fatal(err)
 			}
 			took := waitElsewhere(t, l, guestsOf(l, "h1"), "h1", 90*time.Second)
@@ -170,7 +172,7 @@ func TestLabRecoverNeedsProofOfDeath(t *testing.T) {
 	if err := l.BMCDown("h1"); err != nil {
 		t.Fatal(err)
 	}
-	if err := l.Partition(ctx, "h1"); err != nil {
+	if err := l.PartitionAll(ctx, "h1"); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(30 * time.Second)
