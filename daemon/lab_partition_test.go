@@ -7,6 +7,7 @@ import (
 
 	"github.com/lifeboat-ha/lifeboat/api"
 	"github.com/lifeboat-ha/lifeboat/config"
+	"github.com/lifeboat-ha/lifeboat/policy"
 	"github.com/lifeboat-ha/lifeboat/testenv"
 )
 
@@ -81,14 +82,14 @@ func TestLabManagementBlipMovesNothing(t *testing.T) {
 	if journalHas(t, c, "action", "fence_started", "h1") || journalHas(t, c, "recovery", "restarted", "") {
 		t.Fatal("the blip led to a fence or a restart")
 	}
-	if !journalHas(t, c, "decision", reasonNoFenceGuestsAlive, "h1") {
+	if !journalHas(t, c, "decision", string(policy.ReasonPartitionedAlive), "h1") {
 		t.Error("no journal alert says why h1 was not fenced")
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for len(notes.missing("partitioned")) > 0 && time.Now().Before(deadline) {
+	for len(notes.missing(string(policy.ReasonPartitionedAlive))) > 0 && time.Now().Before(deadline) {
 		time.Sleep(100 * time.Millisecond)
 	}
-	if m := notes.missing("partitioned"); len(m) > 0 {
+	if m := notes.missing(string(policy.ReasonPartitionedAlive)); len(m) > 0 {
 		t.Errorf("no notification of kind %v (got %v)", m, notes.kinds)
 	}
 	if now := guestPIDs(t, l); len(now) != len(before) {
@@ -145,7 +146,7 @@ func TestLabFullPartitionFencedAndRecovered(t *testing.T) {
 	if !journalHas(t, c, "action", "fenced", "h1") {
 		t.Error("no fence in the journal")
 	}
-	if journalHas(t, c, "decision", reasonNoFenceGuestsAlive, "h1") {
+	if journalHas(t, c, "decision", string(policy.ReasonPartitionedAlive), "h1") {
 		t.Error("h1 was judged partitioned although its guests could not answer")
 	}
 	t.Logf("full partition of h1 (%d guests): time to recovery %s (all running elsewhere), %s until all answer again",
