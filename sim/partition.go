@@ -3,8 +3,10 @@ package sim
 import "github.com/lifeboat-ha/lifeboat/policy"
 
 // applyPartitionPolicy sets the detector's partition policy (recovery.partition_policy:
-// wait-for-guests or fence).
-func applyPartitionPolicy(_ *policy.DetectorConfig, _ string) {
-	// The detector rule for partitioned hosts is not on this branch yet: every partition is
-	// fenced. Set DetectorConfig.PartitionPolicy here once it lands.
+// wait-for-guests, the default, or fence).
+func applyPartitionPolicy(det *policy.DetectorConfig, p string) {
+	if p == "" {
+		p = string(policy.PartitionWaitForGuests)
+	}
+	det.PartitionPolicy = policy.PartitionPolicy(p)
 }
