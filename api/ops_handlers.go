@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -96,7 +97,8 @@ func (s *server) registerOperator(op Operator) {
 	})
 }
 
-// decodeBody reads an optional JSON body (at most 64 KiB, no unknown fields) into v.
+// decodeBody reads an optional JSON body (at most 64 KiB, one JSON value, no unknown fields)
+// into v.
 func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
 	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
 	if err != nil {
@@ -110,6 +112,11 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		writeError(w, http.StatusBadRequest, CodeBadRequest, "request body is not the expected JSON: "+err.Error())
+		return false
+	}
+	end := dec.InputOffset()
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		writeError(w, http.StatusBadRequest, CodeBadRequest, fmt.Sprintf("request body has more after its JSON value (from byte %d): send one JSON object", end))
 		return false
 	}
 	return true

@@ -69,6 +69,9 @@ func NewServer(b Backend, opts ServerOptions) (http.Handler, error) {
 	if pl, ok := b.(Planner); ok {
 		s.registerPlanner(pl)
 	}
+	if fc, ok := b.(Forecaster); ok {
+		s.registerForecaster(fc)
+	}
 	if opts.Alerts != nil {
 		if err := s.registerAlerts(b, *opts.Alerts); err != nil {
 			return nil, fmt.Errorf("api: NewServer: %w", err)
