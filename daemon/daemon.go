@@ -271,10 +271,14 @@ func (d *Daemon) Run(ctx context.Context) error {
 		defer wg.Done()
 		d.drainLoop(ctx)
 	}()
-	wg.Add(2)
+	wg.Add(3)
 	go func() {
 		defer wg.Done()
 		d.planLoop(ctx)
+	}()
+	go func() {
+		defer wg.Done()
+		d.capacityLoop(ctx)
 	}()
 	go func() {
 		defer wg.Done()

@@ -1,6 +1,8 @@
 package daemon
 
 import (
+	"math"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
@@ -28,6 +30,8 @@ type metrics struct {
 	recoveries     *prometheus.CounterVec
 	storeErrors    prometheus.Counter
 	frozen         prometheus.Gauge
+	// capacity is the failover capacity (NaN until the first figure).
+	capacity prometheus.Gauge
 
 	degradation
 	guestMetrics
@@ -76,7 +80,10 @@ func newMetrics() *metrics {
 		Help: "Store writes that failed; the action each one was to record did not run."})
 	m.frozen = prometheus.NewGauge(prometheus.GaugeOpts{Name: "lifeboat_recovery_frozen",
 		Help: "1 while automatic recovery is frozen (mass failure or controller isolation), else 0."})
-	m.reg.MustRegister(m.detectSeconds, m.fenceAttempts, m.fenceSeconds, m.restartSeconds, m.recoveries, m.storeErrors, m.frozen)
+	m.capacity = prometheus.NewGauge(prometheus.GaugeOpts{Name: "lifeboat_failover_capacity_hosts",
+		Help: "Host failures the cluster absorbs with every protected VM restarted (lifeboat capacity); NaN until every host has been heard from."})
+	m.capacity.Set(math.NaN())
+	m.reg.MustRegister(m.detectSeconds, m.fenceAttempts, m.fenceSeconds, m.restartSeconds, m.recoveries, m.storeErrors, m.frozen, m.capacity)
 	m.degradation = newDegradationMetrics(m.reg)
 	m.guestMetrics = newGuestMetrics(m.reg)
 	m.reg.MustRegister(m.probes, m.probeRTT, m.bmcQueries, m.verdicts, m.journal, m.hostState,
