@@ -24,6 +24,7 @@ their VMs on standby hosts, and moves them home once the host has recovered.
 	root.AddCommand(newLabCmd(), newDaemonCmd())
 	root.AddCommand(newStatusCmd(), newHostsCmd(), newVMsCmd(), newEventsCmd(), newExplainCmd(),
 		newSwitchoverCmd(), newDrainCmd(), newUndrainCmd(), newMigrationsCmd(), newCancelCmd(),
-		newRecoveriesCmd(), newHostCmd(), newPlansCmd(), newPlanCmd(), newApproveCmd(), newRejectCmd(), newSimulateCmd())
+		newRecoveriesCmd(), newHostCmd(), newPlansCmd(), newPlanCmd(), newApproveCmd(), newRejectCmd(), newSimulateCmd(),
+		newWhatIfCmd(), newCapacityCmd())
 	return root
 }
