@@ -171,6 +171,8 @@ func (w *whatIf) apply(acts []Action) bool {
 		case ActRestart:
 			w.restart(a)
 			progress = true
+		case ActMigrate:
+			// Live migrations (evacuations) are not what a power loss sets off.
 		case ActStuck:
 			stuck = append(stuck, WhatIfStuck{VM: a.VM, From: a.Host, Why: a.Message})
 		case ActHold:
@@ -232,6 +234,7 @@ func (s Snapshot) clone() Snapshot {
 	c.Guards = s.Guards.Clone()
 	c.Fencing = maps.Clone(s.Fencing)
 	c.Restarting = maps.Clone(s.Restarting)
+	c.Migrating = maps.Clone(s.Migrating)
 	c.Config.Placement.Rules = slices.Clone(s.Config.Placement.Rules)
 	return c
 }
