@@ -92,11 +92,18 @@ func TestLabRecoverPowerLoss(t *testing.T) {
 	defer stop()
 	ctx := context.Background()
 	gs := guestsOf(l, "h1")
+	predicted := checkWhatIf(t, l, c, "h1", gs)
 	t0 := time.Now()
 	if err := l.PowerOff(ctx, "h1"); err != nil {
 		t.Fatal(err)
 	}
 	running := waitElsewhere(t, l, gs, "h1", 60*time.Second)
+	for _, g := range gs {
+		// The same engine on the same state: the guests go where the what-if said.
+		if on, _ := l.RunningOn(g.Name); len(on) != 1 || on[0] != predicted[g.Name] {
+			t.Errorf("%s restarted on %v; whatif said %s", g.Name, on, predicted[g.Name])
+		}
+	}
 	for _, g := range gs {
 		wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 		if err := testenv.WaitGuestUp(wctx, g.IP); err != nil {
@@ -116,6 +123,65 @@ func TestLabRecoverPowerLoss(t *testing.T) {
 			t.Errorf("recovery of %s: %+v", r.VM, r)
 		}
 	}
+}
+
+// checkWhatIf asks the real daemon what a power loss of host would do: every guest of the host
+// restarts elsewhere after one fence, and nothing changes (the guests run where they ran, no
+// fence or restart is journaled, the host stays healthy). It returns where each guest would go.
+func checkWhatIf(t *testing.T, l *testenv.Lab, c *api.Client, host string, gs []testenv.Guest) map[string]string {
+	t.Helper()
+	ctx := context.Background()
+	before, err := l.Running()
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.WhatIf(ctx, []string{host})
+	if err != nil {
+		t.Fatalf("whatif --fail %s: %v", host, err)
+	}
+	to := map[string]string{}
+	for _, r := range res.Restarts {
+		if r.From == host && r.To != host {
+			to[r.VM] = r.To
+		}
+	}
+	if res.Frozen || len(res.Fences) != 1 || res.Fences[0] != host || len(res.Stuck) != 0 || len(to) != len(gs) {
+		t.Fatalf("whatif --fail %s: %+v; want one fence and the restarts of its %d guests", host, res, len(gs))
+	}
+	t.Logf("whatif --fail %s: fences %v, restarts %v", host, res.Fences, to)
+	for _, g := range gs {
+		if to[g.Name] == "" {
+			t.Errorf("whatif --fail %s: %s not restarted: %+v", host, g.Name, res.Restarts)
+		}
+	}
+	if cv, err := c.Capacity(ctx); err != nil || cv.Tolerates < 1 || len(cv.Hosts) != len(l.Hosts()) {
+		t.Errorf("capacity: %v %+v", err, cv)
+	}
+	after, err := l.Running()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(after) != len(before) {
+		t.Errorf("guests running before whatif %+v, after %+v", before, after)
+	}
+	for _, g := range l.Guests() {
+		if on, _ := l.RunningOn(g.Name); len(on) != 1 || on[0] != g.Home {
+			t.Errorf("after whatif, %s runs on %v, want %s", g.Name, on, g.Home)
+		}
+	}
+	if journalHas(t, c, "action", "fenced", host) || journalHas(t, c, "recovery", "restarted", "") {
+		t.Error("whatif fenced or restarted something")
+	}
+	hs, err := c.Hosts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range hs {
+		if h.State != "healthy" {
+			t.Errorf("after whatif, %s is %s", h.Name, h.State)
+		}
+	}
+	return to
 }
 
 // TestLabRecoverPartitionFences: a host cut off entirely (management link and guest network:
