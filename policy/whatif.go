@@ -160,7 +160,7 @@ func (w *whatIf) apply(acts []Action) bool {
 		case ActProposePlan:
 			h, _ := w.s.Host(a.Host)
 			if h.RecoveryMode == ApprovalNotifyOnly {
-				held = append(held, WhatIfHold{Host: a.Host, Code: ReasonNeedsApproval,
+				held = append(held, WhatIfHold{Host: a.Host, Code: ReasonNotifyOnly,
 					Why: a.Message + "; recovery is notify-only here: lifeboat only announces it"})
 				continue
 			}
@@ -171,6 +171,10 @@ func (w *whatIf) apply(acts []Action) bool {
 		case ActRestart:
 			w.restart(a)
 			progress = true
+		case ActQueue:
+			w.s.Guards.Restarts[a.UUID] = RestartRecord{VM: a.VM, UUID: a.UUID, From: a.Host, Stage: RestartQueued, Reason: a.Message, Since: w.now}
+		case ActForget:
+			delete(w.s.Guards.Restarts, a.UUID)
 		case ActMigrate:
 			// Live migrations (evacuations) are not what a power loss sets off.
 		case ActStuck:
@@ -222,6 +226,7 @@ func (w *whatIf) restart(a Action) {
 			w.s.VMs[i].Current, w.s.VMs[i].State = a.To, "running"
 		}
 	}
+	w.s.Guards.Restarts[a.UUID] = RestartRecord{VM: a.VM, UUID: a.UUID, From: a.Host, To: a.To, Stage: RestartRunning, Reason: a.Message, Since: w.now}
 	w.res.Restarts = append(w.res.Restarts, WhatIfRestart{VM: a.VM, From: a.Host, To: a.To, Reason: a.Message})
 }
 

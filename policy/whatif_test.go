@@ -135,7 +135,7 @@ func TestWhatIf(t *testing.T) {
 				s.Hosts[0].RecoveryMode = ApprovalNotifyOnly
 				return s
 			},
-			fail: []string{"h1"}, fences: []string{}, restarts: []string{}, held: []string{"h1:needs_approval"}},
+			fail: []string{"h1"}, fences: []string{}, restarts: []string{}, held: []string{"h1:notify_only"}},
 		{name: "fenced within the fence window: no second fence",
 			snap: func() Snapshot {
 				s := testSnapshot(three, []string{"a@h1:1024:1:0"})
@@ -151,6 +151,14 @@ func TestWhatIf(t *testing.T) {
 				return s
 			},
 			fail: []string{"h2"}, fences: []string{"h2"}, restarts: []string{"a:h2->h3"}},
+		{name: "a VM still queued from an earlier failure restarts too, once",
+			snap: func() Snapshot {
+				s := testSnapshot(three, []string{"a@h1:1024:1:0", "old@h2:1024:1:5"})
+				s.VMs[1].Current, s.VMs[1].State = "", "missing" // its host came back without it
+				s.Guards.Restarts["uuid-old"] = RestartRecord{VM: "old", UUID: "uuid-old", From: "h2", Stage: RestartStuck, Since: tWhatIf.Add(-time.Hour)}
+				return s
+			},
+			fail: []string{"h1"}, fences: []string{"h1"}, restarts: []string{"old:h2->h3", "a:h1->h3"}},
 		{name: "restarts beyond the concurrency still all happen, and in-flight ones do not block",
 			snap: func() Snapshot {
 				s := testSnapshot(three, []string{"a@h1:512:1:0", "b@h1:512:1:0", "c@h1:512:1:0", "d@h2:512:1:0"})
