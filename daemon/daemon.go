@@ -52,11 +52,13 @@ type Daemon struct {
 	restarting map[string]bool
 	held       map[string]policy.ActionReason
 	disarmed   bool
-	webhook    *notify.Webhook
-	dial       hypervisor.Dialer
-	migrate    migrate.MigrateFunc
-	started    time.Time
-	ready      atomic.Bool
+	// capCache is the latest failover capacity figure (see Capacity).
+	capCache capacityFigure
+	webhook  *notify.Webhook
+	dial     hypervisor.Dialer
+	migrate  migrate.MigrateFunc
+	started  time.Time
+	ready    atomic.Bool
 	// plans are the approval mode's plans (under mu); failback is the failback loop's state.
 	plans        planBook
 	failbackKick chan struct{}

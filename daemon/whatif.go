@@ -42,11 +42,28 @@ func (d *Daemon) WhatIf(_ context.Context, fail []string) (api.WhatIfResult, err
 }
 
 // Capacity says how many host failures the cluster absorbs with every protected VM restarted.
+// The figure is worked out again only when its inputs changed since the latest one.
 func (d *Daemon) Capacity(context.Context) (api.CapacityView, error) {
 	d.mu.Lock()
 	snap := d.snapshot()
+	cached := d.capCache
 	d.mu.Unlock()
-	return policy.FailoverCapacity(snap), nil
+	key := capacityKey(snap)
+	if cached.ok && cached.key == key {
+		return cached.c, nil
+	}
+	c := policy.FailoverCapacity(snap)
+	d.mu.Lock()
+	d.capCache = capacityFigure{key: key, c: c, ok: true}
+	d.mu.Unlock()
+	return c, nil
+}
+
+// capacityFigure is the latest capacity worked out, with the key of its inputs.
+type capacityFigure struct {
+	key uint64
+	c   policy.Capacity
+	ok  bool
 }
 
 // capacityState is the capacity loop's memory: the inputs of the latest figure, and whether
@@ -89,6 +106,9 @@ func (d *Daemon) capacityOnce(ctx context.Context, st *capacityState) {
 		return
 	}
 	c := policy.FailoverCapacity(snap)
+	d.mu.Lock()
+	d.capCache = capacityFigure{key: key, c: c, ok: true}
+	d.mu.Unlock()
 	st.key = key
 	d.m.capacity.Set(float64(c.Tolerates))
 	exhausted := c.Tolerates == 0
