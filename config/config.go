@@ -128,10 +128,15 @@ type Timings struct {
 	InventoryInterval Duration `yaml:"inventory_interval"`
 }
 
-// Store is the durable state backend.
+// Store is the durable state backend: the embedded bbolt file (one daemon, role single) or
+// etcd (several daemons, one elected leader acts).
 type Store struct {
-	// Path is the embedded store's file.
-	Path string `yaml:"path"`
+	// Backend is bbolt (the default) or etcd.
+	Backend StoreBackend `yaml:"backend,omitempty"`
+	// Path is the embedded store's file (backend bbolt).
+	Path string `yaml:"path,omitempty"`
+	// Etcd is the etcd cluster (backend etcd).
+	Etcd Etcd `yaml:"etcd,omitempty"`
 }
 
 // API is the HTTP API.
@@ -140,6 +145,9 @@ type API struct {
 	Listen string `yaml:"listen"`
 	// TokenFile holds the bearer token clients must send; empty disables auth (loopback only).
 	TokenFile string `yaml:"token_file,omitempty"`
+	// Advertise is the URL other daemons and clients reach this daemon's API at (sent to
+	// clients of a follower as the leader's address); default http://LISTEN.
+	Advertise string `yaml:"advertise,omitempty"`
 }
 
 // Migration tunes live migrations: concurrency budgets, bandwidth and the escalation ladder.

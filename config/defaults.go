@@ -26,7 +26,8 @@ func Default() Config {
 			RPCLatency: Duration(500 * time.Millisecond), MemoryAvailable: 0.03},
 		Failback: Failback{Enabled: true, StableFor: Duration(5 * time.Minute), WaveSize: 2, WaveInterval: Duration(30 * time.Second)},
 		Approval: Approval{Mode: ApprovalAutomatic, TTL: Duration(30 * time.Minute)},
-		Store:    Store{Path: "/var/lib/lifeboat/lifeboat.db"},
-		API:      API{Listen: "127.0.0.1:7400"},
+		Store: Store{Backend: StoreBbolt, Path: "/var/lib/lifeboat/lifeboat.db",
+			Etcd: Etcd{Prefix: "/lifeboat/", DialTimeout: Duration(5 * time.Second), SessionTTL: Duration(5 * time.Second)}},
+		API: API{Listen: "127.0.0.1:7400"},
 	}
 }

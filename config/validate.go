@@ -171,8 +171,11 @@ func (c *Config) Validate() error {
 		}
 	}
 	errs = append(errs, c.validateDegradation()...)
-	if c.Store.Path == "" {
-		errs = append(errs, fieldErr("store.path", "required"))
+	errs = append(errs, c.Store.validate()...)
+	if c.API.Advertise != "" {
+		if u, err := url.Parse(c.API.Advertise); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fieldErr("api.advertise", "%q: want an http(s) URL such as http://10.0.0.5:7400", c.API.Advertise))
+		}
 	}
 	if _, _, err := net.SplitHostPort(c.API.Listen); err != nil {
 		errs = append(errs, fieldErr("api.listen", "%q: want HOST:PORT", c.API.Listen))

@@ -26,7 +26,7 @@ var Version = "dev"
 type Daemon struct {
 	cfg    config.Config
 	log    *slog.Logger
-	db     *store.DB
+	db     store.Store
 	now    func() time.Time
 	det    policy.DetectorConfig
 	m      *metrics

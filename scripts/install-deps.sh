@@ -11,6 +11,7 @@ PKGS=(
   busybox-static cpio
   fence-agents ipmitool
   prometheus-alertmanager
+  etcd-server
   ca-certificates curl gcc pkg-config procps util-linux
 )
 
@@ -39,6 +40,16 @@ if [ "${#missing[@]}" -gt 0 ]; then
     else
       invoke-rc.d prometheus-alertmanager stop >/dev/null 2>&1 || true
       update-rc.d prometheus-alertmanager disable >/dev/null 2>&1 || true
+    fi
+  fi
+  # The same for etcd: tests and the lab start their own members on free ports; the package's
+  # service would hold 2379/2380 with a data directory nobody uses.
+  if printf '%s\n' "${missing[@]}" | grep -qx etcd-server; then
+    if [ -d /run/systemd/system ]; then
+      systemctl disable --now etcd.service >/dev/null 2>&1 || true
+    else
+      invoke-rc.d etcd stop >/dev/null 2>&1 || true
+      update-rc.d etcd disable >/dev/null 2>&1 || true
     fi
   fi
 fi
