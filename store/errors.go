@@ -48,3 +48,8 @@ func (e *fieldError) Error() string {
 
 // Is makes errors.Is(err, ErrInvalid) true for validation failures.
 func (e *fieldError) Is(target error) bool { return target == ErrInvalid }
+
+// ErrNotLeader reports a write refused because this daemon does not hold the leadership it
+// was given (its term ended: another daemon leads, or its session expired). The action the
+// write would have recorded must not run.
+var ErrNotLeader = errors.New("not the leader")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 
 	"github.com/lifeboat-ha/lifeboat/policy"
 	"go.etcd.io/bbolt"
@@ -26,30 +25,7 @@ func (db *DB) Guards(ctx context.Context) (policy.Guards, error) {
 		if b == nil {
 			return nil
 		}
-		return b.ForEach(func(k, v []byte) error {
-			key := string(k)
-			var err error
-			switch {
-			case key == guardFreeze:
-				err = json.Unmarshal(v, &g.Freeze)
-			case strings.HasPrefix(key, guardFencePrefix):
-				var r policy.FenceRecord
-				if err = json.Unmarshal(v, &r); err == nil {
-					g.Fences[r.Host] = r
-				}
-			case strings.HasPrefix(key, guardRestartPrefix):
-				var r policy.RestartRecord
-				if err = json.Unmarshal(v, &r); err == nil {
-					g.Restarts[r.UUID] = r
-				}
-			default:
-				err = fmt.Errorf("unknown key")
-			}
-			if err != nil {
-				return fmt.Errorf("store: guard %q: %w: %w", key, ErrCorrupt, err)
-			}
-			return nil
-		})
+		return b.ForEach(func(k, v []byte) error { return decodeGuard(&g, string(k), v) })
 	})
 	return g, err
 }
