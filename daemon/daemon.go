@@ -119,7 +119,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Daemon, error) 
 	if opts.Migrate == nil {
 		opts.Migrate = hypervisor.Migrate
 	}
-	db, err := store.Open(cfg.Store.Path, store.Options{Create: true})
+	db, err := store.OpenConfig(ctx, cfg.Store)
 	if err != nil {
 		return nil, fmt.Errorf("daemon: store: %w", err)
 	}

@@ -213,3 +213,15 @@ func decodePlan(k, v []byte) (Plan, error) {
 	err := decodeJSON("plan", k, v, &p)
 	return p, err
 }
+
+// planCounter reads the plan counter without moving it.
+func (db *DB) planCounter(ctx context.Context) (uint64, error) {
+	var n uint64
+	err := db.view(ctx, "read the plan counter", func(tx *bbolt.Tx) error {
+		if b := tx.Bucket(bucketPlans); b != nil {
+			n = b.Sequence()
+		}
+		return nil
+	})
+	return n, err
+}

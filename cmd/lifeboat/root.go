@@ -25,6 +25,6 @@ their VMs on standby hosts, and moves them home once the host has recovered.
 	root.AddCommand(newStatusCmd(), newHostsCmd(), newVMsCmd(), newEventsCmd(), newExplainCmd(),
 		newSwitchoverCmd(), newDrainCmd(), newUndrainCmd(), newMigrationsCmd(), newCancelCmd(),
 		newRecoveriesCmd(), newHostCmd(), newPlansCmd(), newPlanCmd(), newApproveCmd(), newRejectCmd(), newSimulateCmd(),
-		newWhatIfCmd(), newCapacityCmd())
+		newWhatIfCmd(), newCapacityCmd(), newStoreCmd())
 	return root
 }
