@@ -118,6 +118,9 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.noRoute(sw, r)
 		return
 	}
+	if s.redirectToLeader(sw, r) {
+		return
+	}
 	s.mux.ServeHTTP(sw, r)
 }
 

@@ -104,8 +104,10 @@ type StatusView struct {
 	Version string `json:"version"`
 	// StartedAt is when the daemon started.
 	StartedAt time.Time `json:"started_at"`
-	// Leader says whether this daemon is the one acting on the cluster.
+	// Leader says whether this daemon is the one acting on the cluster (Controller.Acting).
 	Leader bool `json:"leader"`
+	// Controller says which daemon acts, and why (nil from a daemon that does not know).
+	Controller *ControllerView `json:"controller,omitempty"`
 	// Hosts is the number of hosts.
 	Hosts int `json:"hosts"`
 	// HostStates counts the hosts by state.

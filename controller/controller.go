@@ -9,6 +9,7 @@ package controller
 import (
 	"context"
 	"log/slog"
+	"sync"
 )
 
 // Role is a daemon's part among the daemons of a cluster.
@@ -85,4 +86,16 @@ func (o *Options) defaults() {
 	if o.Changed == nil {
 		o.Changed = func(Status) {}
 	}
+}
+
+// notifier delivers status changes one at a time, each with the status at delivery, so that a
+// change reported late never overwrites a newer one.
+type notifier struct {
+	mu sync.Mutex
+}
+
+func (n *notifier) notify(opts Options, status func() Status) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	opts.Changed(status())
 }

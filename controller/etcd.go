@@ -27,6 +27,7 @@ type Etcd struct {
 	ttl  time.Duration
 	opts Options
 
+	n      notifier
 	mu     sync.Mutex
 	st     Status
 	acting bool
@@ -132,10 +133,9 @@ func (e *Etcd) session(ctx context.Context) error {
 	e.acting, e.renewed = true, time.Now()
 	e.st.Role, e.st.Acting, e.st.Leader, e.st.LeaderURL, e.st.Term = RoleLeader, true, e.opts.Name, e.opts.URL, term.Rev
 	e.st.Why = fmt.Sprintf("leads in term %d", term.Rev)
-	st := e.status()
 	e.mu.Unlock()
 	e.opts.Logger.Info("controller: elected leader; acting", "term", term.Rev)
-	e.opts.Changed(st)
+	e.notify()
 	<-sctx.Done()
 	if ctx.Err() != nil {
 		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
@@ -168,13 +168,12 @@ func (e *Etcd) demote(err error) {
 	if err != nil {
 		e.st.Why = err.Error() + "; not acting"
 	}
-	st := e.status()
 	e.mu.Unlock()
 	if err != nil {
 		e.opts.Logger.Warn("controller: not acting", "why", err, "was_leader", was)
 	}
 	if was || err != nil {
-		e.opts.Changed(st)
+		e.notify()
 	}
 }
 
@@ -215,10 +214,9 @@ func (e *Etcd) observe(ctx context.Context, el *concurrency.Election, lost conte
 			if !e.acting {
 				e.st.Why = fmt.Sprintf("%s leads in term %d; following", c.Name, resp.Kvs[0].CreateRevision)
 			}
-			st := e.status()
 			e.mu.Unlock()
 			if changed {
-				e.opts.Changed(st)
+				e.notify()
 			}
 		}
 	}
@@ -265,3 +263,6 @@ func (e *Etcd) status() Status {
 	st.Peers = append([]Peer(nil), e.st.Peers...)
 	return st
 }
+
+// notify reports the current status to Options.Changed.
+func (e *Etcd) notify() { e.n.notify(e.opts, e.Status) }

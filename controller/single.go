@@ -34,6 +34,7 @@ type Single struct {
 	dir  string
 	opts Options
 
+	n      notifier
 	mu     sync.Mutex
 	st     Status
 	file   *os.File
@@ -60,7 +61,7 @@ func (s *Single) Run(ctx context.Context) error {
 		if err := s.opts.Adopt(ctx); err != nil {
 			return fmt.Errorf("controller: adopt: %w", err)
 		}
-		s.opts.Changed(s.Status())
+		s.notify()
 		<-ctx.Done()
 		return nil
 	}
@@ -136,13 +137,12 @@ func (s *Single) set(acting bool, leader, url, why string) {
 	changed := s.acting != acting || s.st.Leader != leader || s.st.Why != why
 	s.acting = acting
 	s.st.Acting, s.st.Leader, s.st.LeaderURL, s.st.Why = acting, leader, url, why
-	st := s.st
 	s.mu.Unlock()
 	if changed {
 		if !acting {
 			s.opts.Logger.Warn("controller: not acting", "why", why)
 		}
-		s.opts.Changed(st)
+		s.notify()
 	}
 }
 
@@ -174,3 +174,6 @@ func (s *Single) Status() Status {
 	st.Peers = append([]Peer(nil), s.st.Peers...)
 	return st
 }
+
+// notify reports the current status to Options.Changed.
+func (s *Single) notify() { s.n.notify(s.opts, s.Status) }

@@ -65,6 +65,8 @@ type Daemon struct {
 	fb           failbackState
 	// learnt is when libvirt was last asked for each VM's address (under mu).
 	learnt map[string]time.Time
+	// ha is this daemon's part in controller HA (see controller.go).
+	ha haState
 }
 
 // hostWatch is everything the daemon knows about one host.
@@ -100,6 +102,8 @@ type Options struct {
 	Dial hypervisor.Dialer
 	// Migrate runs one live migration; default hypervisor.Migrate.
 	Migrate migrate.MigrateFunc
+	// Name is this daemon's name among the cluster's daemons; default the hostname.
+	Name string
 }
 
 // New opens the store and prepares the host watchers; nothing runs until Run.
@@ -126,6 +130,10 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Daemon, error) 
 	d := &Daemon{cfg: cfg, log: opts.Logger, db: db, now: opts.Now, byName: map[string]*hostWatch{},
 		vms: map[string]*store.VMRecord{}, disks: map[string][]string{}, kick: make(chan struct{}, 1), drainKick: make(chan struct{}, 1), noted: map[string]bool{}, fencing: map[string]bool{}, restarting: map[string]bool{}, held: map[string]policy.ActionReason{}, m: newMetrics(), dial: opts.Dial, migrate: opts.Migrate}
 	d.det = detectorConfig(cfg.Timings, cfg.Recovery)
+	if err := d.initController(db, opts.Name); err != nil {
+		db.Close()
+		return nil, err
+	}
 	for _, h := range cfg.Hosts {
 		w := &hostWatch{cfg: h, invKick: make(chan struct{}, 1), guestKick: make(chan struct{}, 1)}
 		w.sig.Host = h.Name
@@ -273,7 +281,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		defer wg.Done()
 		d.drainLoop(ctx)
 	}()
-	wg.Add(3)
+	wg.Add(4)
 	go func() {
 		defer wg.Done()
 		d.planLoop(ctx)
@@ -281,6 +289,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 	go func() {
 		defer wg.Done()
 		d.capacityLoop(ctx)
+	}()
+	go func() {
+		defer wg.Done()
+		if err := d.ha.ctl.Run(ctx); err != nil {
+			d.log.Error("controller stopped", "err", err)
+		}
 	}()
 	go func() {
 		defer wg.Done()

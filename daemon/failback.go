@@ -93,6 +93,9 @@ func (d *Daemon) failbackInput(now time.Time) ([]policy.FailbackHost, []policy.F
 }
 
 func (d *Daemon) failbackOnce(ctx context.Context) {
+	if !d.leading() {
+		return // a follower watches; only the acting daemon moves VMs
+	}
 	now := d.now()
 	fcfg := d.failbackConfig()
 	d.mu.Lock()

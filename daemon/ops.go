@@ -320,6 +320,9 @@ func (d *Daemon) drainLoop(ctx context.Context) {
 
 // evacuateOnce executes one pass of evacuations and drains.
 func (d *Daemon) evacuateOnce(ctx context.Context, snap policy.Snapshot, complete, evacuating map[string]bool) {
+	if !d.leading() {
+		return // a follower watches; only the acting daemon moves VMs
+	}
 	evs := policy.Evacuations(snap)
 	active := map[string]bool{}
 	var notes []store.Entry

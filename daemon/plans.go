@@ -286,6 +286,9 @@ func (d *Daemon) planLoop(ctx context.Context) {
 }
 
 func (d *Daemon) plansOnce(ctx context.Context) {
+	if !d.leading() {
+		return // a follower watches; only the acting daemon runs plans
+	}
 	now := d.now()
 	type change struct {
 		p        store.Plan

@@ -29,6 +29,9 @@ func (d *Daemon) recoveryLoop(ctx context.Context) {
 
 // recoverOnce is one pass: snapshot, reconcile, execute.
 func (d *Daemon) recoverOnce(ctx context.Context) {
+	if !d.leading() {
+		return // a follower watches; only the acting daemon fences and restarts
+	}
 	now := d.now()
 	d.mu.Lock()
 	snap := d.snapshot()

@@ -19,7 +19,7 @@ import (
 
 // newDaemonCmd runs the controller: watch every host, decide verdicts, journal, serve the API.
 func newDaemonCmd() *cobra.Command {
-	var cfgPath, listen, storePath, logLevel, logFormat string
+	var cfgPath, listen, storePath, logLevel, logFormat, name string
 	cmd := &cobra.Command{
 		Use:   "daemon",
 		Short: "Run the lifeboat daemon: watch every host and serve the API",
@@ -31,6 +31,13 @@ brings VMs home once their host is healthy again (under the approval mode, each 
 waits for 'lifeboat approve'). It records every change in its store's journal, and serves the
 HTTP API (and /metrics, /healthz, /readyz) that the other commands use, plus an Alertmanager
 webhook receiver when alerts.alertmanager.token_file is set.
+
+Several daemons can watch one cluster with store.backend: etcd: each campaigns under its --name,
+the elected leader acts, and the others follow (they watch, so that a takeover is warm, serve
+read-only calls and answer calls that change something with 307 to the leader). A leader that
+loses its etcd session stops acting at once. With the embedded store (bbolt) the daemon is
+"single": it acts only while it holds the controller lock in lease_dir, so a second single daemon
+pointed at the same cluster waits and says who holds it. 'lifeboat status' shows the role.
 
 Settings are layered: defaults, then the YAML file, then these flags; then they are validated and
 every error names the field at fault. 'lifeboat lab up' writes a file that works as it is.`,
@@ -57,13 +64,14 @@ every error names the field at fault. 'lifeboat lab up' writes a file that works
 			if err != nil {
 				return err
 			}
-			return runDaemon(cmd.Context(), cfg, log)
+			return runDaemon(cmd.Context(), cfg, name, log)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&cfgPath, "config", os.Getenv("LIFEBOAT_CONFIG"), "daemon configuration file (YAML); env LIFEBOAT_CONFIG")
 	f.StringVar(&listen, "listen", "", "API listen address HOST:PORT (overrides api.listen)")
 	f.StringVar(&storePath, "store", "", "embedded store file (overrides store.path)")
+	f.StringVar(&name, "name", "", "this daemon's name among the cluster's daemons (default: the hostname)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	return cmd
@@ -86,7 +94,7 @@ func newLogger(cmd *cobra.Command, level, format string) (*slog.Logger, error) {
 }
 
 // runDaemon runs the daemon and its API server until ctx ends.
-func runDaemon(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+func runDaemon(ctx context.Context, cfg config.Config, name string, log *slog.Logger) error {
 	daemon.Version = version
 	token := ""
 	if cfg.API.TokenFile != "" {
@@ -96,7 +104,7 @@ func runDaemon(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		}
 		token = t
 	}
-	d, err := daemon.New(ctx, cfg, daemon.Options{Logger: log})
+	d, err := daemon.New(ctx, cfg, daemon.Options{Logger: log, Name: name})
 	if err != nil {
 		return err
 	}
@@ -118,7 +126,7 @@ func runDaemon(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 			log.Error("API server failed", "err", err)
 		}
 	}()
-	log.Info("lifeboat daemon serving", "api", "http://"+ln.Addr().String(), "hosts", len(cfg.Hosts), "store", cfg.Store.Path)
+	log.Info("lifeboat daemon serving", "api", "http://"+ln.Addr().String(), "hosts", len(cfg.Hosts), "store", cfg.Store.Backend)
 	runErr := d.Run(ctx)
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
 	defer cancel()
