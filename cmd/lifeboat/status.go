@@ -24,7 +24,8 @@ func newStatusCmd() *cobra.Command {
 		Long: `Show the daemon and the cluster at a glance: the cluster's name, the daemon's version and
 whether it leads, the hosts counted by state, the VMs and the last journal event. With -o json the
 output is the daemon's status object (cluster, version, started_at, leader, hosts, host_states,
-vms, protected_vms, store, last_event).`,
+vms, protected_vms, store, last_event) with "controller": {name, role (leader, follower or single),
+acting, leader, leader_url, term, peers, why}: which of the cluster's daemons acts, and why.`,
 	}, (*api.Client).Status, func(w io.Writer, c *api.Client, st api.StatusView) error {
 		printStatus(w, c.Server(), st, time.Now())
 		return nil
@@ -44,6 +45,16 @@ func printStatus(w io.Writer, server string, st api.StatusView, now time.Time) {
 	tw := newTable(w)
 	fmt.Fprintf(tw, "cluster:\t%s\n", dash(st.Cluster))
 	fmt.Fprintf(tw, "daemon:\t%s, version %s, %s\n", server, dash(st.Version), role)
+	if c := st.Controller; c != nil {
+		var peers []string
+		for _, p := range c.Peers {
+			peers = append(peers, p.Name)
+		}
+		fmt.Fprintf(tw, "controller:\t%s, %s, leader %s, term %d, peers %s\n", dash(c.Name), c.Role, dash(c.Leader), c.Term, dash(strings.Join(peers, " ")))
+		if c.Why != "" {
+			fmt.Fprintf(tw, "\t%s\n", c.Why)
+		}
+	}
 	fmt.Fprintf(tw, "up:\t%s (since %s)\n", age(st.StartedAt, now), when(st.StartedAt))
 	fmt.Fprintf(tw, "hosts:\t%d%s\n", st.Hosts, countsByState(st.HostStates))
 	fmt.Fprintf(tw, "vms:\t%d, %d protected\n", st.VMs, st.ProtectedVMs)
