@@ -6,10 +6,10 @@ import (
 	"time"
 )
 
-const oneHost = "hosts: [{name: h1, uri: \"qemu+tcp://a/system\", role: active}]\n"
+const storeHost = "hosts: [{name: h1, uri: \"qemu+tcp://a/system\", role: active}]\n"
 
 func TestStoreEtcdConfig(t *testing.T) {
-	cfg, err := Parse([]byte(oneHost + `store:
+	cfg, err := Parse([]byte(storeHost + `store:
   backend: etcd
   etcd: {endpoints: ["http://10.0.0.1:2379", "http://10.0.0.2:2379"], prefix: /lifeboat/prod/, session_ttl: 2s}
 `))
@@ -21,7 +21,7 @@ func TestStoreEtcdConfig(t *testing.T) {
 		e.SessionTTL.D() != 2*time.Second || e.DialTimeout.D() != 5*time.Second {
 		t.Errorf("store %+v", cfg.Store)
 	}
-	def, err := Parse([]byte(oneHost))
+	def, err := Parse([]byte(storeHost))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +47,7 @@ func TestStoreConfigNamesTheField(t *testing.T) {
 		{`api: {advertise: "10.0.0.5:7400"}`, "api.advertise"},
 	}
 	for _, c := range cases {
-		_, err := Parse([]byte(oneHost + c.yaml))
+		_, err := Parse([]byte(storeHost + c.yaml))
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%q: got %v, want an error containing %q", c.yaml, err, c.want)
 		}

@@ -243,37 +243,60 @@ func StartForTest(t testing.TB) *Member {
 	return StartClusterForTest(t, 1)[0]
 }
 
-// StartClusterForTest starts an n-member etcd cluster on loopback for a test.
+// StartClusterForTest starts an n-member etcd cluster on loopback for a test. Free ports are
+// picked before etcd binds them, so another process may take one meanwhile: a start that fails
+// with "address already in use" is tried again on new ports.
 func StartClusterForTest(t testing.TB, n int) []*Member {
 	t.Helper()
 	Require(t)
-	dir := t.TempDir()
-	var specs []Spec
-	for i := range n {
-		specs = append(specs, Spec{Name: fmt.Sprintf("etcd%d", i+1), Dir: filepath.Join(dir, fmt.Sprintf("etcd%d", i+1))})
-	}
-	ms, err := NewCluster(specs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range ms {
-		if err := m.Start(); err != nil {
+	var lastErr error
+	for attempt := range 5 {
+		dir := filepath.Join(t.TempDir(), fmt.Sprintf("try%d", attempt))
+		var specs []Spec
+		for i := range n {
+			specs = append(specs, Spec{Name: fmt.Sprintf("etcd%d", i+1), Dir: filepath.Join(dir, fmt.Sprintf("etcd%d", i+1))})
+		}
+		ms, err := NewCluster(specs)
+		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() {
-			if err := m.Kill(); err != nil {
-				t.Error(err)
+		lastErr = startAll(ms)
+		if lastErr == nil {
+			for _, m := range ms {
+				t.Cleanup(func() {
+					if err := m.Kill(); err != nil {
+						t.Error(err)
+					}
+				})
 			}
-		})
+			return ms
+		}
+		for _, m := range ms {
+			_ = m.Kill()
+		}
+		if !strings.Contains(lastErr.Error(), "address already in use") {
+			break
+		}
+	}
+	t.Fatal(lastErr)
+	return nil
+}
+
+// startAll starts every member and waits until all are healthy.
+func startAll(ms []*Member) error {
+	for _, m := range ms {
+		if err := m.Start(); err != nil {
+			return err
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for _, m := range ms {
 		if err := m.WaitHealthy(ctx); err != nil {
-			t.Fatal(err)
+			return err
 		}
 	}
-	return ms
+	return nil
 }
 
 // Endpoints are the client URLs of members.
