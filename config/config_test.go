@@ -58,6 +58,9 @@ func TestBadConfigNamesTheField(t *testing.T) {
 		{`hosts: [{name: h1, uri: "qemu+tcp://a/system", role: active, bmc: {type: redfish, endpoint: "ftp://x"}}]`, "hosts[0].bmc.endpoint"},
 		{`hosts: [{name: h1, uri: "qemu+tcp://a/system", role: active, bmc: {type: redfish, endpoint: "https://x"}}]`, "hosts[0].bmc.credentials_file"},
 		{`hosts: [{name: h1, uri: "qemu+tcp://a/system", role: active, bmc: {type: smoke}}]`, "hosts[0].bmc.type"},
+		{`hosts: [{name: h1, uri: "qemu+tcp://a/system", role: active, bmc: {type: exec, endpoint: /usr/sbin/fence_apc_snmp}}]`, "hosts[0].bmc.credentials_file: required for exec"},
+		{`hosts: [{name: h1, uri: "qemu+tcp://a/system", role: active, bmc: {type: exec, endpoint: fence_apc_snmp, credentials_file: /c}}]`, "hosts[0].bmc.endpoint"},
+		{`hosts: [{name: h1, uri: "qemu+tcp://a/system", role: active, bmc: {type: exec, endpoint: /f, credentials_file: /c, options: {password: x}}}]`, "hosts[0].bmc.options.password: set by lifeboat"},
 		{`hosts: [{name: h1, uri: "qemu+tcp://a/system", role: active}]
 timings: {probe_interval: fast}`, `"fast" is not a duration`},
 		{`hosts: [{name: h1, uri: "qemu+tcp://a/system", role: active}]
@@ -123,5 +126,24 @@ placement: {memory_overcommit: 1.5, rules: [{name: web-spread, vms: [web1, web2]
 		if _, err := Parse([]byte(base + yaml)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: got %v, want %q", yaml, err, want)
 		}
+	}
+}
+
+// TestValidateNamesEveryBadField: validation collects every problem, not just the first, so that
+// `lifeboat config check` can list them all.
+func TestValidateNamesEveryBadField(t *testing.T) {
+	_, err := Parse([]byte(`hosts:
+  - {name: h1, uri: "http://a", role: boss, bmc: {type: exec, endpoint: fence_x}}
+  - {name: h1, uri: "qemu+tcp://b/system", role: active}
+migration: {per_host_out: 0}
+api: {listen: nowhere}
+`))
+	var fields []string
+	for _, e := range FieldErrors(err) {
+		fields = append(fields, e.Field)
+	}
+	want := []string{"hosts[0].uri", "hosts[0].role", "hosts[0].bmc.endpoint", "hosts[0].bmc.credentials_file", "hosts[1].name", "migration.per_host_out", "api.listen"}
+	if strings.Join(fields, " ") != strings.Join(want, " ") {
+		t.Errorf("fields at fault: got %v, want %v (error: %v)", fields, want, err)
 	}
 }
