@@ -128,7 +128,9 @@ type LabProcess struct {
 func (p LabProcess) Alive() bool { return alive(p.PID) && processStart(p.PID).Equal(p.Start) }
 
 // String names the process for test messages.
-func (p LabProcess) String() string { return fmt.Sprintf("%s of host %s (pid %d)", p.Comm, p.Host, p.PID) }
+func (p LabProcess) String() string {
+	return fmt.Sprintf("%s of host %s (pid %d)", p.Comm, p.Host, p.PID)
+}
 
 // LabDaemons lists the libvirtd and virtlockd processes running for the lab in dir, from their
 // pid files, so that a test can check they are gone after `lab down`.
