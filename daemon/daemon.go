@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/lifeboat-ha/lifeboat/api"
 	"github.com/lifeboat-ha/lifeboat/config"
 	"github.com/lifeboat-ha/lifeboat/fence"
 	"github.com/lifeboat-ha/lifeboat/hypervisor"
@@ -51,7 +52,10 @@ type Daemon struct {
 	fencing    map[string]bool
 	restarting map[string]bool
 	held       map[string]policy.ActionReason
-	disarmed   bool
+	// stuck lists, per draining or evacuating host, the VMs that cannot leave it and why (written
+	// by the drain loop under mu).
+	stuck    map[string][]api.StuckVM
+	disarmed bool
 	// capCache is the latest failover capacity figure (see Capacity).
 	capCache capacityFigure
 	webhook  *notify.Webhook
