@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -33,12 +32,15 @@ HTTP API (and /metrics, /healthz, /readyz) that the other commands use, plus an 
 webhook receiver when alerts.alertmanager.token_file is set.
 
 Settings are layered: defaults, then the YAML file, then these flags; then they are validated and
-every error names the field at fault. 'lifeboat lab up' writes a file that works as it is.`,
-		Example: "  lifeboat daemon --config /tmp/lab/lifeboat.yaml",
+every error names the field at fault ('lifeboat config check' does the same without starting).
+The file is --config, else $LIFEBOAT_CONFIG, else `+config.DefaultPath+` (where the package
+installs it). 'lifeboat lab up' writes a file that works as it is.`,
+		Example: "  lifeboat daemon --config /tmp/lab/lifeboat.yaml\n  lifeboat daemon          # reads " + config.DefaultPath,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if cfgPath == "" {
-				return errors.New("--config is required")
+			cfgPath, err := requireConfigPath(cfgPath)
+			if err != nil {
+				return err
 			}
 			cfg, err := config.Read(cfgPath)
 			if err != nil {
@@ -61,7 +63,7 @@ every error names the field at fault. 'lifeboat lab up' writes a file that works
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&cfgPath, "config", os.Getenv("LIFEBOAT_CONFIG"), "daemon configuration file (YAML); env LIFEBOAT_CONFIG")
+	f.StringVar(&cfgPath, "config", "", "daemon configuration file (YAML) (default $LIFEBOAT_CONFIG, else "+config.DefaultPath+")")
 	f.StringVar(&listen, "listen", "", "API listen address HOST:PORT (overrides api.listen)")
 	f.StringVar(&storePath, "store", "", "embedded store file (overrides store.path)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
