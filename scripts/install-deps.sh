@@ -12,6 +12,7 @@ PKGS=(
   fence-agents ipmitool
   prometheus-alertmanager
   ca-certificates curl gcc pkg-config procps util-linux
+  systemd dpkg
 )
 
 if [ "$(id -u)" -ne 0 ]; then
