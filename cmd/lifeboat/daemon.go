@@ -34,7 +34,12 @@ webhook receiver when alerts.alertmanager.token_file is set.
 Settings are layered: defaults, then the YAML file, then these flags; then they are validated and
 every error names the field at fault ('lifeboat config check' does the same without starting).
 The file is --config, else $LIFEBOAT_CONFIG, else `+config.DefaultPath+` (where the package
-installs it). 'lifeboat lab up' writes a file that works as it is.`,
+installs it). 'lifeboat lab up' writes a file that works as it is.
+
+SIGHUP ('systemctl reload lifeboat') reads the file again and validates it: an invalid file is
+logged field by field; a valid one is compared with the running configuration and each changed
+section is logged as needing a restart. The running daemon keeps the configuration it started
+with until it is restarted.`,
 		Example: "  lifeboat daemon --config /tmp/lab/lifeboat.yaml\n  lifeboat daemon          # reads " + config.DefaultPath,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -42,15 +47,22 @@ installs it). 'lifeboat lab up' writes a file that works as it is.`,
 			if err != nil {
 				return err
 			}
-			cfg, err := config.Read(cfgPath)
+			read := func() (config.Config, error) {
+				cfg, err := config.Read(cfgPath)
+				if err != nil {
+					return config.Config{}, err
+				}
+				if listen != "" {
+					cfg.API.Listen = listen
+				}
+				if storePath != "" {
+					cfg.Store.Path = storePath
+				}
+				return cfg, nil
+			}
+			cfg, err := read()
 			if err != nil {
 				return err
-			}
-			if listen != "" {
-				cfg.API.Listen = listen
-			}
-			if storePath != "" {
-				cfg.Store.Path = storePath
 			}
 			if err := cfg.Validate(); err != nil {
 				return fmt.Errorf("config %s: %w", cfgPath, err)
@@ -59,6 +71,7 @@ installs it). 'lifeboat lab up' writes a file that works as it is.`,
 			if err != nil {
 				return err
 			}
+			go watchReload(cmd.Context(), cfg, cfgPath, read, log)
 			return runDaemon(cmd.Context(), cfg, log)
 		},
 	}
