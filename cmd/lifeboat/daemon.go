@@ -33,7 +33,7 @@ webhook receiver when alerts.alertmanager.token_file is set.
 
 Settings are layered: defaults, then the YAML file, then these flags; then they are validated and
 every error names the field at fault ('lifeboat config check' does the same without starting).
-The file is --config, else $LIFEBOAT_CONFIG, else `+config.DefaultPath+` (where the package
+The file is --config, else $LIFEBOAT_CONFIG, else ` + config.DefaultPath + ` (where the package
 installs it). 'lifeboat lab up' writes a file that works as it is.
 
 SIGHUP ('systemctl reload lifeboat') reads the file again and validates it: an invalid file is
