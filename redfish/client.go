@@ -25,7 +25,7 @@ var ErrUnauthorized = errors.New("the BMC refused the credentials")
 func authErr(err error) error {
 	var re *schemas.Error
 	if errors.As(err, &re) && (re.HTTPReturnedStatusCode == 401 || re.HTTPReturnedStatusCode == 403) {
-		return fmt.Errorf("%w (HTTP %d): %w", ErrUnauthorized, re.HTTPReturnedStatusCode, err)
+		return fmt.Errorf("%w (HTTP %d)", ErrUnauthorized, re.HTTPReturnedStatusCode)
 	}
 	return err
 }
