@@ -72,6 +72,14 @@ func (c *Config) Validate() error {
 			errs = append(errs, fieldErr(p+".role", "%q: want active or standby", h.Role))
 		}
 		errs = append(errs, h.BMC.validate(p+".bmc")...)
+		for j, f := range h.Fence {
+			fp := fmt.Sprintf("%s.fence[%d]", p, j)
+			if f.Type == "" || f.Type == BMCNone {
+				errs = append(errs, fieldErr(fp+".type", "required: redfish, ipmi or exec"))
+				continue
+			}
+			errs = append(errs, f.validate(fp)...)
+		}
 	}
 	switch c.Protection.Default {
 	case "all", "none":
@@ -217,8 +225,13 @@ func (b BMC) validate(p string) []error {
 			errs = append(errs, fieldErr(p+".endpoint", "required: the BMC's address"))
 		}
 	case BMCExec:
-		if b.Endpoint == "" || !filepath.IsAbs(b.Endpoint) {
-			errs = append(errs, fieldErr(p+".endpoint", "%q: want the fence agent's absolute path, e.g. /usr/sbin/fence_ipmilan", b.Endpoint))
+		switch {
+		case b.Agent != "" && !filepath.IsAbs(b.AgentPath()):
+			errs = append(errs, fieldErr(p+".agent", "%q: want a fence agent's name (found in %s) or its absolute path", b.Agent, FenceAgentDir))
+		case b.Agent == "" && b.Endpoint == "":
+			errs = append(errs, fieldErr(p+".agent", "required: the fence agent, e.g. fence_ipmilan"))
+		case b.Agent == "" && !filepath.IsAbs(b.Endpoint):
+			errs = append(errs, fieldErr(p+".endpoint", "%q: want the fence agent's absolute path, e.g. /usr/sbin/fence_ipmilan (or its name in agent)", b.Endpoint))
 		}
 		keys := make([]string, 0, len(b.Options))
 		for k := range b.Options {
@@ -236,6 +249,9 @@ func (b BMC) validate(p string) []error {
 		}
 	default:
 		return []error{fieldErr(p+".type", "%q: want redfish, ipmi, exec or none", b.Type)}
+	}
+	if b.Agent != "" && b.Type != BMCExec {
+		errs = append(errs, fieldErr(p+".agent", "only an exec method runs a fence agent"))
 	}
 	if b.CredentialsFile == "" {
 		errs = append(errs, fieldErr(p+".credentials_file", "required for %s (a file with username= and password= lines)", b.Type))

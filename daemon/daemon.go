@@ -148,7 +148,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Daemon, error) 
 			w.sig.BMC.Configured = true
 		}
 		w.sig.Lease.Configured = cfg.LeaseDir != ""
-		ladder, err := fence.FromConfig(h.Name, h.BMC, cfg.Recovery.FenceTimeout.D())
+		ladder, err := fence.FromHost(h, cfg.Recovery.FenceTimeout.D())
 		if err != nil {
 			db.Close()
 			return nil, fmt.Errorf("daemon: host %s: fencing: %w", h.Name, err)

@@ -3,7 +3,9 @@ package main
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 
 	"github.com/spf13/cobra"
 
@@ -78,15 +80,21 @@ func checkFiles(cfg config.Config) []*config.FieldError {
 		out = append(out, &config.FieldError{Field: field, Msg: err.Error()})
 	}
 	for i, h := range cfg.Hosts {
-		p := fmt.Sprintf("hosts[%d].bmc", i)
-		if h.BMC.CredentialsFile != "" {
-			if _, err := redfish.ReadCredentials(h.BMC.CredentialsFile); err != nil {
-				bad(p+".credentials_file", err)
-				continue
-			}
+		entries := map[string]config.BMC{fmt.Sprintf("hosts[%d].bmc", i): h.BMC}
+		for j, f := range h.Fence {
+			entries[fmt.Sprintf("hosts[%d].fence[%d]", i, j)] = f
 		}
-		if _, err := fence.FromConfig(h.Name, h.BMC, cfg.Recovery.FenceTimeout.D()); err != nil {
-			bad(p, err)
+		for _, p := range slices.Sorted(maps.Keys(entries)) {
+			b := entries[p]
+			if b.CredentialsFile != "" {
+				if _, err := redfish.ReadCredentials(b.CredentialsFile); err != nil {
+					bad(p+".credentials_file", err)
+					continue
+				}
+			}
+			if _, err := fence.FromConfig(h.Name, b, cfg.Recovery.FenceTimeout.D()); err != nil {
+				bad(p, err)
+			}
 		}
 	}
 	if f := cfg.API.TokenFile; f != "" {
