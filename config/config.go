@@ -199,6 +199,9 @@ type Migration struct {
 	// CopyStorage copies the VMs' disks along (for clusters without shared storage); by default
 	// disks are shared and only memory moves.
 	CopyStorage bool `yaml:"copy_storage,omitempty"`
+	// TLS encrypts the migration stream with QEMU's TLS (VIR_MIGRATE_TLS): each host needs
+	// certificates in its qemu.conf migrate_tls_x509_cert_dir (default /etc/pki/qemu).
+	TLS bool `yaml:"tls,omitempty"`
 	// Overrides change the ladder and bandwidth for some VMs, chosen by name or by the group of
 	// the host they run on. The first matching override wins.
 	Overrides []MigrationOverride `yaml:"overrides,omitempty"`

@@ -235,6 +235,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		Ladder:        ladder,
 		BandwidthMiBs: mc.BandwidthMiBs,
 		CopyStorage:   mc.CopyStorage,
+		TLS:           mc.TLS,
 		Migrate:       d.migrate,
 		Journal:       d.journal,
 		Now:           d.now,
