@@ -32,7 +32,8 @@ type HostView struct {
 type StuckVM struct {
 	// VM is the VM's name.
 	VM string `json:"vm"`
-	// Reason says why it cannot leave: no host can take it, or its migrations keep failing.
+	// Reason says why it cannot leave, as a sentence: no host can take it, it does not run, or
+	// its migrations keep failing.
 	Reason string `json:"reason"`
 	// Failures counts its failed migrations in a row (0: it has no target at all).
 	Failures int `json:"failures,omitempty"`

@@ -13,7 +13,7 @@ import (
 func TestConfigCheckNamesEveryBadField(t *testing.T) {
 	t.Setenv(envConfig, "")
 	p := filepath.Join(t.TempDir(), "bad.yaml")
-	writeFile(t, p, `hosts:
+	writeTestFile(t, p, `hosts:
   - {name: h1, uri: "http://a", role: boss, bmc: {type: exec, endpoint: fence_x}}
   - {name: h1, uri: "qemu+tcp://b/system", role: active}
 api: {listen: nowhere}
@@ -36,7 +36,7 @@ func TestConfigCheckReadsTheFilesTheDaemonReads(t *testing.T) {
 	dir := t.TempDir()
 	cred := filepath.Join(dir, "h1.cred")
 	p := filepath.Join(dir, "lifeboat.yaml")
-	writeFile(t, p, `hosts:
+	writeTestFile(t, p, `hosts:
   - {name: h1, uri: "qemu+tcp://a/system", role: active, bmc: {type: exec, endpoint: /usr/sbin/fence_ipmilan, credentials_file: `+cred+`}}
 api: {listen: "127.0.0.1:7400", token_file: `+filepath.Join(dir, "token")+`}
 `)
@@ -44,8 +44,8 @@ api: {listen: "127.0.0.1:7400", token_file: `+filepath.Join(dir, "token")+`}
 	if !errors.Is(err, errConfigInvalid) || !strings.Contains(out, "hosts[0].bmc.credentials_file: ") || !strings.Contains(out, "api.token_file: ") {
 		t.Fatalf("missing credentials and token: %v\n%s", err, out)
 	}
-	writeFile(t, cred, "username=admin\npassword=secret\n")
-	writeFile(t, filepath.Join(dir, "token"), "t0ken\n")
+	writeTestFile(t, cred, "username=admin\npassword=secret\n")
+	writeTestFile(t, filepath.Join(dir, "token"), "t0ken\n")
 	out, err = runCLI(t.Context(), "config", "check", p)
 	if err != nil || !strings.Contains(out, p+": ok (1 hosts)") {
 		t.Fatalf("a good file: %v\n%s", err, out)
@@ -64,19 +64,19 @@ func TestDefaultConfigPath(t *testing.T) {
 			t.Errorf("%v without any configuration: %v", args, err)
 		}
 	}
-	writeFile(t, defaultConfigPath, `hosts: [{name: h1, uri: "qemu+tcp://a/system", role: active}]`)
+	writeTestFile(t, defaultConfigPath, `hosts: [{name: h1, uri: "qemu+tcp://a/system", role: active}]`)
 	if out, err := runCLI(t.Context(), "config", "check"); err != nil || !strings.Contains(out, defaultConfigPath+": ok") {
 		t.Errorf("config check of the default path: %v\n%s", err, out)
 	}
 	// The CLI takes the daemon's address from the default configuration.
-	writeFile(t, defaultConfigPath, `hosts: [{name: h1, uri: "qemu+tcp://a/system", role: active}]
+	writeTestFile(t, defaultConfigPath, `hosts: [{name: h1, uri: "qemu+tcp://a/system", role: active}]
 api: {listen: "127.0.0.1:1"}`)
 	if _, err := runCLI(t.Context(), "status"); err == nil || !strings.Contains(err.Error(), "127.0.0.1:1") {
 		t.Errorf("status with the default configuration: %v", err)
 	}
 }
 
-func writeFile(t *testing.T, path, text string) {
+func writeTestFile(t *testing.T, path, text string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		t.Fatal(err)

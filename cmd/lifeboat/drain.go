@@ -117,7 +117,11 @@ func followDrain(cmd *cobra.Command, c *api.Client, res api.DrainResult, timeout
 		for _, sv := range host.Stuck {
 			if said[sv.VM] != sv.Reason {
 				said[sv.VM] = sv.Reason
-				fmt.Fprintf(w, "%s cannot leave %s: %s%s\n", sv.VM, res.Host, sv.Reason, retryNote(sv))
+				if sv.Failures > 0 {
+					fmt.Fprintf(w, "%s cannot leave %s: %s%s\n", sv.VM, res.Host, sv.Reason, retryNote(sv))
+				} else { // the daemon's sentence names the VM and why it stays
+					fmt.Fprintln(w, sv.Reason)
+				}
 			}
 		}
 		if hopeless(host) {

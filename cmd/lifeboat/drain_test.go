@@ -28,7 +28,7 @@ func newDrainCLIFake(stuck []api.StuckVM) *drainCLIFake {
 // Drain implements api.Operator.
 func (f *drainCLIFake) Drain(_ context.Context, host string, dryRun bool) (api.DrainResult, error) {
 	return api.DrainResult{Host: host, DryRun: dryRun, Plan: []api.PlannedMove{
-		{VM: "web1", From: host, Reason: "no host has room"}, {VM: "web2", From: host, To: "h2", Reason: "most free memory"}}}, nil
+		{VM: "web1", From: host, Why: "no host has room"}, {VM: "web2", From: host, To: "h2", Why: "most free memory"}}}, nil
 }
 
 // Migrations implements api.Operator.
@@ -54,7 +54,7 @@ func startDrainDaemon(t *testing.T, f *drainCLIFake) string {
 // wait forever: it names each VM and why, and fails.
 func TestDrainStopsWithTheReasonWhenNoVMCanLeave(t *testing.T) {
 	url := startDrainDaemon(t, newDrainCLIFake([]api.StuckVM{
-		{VM: "web1", Reason: "no host can take it: no host has room", Hopeless: true},
+		{VM: "web1", Reason: "drain of h1: web1 cannot move and stays: no host has room", Hopeless: true},
 		{VM: "web2", Reason: "its live migration to h2 failed 3 time(s) in a row (last: failed: unsafe)", Failures: 3, RetryAt: time.Now().Add(20 * time.Second), Hopeless: true},
 	}))
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
@@ -63,7 +63,7 @@ func TestDrainStopsWithTheReasonWhenNoVMCanLeave(t *testing.T) {
 	if !errors.Is(err, errDrainUnfinished) {
 		t.Fatalf("drain with every VM stuck: %v\n%s", err, out)
 	}
-	for _, want := range []string{"web1 cannot leave h1: no host can take it", "web2 cannot leave h1: its live migration to h2 failed 3 time(s)", "the daemon tries again at"} {
+	for _, want := range []string{"drain of h1: web1 cannot move and stays: no host has room", "web2 cannot leave h1: its live migration to h2 failed 3 time(s)", "the daemon tries again at"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}

@@ -46,10 +46,10 @@ func TestFenceTestReadsEveryRung(t *testing.T) {
 	_, port, _ := net.SplitHostPort(s.Addr())
 	dir := t.TempDir()
 	good, bad := filepath.Join(dir, "good.cred"), filepath.Join(dir, "bad.cred")
-	writeFile(t, good, "username=admin\npassword=pw\n")
-	writeFile(t, bad, "username=admin\npassword=nope\n")
+	writeTestFile(t, good, "username=admin\npassword=pw\n")
+	writeTestFile(t, bad, "username=admin\npassword=nope\n")
 	cfg := filepath.Join(dir, "lifeboat.yaml")
-	writeFile(t, cfg, `hosts:
+	writeTestFile(t, cfg, `hosts:
   - name: h1
     uri: qemu+tcp://127.0.0.1/system
     role: active
