@@ -16,7 +16,6 @@ import (
 	"github.com/lifeboat-ha/lifeboat/migrate"
 	"github.com/lifeboat-ha/lifeboat/notify"
 	"github.com/lifeboat-ha/lifeboat/policy"
-	"github.com/lifeboat-ha/lifeboat/redfish"
 	"github.com/lifeboat-ha/lifeboat/store"
 )
 
@@ -75,7 +74,7 @@ type Daemon struct {
 type hostWatch struct {
 	cfg     config.Host
 	conn    hypervisor.Host
-	bmc     *redfish.Client
+	bmc     bmcSource
 	sig     policy.Signals
 	track   policy.Track
 	verdict policy.Verdict
@@ -134,17 +133,13 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Daemon, error) 
 		w := &hostWatch{cfg: h, invKick: make(chan struct{}, 1), guestKick: make(chan struct{}, 1)}
 		w.sig.Host = h.Name
 		w.sig.Guests.Configured = cfg.Recovery.PartitionPolicy == config.PartitionWaitForGuests
-		if h.BMC.Type == config.BMCRedfish {
-			creds, err := redfish.ReadCredentials(h.BMC.CredentialsFile)
-			if err != nil {
-				db.Close()
-				return nil, fmt.Errorf("daemon: host %s: bmc.credentials_file: %w", h.Name, err)
-			}
-			w.bmc, err = redfish.New(h.BMC.Endpoint, h.BMC.SystemID, creds, h.BMC.Insecure, cfg.Timings.BMCTimeout.D())
-			if err != nil {
-				db.Close()
-				return nil, fmt.Errorf("daemon: host %s: bmc: %w", h.Name, err)
-			}
+		bmc, err := newBMCSource(h, cfg.Timings.BMCTimeout.D())
+		if err != nil {
+			db.Close()
+			return nil, fmt.Errorf("daemon: host %s: %w", h.Name, err)
+		}
+		if bmc != nil {
+			w.bmc = bmc
 			w.sig.BMC.Configured = true
 		}
 		w.sig.Lease.Configured = cfg.LeaseDir != ""
