@@ -9,7 +9,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # Lab tests are the tests named TestLab*; they need root and /dev/kvm, and run one package at a time.
 LAB_TESTS := ^TestLab
 
-.PHONY: help deps build guest test unit-test lab-test bench lint demo clean
+.PHONY: help deps build guest package test unit-test lab-test bench lint demo clean
 
 help: ## Show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -19,6 +19,9 @@ deps: ## Install the system packages lifeboat and its lab need (idempotent, quic
 
 build: deps ## Build the lifeboat binary into build/lifeboat
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/lifeboat
+
+package: deps ## Build the Debian package build/lifeboat_VERSION_amd64.deb (nfpm): binary, hardened systemd unit, example config
+	@scripts/package.sh build
 
 guest: deps ## Build the lab's tiny Linux guest image into build/guest
 	@scripts/build-guest.sh $(GUEST)

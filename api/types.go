@@ -24,6 +24,24 @@ type HostView struct {
 	Role string `json:"role"`
 	// Group is the host's failure group, if any.
 	Group string `json:"group,omitempty"`
+	// Stuck lists the VMs that cannot leave the host while it is drained or evacuated, and why.
+	Stuck []StuckVM `json:"stuck,omitempty"`
+}
+
+// StuckVM is a VM that a drain or an evacuation cannot move off its host, and why.
+type StuckVM struct {
+	// VM is the VM's name.
+	VM string `json:"vm"`
+	// Reason says why it cannot leave, as a sentence: no host can take it, it does not run, or
+	// its migrations keep failing.
+	Reason string `json:"reason"`
+	// Failures counts its failed migrations in a row (0: it has no target at all).
+	Failures int `json:"failures,omitempty"`
+	// RetryAt is when the daemon tries its migration again (zero: when a host can take it).
+	RetryAt time.Time `json:"retry_at,omitzero"`
+	// Hopeless is true when waiting is unlikely to help: no host can take it, or its migration
+	// has failed several times in a row. The daemon still retries it.
+	Hopeless bool `json:"hopeless"`
 }
 
 // VMView is one VM; `lifeboat vms -o json` prints a list of these.

@@ -2,6 +2,8 @@
 // then Validate, whose errors name the field at fault.
 package config
 
+import "strings"
+
 // Config is the whole daemon configuration.
 type Config struct {
 	// Cluster names the cluster in logs, metrics and notifications.
@@ -55,7 +57,24 @@ type Host struct {
 	URI   string `yaml:"uri"`
 	Role  Role   `yaml:"role"`
 	Group string `yaml:"group,omitempty"`
-	BMC   BMC    `yaml:"bmc"`
+	// BMC is the host's BMC: its power state and health, and, unless Fence is set, its only
+	// fence method.
+	BMC BMC `yaml:"bmc"`
+	// Fence, when set, is the fence ladder: methods tried in order until one verifies the power
+	// off (as Pacemaker's fencing topology levels).
+	Fence []BMC `yaml:"fence,omitempty"`
+}
+
+// FenceLadder is the host's fence methods in order: Fence when set, else its BMC entry as a
+// one-rung ladder (none when the BMC has no type).
+func (h Host) FenceLadder() []BMC {
+	if len(h.Fence) > 0 {
+		return h.Fence
+	}
+	if h.BMC.Type == "" || h.BMC.Type == BMCNone {
+		return nil
+	}
+	return []BMC{h.BMC}
 }
 
 // BMCType names a fencing and health channel.
@@ -80,8 +99,26 @@ type BMC struct {
 	CredentialsFile string `yaml:"credentials_file,omitempty"`
 	// Insecure accepts a self-signed TLS certificate.
 	Insecure bool `yaml:"insecure,omitempty"`
+	// Agent is an exec method's fence agent: a name found in FenceAgentDir (fence_apc_snmp) or
+	// an absolute path. Endpoint may give the path instead.
+	Agent string `yaml:"agent,omitempty"`
 	// Options are extra key=value options passed to an exec fence agent on its standard input.
 	Options map[string]string `yaml:"options,omitempty"`
+}
+
+// FenceAgentDir is where the ClusterLabs fence agents are installed (Debian's fence-agents).
+const FenceAgentDir = "/usr/sbin"
+
+// AgentPath is an exec method's fence agent path: Agent (in FenceAgentDir when it is a bare
+// name), else Endpoint.
+func (b BMC) AgentPath() string {
+	switch {
+	case b.Agent == "":
+		return b.Endpoint
+	case !strings.Contains(b.Agent, "/"):
+		return FenceAgentDir + "/" + b.Agent
+	}
+	return b.Agent
 }
 
 // Protection chooses the protected VMs.
@@ -170,6 +207,9 @@ type Migration struct {
 	// CopyStorage copies the VMs' disks along (for clusters without shared storage); by default
 	// disks are shared and only memory moves.
 	CopyStorage bool `yaml:"copy_storage,omitempty"`
+	// TLS encrypts the migration stream with QEMU's TLS (VIR_MIGRATE_TLS): each host needs
+	// certificates in its qemu.conf migrate_tls_x509_cert_dir (default /etc/pki/qemu).
+	TLS bool `yaml:"tls,omitempty"`
 	// Overrides change the ladder and bandwidth for some VMs, chosen by name or by the group of
 	// the host they run on. The first matching override wins.
 	Overrides []MigrationOverride `yaml:"overrides,omitempty"`

@@ -58,6 +58,9 @@ func TestBadConfigNamesTheField(t *testing.T) {
 		{`hosts: [{name: h1, uri: "qemu+tcp://a/system", role: active, bmc: {type: redfish, endpoint: "ftp://x"}}]`, "hosts[0].bmc.endpoint"},
 		{`hosts: [{name: h1, uri: "qemu+tcp://a/system", role: active, bmc: {type: redfish, endpoint: "https://x"}}]`, "hosts[0].bmc.credentials_file"},
 		{`hosts: [{name: h1, uri: "qemu+tcp://a/system", role: active, bmc: {type: smoke}}]`, "hosts[0].bmc.type"},
+		{`hosts: [{name: h1, uri: "qemu+tcp://a/system", role: active, bmc: {type: exec, endpoint: /usr/sbin/fence_apc_snmp}}]`, "hosts[0].bmc.credentials_file: required for exec"},
+		{`hosts: [{name: h1, uri: "qemu+tcp://a/system", role: active, bmc: {type: exec, endpoint: fence_apc_snmp, credentials_file: /c}}]`, "hosts[0].bmc.endpoint"},
+		{`hosts: [{name: h1, uri: "qemu+tcp://a/system", role: active, bmc: {type: exec, endpoint: /f, credentials_file: /c, options: {password: x}}}]`, "hosts[0].bmc.options.password: set by lifeboat"},
 		{`hosts: [{name: h1, uri: "qemu+tcp://a/system", role: active}]
 timings: {probe_interval: fast}`, `"fast" is not a duration`},
 		{`hosts: [{name: h1, uri: "qemu+tcp://a/system", role: active}]
@@ -123,5 +126,72 @@ placement: {memory_overcommit: 1.5, rules: [{name: web-spread, vms: [web1, web2]
 		if _, err := Parse([]byte(base + yaml)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: got %v, want %q", yaml, err, want)
 		}
+	}
+}
+
+// TestValidateNamesEveryBadField: validation collects every problem, not just the first, so that
+// `lifeboat config check` can list them all.
+func TestValidateNamesEveryBadField(t *testing.T) {
+	_, err := Parse([]byte(`hosts:
+  - {name: h1, uri: "http://a", role: boss, bmc: {type: exec, endpoint: fence_x}}
+  - {name: h1, uri: "qemu+tcp://b/system", role: active}
+migration: {per_host_out: 0}
+api: {listen: nowhere}
+`))
+	var fields []string
+	for _, e := range FieldErrors(err) {
+		fields = append(fields, e.Field)
+	}
+	want := []string{"hosts[0].uri", "hosts[0].role", "hosts[0].bmc.endpoint", "hosts[0].bmc.credentials_file", "hosts[1].name", "migration.per_host_out", "api.listen"}
+	if strings.Join(fields, " ") != strings.Join(want, " ") {
+		t.Errorf("fields at fault: got %v, want %v (error: %v)", fields, want, err)
+	}
+}
+
+// TestFenceLadder: hosts[].fence is the ladder, tried in order; without it the bmc entry is the
+// one rung; each rung is validated by its own field path.
+func TestFenceLadder(t *testing.T) {
+	cfg, err := Parse([]byte(`hosts:
+  - name: h1
+    uri: qemu+tcp://a/system
+    role: active
+    bmc: {type: redfish, endpoint: "https://b1", credentials_file: /c/b1}
+    fence:
+      - {type: redfish, endpoint: "https://b1", credentials_file: /c/b1}
+      - {type: ipmi, endpoint: b1-ipmi, credentials_file: /c/ipmi}
+      - {type: exec, agent: fence_apc_snmp, credentials_file: /c/pdu, options: {ip: pdu1, plug: "4"}}
+  - {name: h2, uri: "qemu+tcp://b/system", role: active, bmc: {type: exec, endpoint: /opt/fence_x, credentials_file: /c/x}}
+  - {name: h3, uri: "qemu+tcp://c/system", role: standby}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := cfg.Hosts[0].FenceLadder()
+	if len(l) != 3 || l[0].Type != BMCRedfish || l[1].Type != BMCIPMI || l[2].AgentPath() != "/usr/sbin/fence_apc_snmp" {
+		t.Errorf("h1's ladder: %+v", l)
+	}
+	if l := cfg.Hosts[1].FenceLadder(); len(l) != 1 || l[0].AgentPath() != "/opt/fence_x" {
+		t.Errorf("h2's ladder (its bmc): %+v", l)
+	}
+	if l := cfg.Hosts[2].FenceLadder(); len(l) != 0 {
+		t.Errorf("h3 has no fence method: %+v", l)
+	}
+	_, err = Parse([]byte(`hosts:
+  - name: h1
+    uri: qemu+tcp://a/system
+    role: active
+    fence:
+      - {type: redfish, endpoint: "ftp://b1", credentials_file: /c/b1}
+      - {type: exec, agent: "bin/fence_x"}
+      - {type: ipmi, agent: fence_ipmilan, endpoint: b1, credentials_file: /c}
+      - {endpoint: b1}
+`))
+	var fields []string
+	for _, fe := range FieldErrors(err) {
+		fields = append(fields, fe.Field)
+	}
+	want := "hosts[0].fence[0].endpoint hosts[0].fence[1].agent hosts[0].fence[1].credentials_file hosts[0].fence[2].agent hosts[0].fence[3].type"
+	if strings.Join(fields, " ") != want {
+		t.Errorf("fields: %v\nwant %s\n(%v)", fields, want, err)
 	}
 }

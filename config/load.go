@@ -10,6 +10,9 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
+// DefaultPath is where the daemon and the CLI look for the configuration when none is named.
+const DefaultPath = "/etc/lifeboat/lifeboat.yaml"
+
 // Load reads a YAML file over the defaults and validates the result.
 func Load(path string) (Config, error) {
 	cfg, err := Read(path)

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"path/filepath"
+	"slices"
+	"sort"
 	"strings"
 
 	"github.com/lifeboat-ha/lifeboat/witness"
@@ -18,6 +21,23 @@ type FieldError struct {
 
 // Error implements error.
 func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
+
+// FieldErrors lists the field errors inside err (as joined by Validate), in order.
+func FieldErrors(err error) []*FieldError {
+	var out []*FieldError
+	switch e := err.(type) {
+	case nil:
+	case *FieldError:
+		out = append(out, e)
+	case interface{ Unwrap() []error }:
+		for _, inner := range e.Unwrap() {
+			out = append(out, FieldErrors(inner)...)
+		}
+	case interface{ Unwrap() error }:
+		out = FieldErrors(e.Unwrap())
+	}
+	return out
+}
 
 func fieldErr(field, format string, args ...any) error {
 	return &FieldError{Field: field, Msg: fmt.Sprintf(format, args...)}
@@ -51,7 +71,15 @@ func (c *Config) Validate() error {
 		default:
 			errs = append(errs, fieldErr(p+".role", "%q: want active or standby", h.Role))
 		}
-		errs = append(errs, h.BMC.validate(p+".bmc"))
+		errs = append(errs, h.BMC.validate(p+".bmc")...)
+		for j, f := range h.Fence {
+			fp := fmt.Sprintf("%s.fence[%d]", p, j)
+			if f.Type == "" || f.Type == BMCNone {
+				errs = append(errs, fieldErr(fp+".type", "required: redfish, ipmi or exec"))
+				continue
+			}
+			errs = append(errs, f.validate(fp)...)
+		}
 	}
 	switch c.Protection.Default {
 	case "all", "none":
@@ -183,28 +211,56 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-func (b BMC) validate(p string) error {
+// validate checks one BMC entry (p is its field path, e.g. hosts[0].bmc) against what the fence
+// and health code needs to build it, and returns every problem found.
+func (b BMC) validate(p string) []error {
+	var errs []error
 	switch b.Type {
 	case BMCNone, "":
 		return nil
 	case BMCRedfish:
 		u, err := url.Parse(b.Endpoint)
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			return fieldErr(p+".endpoint", "%q: want an http(s) URL of the BMC", b.Endpoint)
+			errs = append(errs, fieldErr(p+".endpoint", "%q: want an http(s) URL of the BMC", b.Endpoint))
 		}
 	case BMCIPMI:
 		if b.Endpoint == "" {
-			return fieldErr(p+".endpoint", "required: the BMC's address")
+			errs = append(errs, fieldErr(p+".endpoint", "required: the BMC's address"))
 		}
 	case BMCExec:
-		if b.Endpoint == "" {
-			return fieldErr(p+".endpoint", "required: the fence agent's path")
+		switch {
+		case b.Agent != "" && !filepath.IsAbs(b.AgentPath()):
+			errs = append(errs, fieldErr(p+".agent", "%q: want a fence agent's name (found in %s) or its absolute path", b.Agent, FenceAgentDir))
+		case b.Agent == "" && b.Endpoint == "":
+			errs = append(errs, fieldErr(p+".agent", "required: the fence agent, e.g. fence_ipmilan"))
+		case b.Agent == "" && !filepath.IsAbs(b.Endpoint):
+			errs = append(errs, fieldErr(p+".endpoint", "%q: want the fence agent's absolute path, e.g. /usr/sbin/fence_ipmilan (or its name in agent)", b.Endpoint))
+		}
+		keys := make([]string, 0, len(b.Options))
+		for k := range b.Options {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			v := b.Options[k]
+			switch {
+			case slices.Contains(ExecReservedOptions, k):
+				errs = append(errs, fieldErr(p+".options."+k, "set by lifeboat (the action, and credentials from credentials_file)"))
+			case k == "" || strings.ContainsAny(k, "=\r\n") || strings.ContainsAny(v, "\r\n"):
+				errs = append(errs, fieldErr(p+".options."+k, "want a key without '=' and a value without newlines"))
+			}
 		}
 	default:
-		return fieldErr(p+".type", "%q: want redfish, ipmi, exec or none", b.Type)
+		return []error{fieldErr(p+".type", "%q: want redfish, ipmi, exec or none", b.Type)}
 	}
-	if b.CredentialsFile == "" && b.Type != BMCExec {
-		return fieldErr(p+".credentials_file", "required for %s", b.Type)
+	if b.Agent != "" && b.Type != BMCExec {
+		errs = append(errs, fieldErr(p+".agent", "only an exec method runs a fence agent"))
 	}
-	return nil
+	if b.CredentialsFile == "" {
+		errs = append(errs, fieldErr(p+".credentials_file", "required for %s (a file with username= and password= lines)", b.Type))
+	}
+	return errs
 }
+
+// ExecReservedOptions are the fence agent options lifeboat sets itself; a configuration must not.
+var ExecReservedOptions = []string{"action", "username", "login", "password", "passwd"}

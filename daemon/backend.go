@@ -68,7 +68,8 @@ func (d *Daemon) vmsByHost() map[string][]string {
 func (d *Daemon) hostView(w *hostWatch, vms []string) api.HostView {
 	v := w.verdict
 	hv := api.HostView{Name: w.cfg.Name, State: string(v.State), Reason: string(v.Reason), Message: v.Message,
-		Since: v.Since, VMs: append([]string{}, vms...), Role: string(w.cfg.Role), Group: w.cfg.Group}
+		Since: v.Since, VMs: append([]string{}, vms...), Role: string(w.cfg.Role), Group: w.cfg.Group,
+		Stuck: append([]api.StuckVM(nil), d.stuck[w.cfg.Name]...)}
 	if hv.State == "" {
 		hv.State, hv.Reason, hv.Message = string(policy.Unknown), string(policy.ReasonNoObservation), "not evaluated yet"
 	}

@@ -9,13 +9,13 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/lifeboat-ha/lifeboat/api"
 	"github.com/lifeboat-ha/lifeboat/config"
 	"github.com/lifeboat-ha/lifeboat/fence"
 	"github.com/lifeboat-ha/lifeboat/hypervisor"
 	"github.com/lifeboat-ha/lifeboat/migrate"
 	"github.com/lifeboat-ha/lifeboat/notify"
 	"github.com/lifeboat-ha/lifeboat/policy"
-	"github.com/lifeboat-ha/lifeboat/redfish"
 	"github.com/lifeboat-ha/lifeboat/store"
 )
 
@@ -51,7 +51,10 @@ type Daemon struct {
 	fencing    map[string]bool
 	restarting map[string]bool
 	held       map[string]policy.ActionReason
-	disarmed   bool
+	// stuck lists, per draining or evacuating host, the VMs that cannot leave it and why (written
+	// by the drain loop under mu).
+	stuck    map[string][]api.StuckVM
+	disarmed bool
 	// capCache is the latest failover capacity figure (see Capacity).
 	capCache capacityFigure
 	webhook  *notify.Webhook
@@ -73,7 +76,7 @@ type Daemon struct {
 type hostWatch struct {
 	cfg     config.Host
 	conn    hypervisor.Host
-	bmc     *redfish.Client
+	bmc     bmcSource
 	sig     policy.Signals
 	track   policy.Track
 	verdict policy.Verdict
@@ -138,21 +141,17 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Daemon, error) 
 		w := &hostWatch{cfg: h, invKick: make(chan struct{}, 1), guestKick: make(chan struct{}, 1)}
 		w.sig.Host = h.Name
 		w.sig.Guests.Configured = cfg.Recovery.PartitionPolicy == config.PartitionWaitForGuests
-		if h.BMC.Type == config.BMCRedfish {
-			creds, err := redfish.ReadCredentials(h.BMC.CredentialsFile)
-			if err != nil {
-				db.Close()
-				return nil, fmt.Errorf("daemon: host %s: bmc.credentials_file: %w", h.Name, err)
-			}
-			w.bmc, err = redfish.New(h.BMC.Endpoint, h.BMC.SystemID, creds, h.BMC.Insecure, cfg.Timings.BMCTimeout.D())
-			if err != nil {
-				db.Close()
-				return nil, fmt.Errorf("daemon: host %s: bmc: %w", h.Name, err)
-			}
+		bmc, err := newBMCSource(h, cfg.Timings.BMCTimeout.D())
+		if err != nil {
+			db.Close()
+			return nil, fmt.Errorf("daemon: host %s: %w", h.Name, err)
+		}
+		if bmc != nil {
+			w.bmc = bmc
 			w.sig.BMC.Configured = true
 		}
 		w.sig.Lease.Configured = cfg.LeaseDir != ""
-		ladder, err := fence.FromConfig(h.Name, h.BMC, cfg.Recovery.FenceTimeout.D())
+		ladder, err := fence.FromHost(h, cfg.Recovery.FenceTimeout.D())
 		if err != nil {
 			db.Close()
 			return nil, fmt.Errorf("daemon: host %s: fencing: %w", h.Name, err)
@@ -239,6 +238,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		Ladder:        ladder,
 		BandwidthMiBs: mc.BandwidthMiBs,
 		CopyStorage:   mc.CopyStorage,
+		TLS:           mc.TLS,
 		Migrate:       d.migrate,
 		Journal:       d.journal,
 		Now:           d.now,

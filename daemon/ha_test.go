@@ -64,19 +64,8 @@ func startHADaemon(t *testing.T, cfg config.Config, f *fleet.Fleet, name string)
 		_ = srv.Close()
 	}
 	t.Cleanup(hd.stop)
-	waitFor(t, name+" ready", d.ready.Load)
+	waitFor(t, 30*time.Second, name+" ready", d.ready.Load)
 	return hd
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for: %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 func (h *haDaemon) status(t *testing.T) api.StatusView {
@@ -98,9 +87,9 @@ func TestHATwoDaemonsOnEtcd(t *testing.T) {
 		Etcd: config.Etcd{Endpoints: []string{m.ClientURL}, Prefix: "/lifeboat/ha-test/", DialTimeout: config.Duration(2 * time.Second), SessionTTL: config.Duration(2 * time.Second)}}
 	f := fleet.New(1)
 	a := startHADaemon(t, cfg, f, "a")
-	waitFor(t, "a leads", func() bool { return a.status(t).Controller.Acting })
+	waitFor(t, 30*time.Second, "a leads", func() bool { return a.status(t).Controller.Acting })
 	b := startHADaemon(t, cfg, f, "b")
-	waitFor(t, "b follows a, and both are peers", func() bool {
+	waitFor(t, 30*time.Second, "b follows a, and both are peers", func() bool {
 		c := b.status(t).Controller
 		return c.Leader == "a" && len(c.Peers) == 2
 	})
@@ -162,7 +151,7 @@ func TestHATwoDaemonsOnEtcd(t *testing.T) {
 	}
 	// a stops; b takes over in a later term.
 	a.stop()
-	waitFor(t, "b leads", func() bool { return b.status(t).Controller.Acting })
+	waitFor(t, 30*time.Second, "b leads", func() bool { return b.status(t).Controller.Acting })
 	if st := b.status(t).Controller; st.Role != "leader" || st.Term <= sa.Controller.Term || st.Leader != "b" {
 		t.Errorf("b after takeover: %+v", st)
 	}
@@ -181,9 +170,9 @@ func TestSingleDaemonsShareALock(t *testing.T) {
 	cfgB := fleetConfig(t.TempDir(), 2)
 	cfgB.LeaseDir = leases
 	a := startHADaemon(t, cfgA, f, "a")
-	waitFor(t, "a acts", func() bool { return a.status(t).Controller.Acting })
+	waitFor(t, 30*time.Second, "a acts", func() bool { return a.status(t).Controller.Acting })
 	b := startHADaemon(t, cfgB, f, "b")
-	waitFor(t, "b says who holds the lock", func() bool {
+	waitFor(t, 30*time.Second, "b says who holds the lock", func() bool {
 		return strings.Contains(b.status(t).Controller.Why, "another lifeboat daemon (a, pid")
 	})
 	if sb := b.status(t); sb.Leader || sb.Controller.Role != "single" || sb.Controller.Leader != "a" {
@@ -199,5 +188,5 @@ func TestSingleDaemonsShareALock(t *testing.T) {
 		t.Errorf("lifeboat_store_errors_total on b = %v, want 1", got)
 	}
 	a.stop()
-	waitFor(t, "b acts", func() bool { return b.status(t).Controller.Acting })
+	waitFor(t, 30*time.Second, "b acts", func() bool { return b.status(t).Controller.Acting })
 }

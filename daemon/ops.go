@@ -304,6 +304,7 @@ func (d *Daemon) drainLoop(ctx context.Context) {
 	defer t.Stop()
 	complete := map[string]bool{}
 	evacuating := map[string]bool{} // hosts whose evacuation started, for its notifications
+	retries := newDrainRetries()
 	for {
 		select {
 		case <-ctx.Done():
@@ -314,19 +315,25 @@ func (d *Daemon) drainLoop(ctx context.Context) {
 		d.mu.Lock()
 		snap := d.snapshot()
 		d.mu.Unlock()
-		d.evacuateOnce(ctx, snap, complete, evacuating)
+		retries.observe(d.engine.List())
+		d.evacuateOnce(ctx, snap, complete, evacuating, retries)
 	}
 }
 
 // evacuateOnce executes one pass of evacuations and drains.
-func (d *Daemon) evacuateOnce(ctx context.Context, snap policy.Snapshot, complete, evacuating map[string]bool) {
+// A VM whose migration keeps failing is retried with a backoff (retries), and the VMs that
+// cannot leave are listed, with the reason, in the host view.
+func (d *Daemon) evacuateOnce(ctx context.Context, snap policy.Snapshot, complete, evacuating map[string]bool, retries *drainRetries) {
 	if !d.leading() {
 		return // a follower watches; only the acting daemon moves VMs
 	}
 	evs := policy.Evacuations(snap)
 	active := map[string]bool{}
 	var notes []store.Entry
+	now := d.now()
+	stuck := map[string][]api.StuckVM{}
 	for _, ev := range evs {
+		stuck[ev.Host] = stuckVMs(snap, ev, retries)
 		active[ev.Host] = true
 		w := d.byName[ev.Host]
 		what := "drain of " + ev.Host
@@ -356,6 +363,13 @@ func (d *Daemon) evacuateOnce(ctx context.Context, snap policy.Snapshot, complet
 		}
 		if allowed {
 			for _, mv := range ev.Moves {
+				if rt, ok := retries.blocked(mv.UUID, now); ok {
+					// A migration that keeps failing is retried with a growing backoff, not every tick.
+					notes = append(notes, store.Entry{Kind: "decision", Host: ev.Host, VM: mv.VM, Reason: "migration_backoff",
+						Message: fmt.Sprintf("%s: %s cannot leave yet: its live migration failed %d time(s) in a row (%s); next try after %s",
+							what, mv.VM, rt.failures, rt.reason, drainBackoff(rt.failures))})
+					continue
+				}
 				purpose := migrate.PurposeEvacuation
 				if ev.Drain {
 					purpose = migrate.PurposeDrain
@@ -393,6 +407,9 @@ func (d *Daemon) evacuateOnce(ctx context.Context, snap policy.Snapshot, complet
 			d.mu.Unlock()
 		}
 	}
+	d.mu.Lock()
+	d.stuck = stuck
+	d.mu.Unlock()
 	for _, n := range dedupe(notes, d) {
 		d.journal(ctx, n)
 	}

@@ -8,12 +8,17 @@ import (
 	"github.com/lifeboat-ha/lifeboat/redfish"
 )
 
-// FromConfig builds the ladder for host from its BMC configuration: one method today (the
-// ladder takes a list, so more BMC entries per host can be added later). Type none, or no type,
+// FromConfig builds a one-rung ladder for host from one BMC entry. Type none, or no type,
 // gives an empty ladder, whose Fence fails with ErrAllFailed. timeout bounds each method (zero:
 // DefaultTimeout).
 func FromConfig(host string, b config.BMC, timeout time.Duration) (Ladder, error) {
 	return fromBMCs(host, []config.BMC{b}, timeout)
+}
+
+// FromHost builds the host's ladder: its fence entries in order, or its BMC as the one rung
+// (config.Host.FenceLadder).
+func FromHost(h config.Host, timeout time.Duration) (Ladder, error) {
+	return fromBMCs(h.Name, h.FenceLadder(), timeout)
 }
 
 // fromBMCs builds a ladder with one method per BMC entry, in order.
@@ -22,7 +27,7 @@ func fromBMCs(host string, bmcs []config.BMC, timeout time.Duration) (Ladder, er
 	for i, b := range bmcs {
 		m, err := methodFor(b)
 		if err != nil {
-			return Ladder{}, fmt.Errorf("fence: host %s: bmc %d: %w", host, i, err)
+			return Ladder{}, fmt.Errorf("fence: host %s: rung %d (%s): %w", host, i, b.Type, err)
 		}
 		if m != nil {
 			l.Methods = append(l.Methods, m)
@@ -45,7 +50,7 @@ func methodFor(b config.BMC) (Method, error) {
 	case config.BMCIPMI:
 		return NewIPMI(b.Endpoint, b.CredentialsFile)
 	case config.BMCExec:
-		return NewExec(b.Endpoint, b.CredentialsFile, b.Options)
+		return NewExec(b.AgentPath(), b.CredentialsFile, b.Options)
 	}
 	return nil, fmt.Errorf("unknown BMC type %q", b.Type)
 }

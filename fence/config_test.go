@@ -55,3 +55,34 @@ func TestFromConfig(t *testing.T) {
 		t.Fatalf("none: %v", err)
 	}
 }
+
+// TestFromHostBuildsTheLadderInOrder: hosts[].fence gives one method per rung, in order; without
+// it the bmc entry is the only rung.
+func TestFromHostBuildsTheLadderInOrder(t *testing.T) {
+	creds := writeCreds(t, testUser, testPass)
+	h := config.Host{Name: "h1", BMC: config.BMC{Type: config.BMCRedfish, Endpoint: "https://10.0.0.1", CredentialsFile: creds},
+		Fence: []config.BMC{
+			{Type: config.BMCIPMI, Endpoint: "10.0.0.2", CredentialsFile: creds},
+			{Type: config.BMCExec, Agent: "fence_apc_snmp", CredentialsFile: creds, Options: map[string]string{"ip": "pdu1"}},
+			{Type: config.BMCRedfish, Endpoint: "https://10.0.0.1", CredentialsFile: creds},
+		}}
+	l, err := FromHost(h, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, m := range l.Methods {
+		names = append(names, m.Name())
+	}
+	if got := strings.Join(names, " "); got != "ipmi exec:fence_apc_snmp redfish" {
+		t.Errorf("ladder %s", got)
+	}
+	h.Fence = nil
+	if l, err := FromHost(h, time.Second); err != nil || len(l.Methods) != 1 || l.Methods[0].Name() != "redfish" {
+		t.Errorf("bmc as the one rung: %v %v", l.Methods, err)
+	}
+	h.Fence = []config.BMC{{Type: config.BMCIPMI, Endpoint: "10.0.0.2", CredentialsFile: "/nonexistent"}}
+	if _, err := FromHost(h, time.Second); err == nil || !strings.Contains(err.Error(), "rung 0 (ipmi)") {
+		t.Errorf("a rung that cannot be built: %v", err)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/lifeboat-ha/lifeboat/config"
 	"github.com/lifeboat-ha/lifeboat/redfish"
 )
 
@@ -20,7 +21,7 @@ const (
 
 // reservedOptions are the stdin keys the method sets itself; credentials never come from the
 // configuration.
-var reservedOptions = []string{"action", "username", "login", "password", "passwd"}
+var reservedOptions = config.ExecReservedOptions
 
 // execMethod fences through a ClusterLabs fence agent (fence_redfish, fence_ipmilan, ...).
 type execMethod struct {

@@ -57,6 +57,8 @@ type MigrationSpec struct {
 	PostCopy bool
 	// CopyStorage copies non-shared disks along with memory (MIGRATE_NON_SHARED_DISK).
 	CopyStorage bool
+	// TLS encrypts the migration stream (MIGRATE_TLS; the hosts need QEMU TLS certificates).
+	TLS bool
 	// PollInterval is the time between progress samples. Default 500 ms.
 	PollInterval time.Duration
 }
@@ -150,6 +152,9 @@ func migrationFlags(s MigrationSpec) libvirt.DomainMigrateFlags {
 	}
 	if s.CopyStorage {
 		f |= libvirt.MIGRATE_NON_SHARED_DISK
+	}
+	if s.TLS {
+		f |= libvirt.MIGRATE_TLS
 	}
 	return f
 }

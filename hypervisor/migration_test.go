@@ -36,8 +36,8 @@ func TestMigrationFlagsAndParams(t *testing.T) {
 	if f := migrationFlags(MigrationSpec{}); f != base {
 		t.Errorf("plain flags %#x, want %#x", f, base)
 	}
-	all := base | libvirt.MIGRATE_AUTO_CONVERGE | libvirt.MIGRATE_POSTCOPY | libvirt.MIGRATE_NON_SHARED_DISK
-	if f := migrationFlags(MigrationSpec{AutoConverge: true, PostCopy: true, CopyStorage: true}); f != all {
+	all := base | libvirt.MIGRATE_AUTO_CONVERGE | libvirt.MIGRATE_POSTCOPY | libvirt.MIGRATE_NON_SHARED_DISK | libvirt.MIGRATE_TLS
+	if f := migrationFlags(MigrationSpec{AutoConverge: true, PostCopy: true, CopyStorage: true, TLS: true}); f != all {
 		t.Errorf("all flags %#x, want %#x", f, all)
 	}
 	if p := migrationParams(MigrationSpec{}); p.BandwidthSet {

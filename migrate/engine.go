@@ -39,7 +39,9 @@ type Options struct {
 	BandwidthMiBs uint64
 	// CopyStorage copies non-shared disks along with memory.
 	CopyStorage bool
-	Migrate     MigrateFunc
+	// TLS encrypts the migration stream (the hosts need QEMU TLS certificates).
+	TLS     bool
+	Migrate MigrateFunc
 	// Journal records each migration's start and end.
 	Journal func(ctx context.Context, e store.Entry)
 	Now     func() time.Time
@@ -265,7 +267,7 @@ func (e *Engine) run(ctx context.Context, en *entry, req Request) {
 	}
 	spec := hypervisor.MigrationSpec{SourceURI: req.FromURI, DestURI: req.ToURI, UUID: req.UUID,
 		BandwidthMiBs: bandwidth, MaxDowntime: ladder.Downtimes[0], PostCopy: ladder.PostCopy,
-		CopyStorage: e.opts.CopyStorage}
+		CopyStorage: e.opts.CopyStorage, TLS: e.opts.TLS}
 	res, err := e.opts.Migrate(ctx, spec, ctl)
 	e.finish(ctx, en, res, err)
 }

@@ -18,6 +18,18 @@ import (
 // ErrBadAnswer means the BMC answered, but not with what Redfish promises.
 var ErrBadAnswer = errors.New("unexpected BMC answer")
 
+// ErrUnauthorized means the BMC refused the credentials (HTTP 401 or 403).
+var ErrUnauthorized = errors.New("the BMC refused the credentials")
+
+// authErr marks a refusal of the credentials with ErrUnauthorized.
+func authErr(err error) error {
+	var re *schemas.Error
+	if errors.As(err, &re) && (re.HTTPReturnedStatusCode == 401 || re.HTTPReturnedStatusCode == 403) {
+		return fmt.Errorf("%w (HTTP %d)", ErrUnauthorized, re.HTTPReturnedStatusCode)
+	}
+	return err
+}
+
 // Client reaches one host's BMC.
 type Client struct {
 	endpoint string
@@ -61,10 +73,17 @@ func (c *Client) system(ctx context.Context) (*gofish.APIClient, *schemas.Comput
 		return nil, nil, fmt.Errorf("redfish: %s: %w: the answer is not Redfish JSON (%w)", c.endpoint, ErrBadAnswer, err)
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("redfish: %s: %w", c.endpoint, err)
+		return nil, nil, fmt.Errorf("redfish: %s: %w", c.endpoint, authErr(err))
 	}
 	systems, err := api.GetService().Systems()
 	if err != nil {
+		// The collection's error hides the HTTP status: ask once more, plainly, to tell a refusal
+		// of the credentials from other failures.
+		if resp, gerr := api.Get(api.GetService().ODataID + "/Systems"); gerr != nil {
+			err = authErr(gerr)
+		} else {
+			resp.Body.Close()
+		}
 		api.Logout()
 		return nil, nil, fmt.Errorf("redfish: %s: list systems: %w", c.endpoint, err)
 	}

@@ -2,6 +2,7 @@ package redfish
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -88,8 +89,8 @@ func TestDeadBMCTimesOut(t *testing.T) {
 func TestWrongPasswordAndSystem(t *testing.T) {
 	s, _ := startBMC(t)
 	c, _ := New(s.URL(), "h1", Credentials{"admin", "nope"}, true, time.Second)
-	if _, err := c.Status(context.Background()); err == nil {
-		t.Fatal("wrong password accepted")
+	if _, err := c.Status(context.Background()); !errors.Is(err, ErrUnauthorized) {
+		t.Fatalf("wrong password: %v, want ErrUnauthorized", err)
 	}
 	c, _ = New(s.URL(), "h7", Credentials{"admin", "pw"}, true, time.Second)
 	if _, err := c.Status(context.Background()); err == nil || !strings.Contains(err.Error(), `no system "h7"`) {

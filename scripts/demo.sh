@@ -32,7 +32,7 @@ watch_hosts() {
     printf '\n[%s]\n' "$(date +%T)"
     out=$(lb hosts)
     echo "$out"
-    if [ -n "${2:-}" ] && echo "$out" | grep -Eq "$2"; then return 0; fi
+    if [ -n "${2:-}" ] && grep -E "$2" <<<"$out" >/dev/null; then return 0; fi
     sleep 1
   done
   [ -z "${2:-}" ]
@@ -79,7 +79,7 @@ say "lifeboat explain host h2"
 lb explain host h2
 
 say "recovery: h2 fenced through its BMC (power off verified), its VMs restarted on other hosts"
-for _ in $(seq 1 30); do lb recoveries | grep -Eq 'queued|restarting' || break; sleep 0.5; done
+for _ in $(seq 1 30); do lb recoveries | grep -E 'queued|restarting' >/dev/null || break; sleep 0.5; done
 lb recoveries
 echo
 lb vms
@@ -105,7 +105,7 @@ say "degradation: h3's BMC reports health Critical; h3 is emptied by live migrat
 watch_hosts 15 '^h3 +degraded' || true
 for _ in $(seq 1 60); do lb vms | awk '$2=="h3"{found=1} END{exit found}' && break; sleep 0.5; done
 lb vms
-lb explain host h3 | head -20
+lb explain host h3 | sed -n 1,20p   # sed reads to the end: no SIGPIPE (exit 141) under pipefail
 say "h3 repaired: healthy once its health stays clear for health.clear_after, then its VMs come home"
 "$LIFEBOAT" lab fault --dir "$DIR" h3 repair
 watch_hosts 20 '^h3 +healthy' >/dev/null || true

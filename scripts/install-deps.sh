@@ -13,6 +13,7 @@ PKGS=(
   prometheus-alertmanager
   etcd-server
   ca-certificates curl gcc pkg-config procps util-linux
+  systemd dpkg
 )
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -109,13 +110,26 @@ func waitLibvirtd(ctx context.Context, h *hostState) error {
 }
 
 // killHost is a hard power loss: SIGKILL to every process in the host's namespaces, thawing them
-// first if frozen, then waiting until they are gone.
+// first if frozen, then waiting until they are gone: every process seen in the namespace, and
+// each one first seen (libvirtd, virtlockd, QEMU) until its last thread has exited, within
+// killWait. A process that outlives that bound is named in the error.
 func killHost(ctx context.Context, h *hostState) error {
 	ino, err := netnsInode(h.NetNS)
 	if err != nil {
 		return err
 	}
+	ctx, cancel := context.WithTimeout(ctx, killWait)
+	defer cancel()
+	seen := map[int]killed{}
+	note := func(ps []proc) {
+		for _, p := range ps {
+			if _, ok := seen[p.PID]; !ok {
+				seen[p.PID] = killed{comm: p.Comm, start: processStart(p.PID)}
+			}
+		}
+	}
 	procs := processesIn(ino)
+	note(procs)
 	for _, p := range procs {
 		_ = syscall.Kill(p.PID, syscall.SIGKILL)
 	}
@@ -125,22 +139,40 @@ func killHost(ctx context.Context, h *hostState) error {
 		}
 	}
 	for {
-		left := 0
-		for _, p := range processesIn(ino) {
+		var left []string
+		scan := processesIn(ino)
+		note(scan)
+		for _, p := range scan {
 			if alive(p.PID) {
-				left++
 				_ = syscall.Kill(p.PID, syscall.SIGKILL)
 			}
 		}
-		if left == 0 {
+		for pid, k := range seen {
+			// The same pid with the same start time is the same process (not a reused pid).
+			if alive(pid) && processStart(pid).Equal(k.start) {
+				left = append(left, fmt.Sprintf("%s (pid %d)", k.comm, pid))
+			}
+		}
+		if len(left) == 0 {
 			return nil
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("testenv: host %s: %d processes survived SIGKILL: %w", h.Name, left, ctx.Err())
+			sort.Strings(left)
+			return fmt.Errorf("testenv: host %s: still running after SIGKILL and %s: %s: %w", h.Name, killWait, strings.Join(left, ", "), ctx.Err())
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+}
+
+// killWait bounds how long killHost waits for a host's processes to exit.
+const killWait = 30 * time.Second
+
+// killed is a process killHost waits for: its name and its start time, which tells it apart from
+// a later process that reuses its pid.
+type killed struct {
+	comm  string
+	start time.Time
 }
 
 // pidFromFile reads a pid file and checks that the process is alive, is the expected program

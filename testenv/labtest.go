@@ -3,9 +3,11 @@ package testenv
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -109,6 +111,48 @@ func Leftovers(name, dir string) []string {
 	}
 	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
 		out = append(out, "lab directory "+dir)
+	}
+	return out
+}
+
+// LabProcess is one process a lab started (a host's libvirtd or virtlockd), told apart from a
+// later process reusing its pid by its start time.
+type LabProcess struct {
+	Host  string
+	Comm  string
+	PID   int
+	Start time.Time
+}
+
+// Alive reports whether the process still runs (any thread not a zombie) and is the same one.
+func (p LabProcess) Alive() bool { return alive(p.PID) && processStart(p.PID).Equal(p.Start) }
+
+// String names the process for test messages.
+func (p LabProcess) String() string {
+	return fmt.Sprintf("%s of host %s (pid %d)", p.Comm, p.Host, p.PID)
+}
+
+// LabDaemons lists the libvirtd and virtlockd processes running for the lab in dir, from their
+// pid files, so that a test can check they are gone after `lab down`.
+func LabDaemons(dir string) []LabProcess {
+	var out []LabProcess
+	hosts, _ := os.ReadDir(filepath.Join(dir, "hosts"))
+	for _, h := range hosts {
+		for _, comm := range []string{"libvirtd", "virtlockd"} {
+			b, err := os.ReadFile(filepath.Join(dir, "hosts", h.Name(), "run", comm+".pid"))
+			if err != nil {
+				continue
+			}
+			pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+			if err != nil || !alive(pid) {
+				continue
+			}
+			c, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+			if strings.TrimSpace(string(c)) != comm {
+				continue
+			}
+			out = append(out, LabProcess{Host: h.Name(), Comm: comm, PID: pid, Start: processStart(pid)})
+		}
 	}
 	return out
 }

@@ -39,8 +39,7 @@ func processesIn(ino uint64) []proc {
 			continue
 		}
 		base := filepath.Join("/proc", e.Name())
-		link, err := os.Readlink(filepath.Join(base, "ns", "net"))
-		if err != nil || link != want {
+		if !inNetNS(base, want) {
 			continue
 		}
 		comm, _ := os.ReadFile(filepath.Join(base, "comm"))
@@ -52,6 +51,23 @@ func processesIn(ino uint64) []proc {
 		out = append(out, proc{PID: pid, Comm: strings.TrimSpace(string(comm)), Cmdline: args})
 	}
 	return out
+}
+
+// inNetNS reports whether the process at base (/proc/PID) runs in the network namespace want
+// ("net:[INODE]"). Once a killed multi-threaded process's main thread has exited, its own ns links
+// are gone while other threads still run and hold its sockets: those threads' links are read too,
+// so such a process is still seen (and waited for) until its last thread is gone.
+func inNetNS(base, want string) bool {
+	if link, err := os.Readlink(filepath.Join(base, "ns", "net")); err == nil {
+		return link == want
+	}
+	tasks, _ := os.ReadDir(filepath.Join(base, "task"))
+	for _, t := range tasks {
+		if link, err := os.Readlink(filepath.Join(base, "task", t.Name(), "ns", "net")); err == nil && link == want {
+			return true
+		}
+	}
+	return false
 }
 
 // qemuGuestName returns the guest name of a QEMU process from its -name argument.

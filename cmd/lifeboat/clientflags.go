@@ -33,7 +33,7 @@ func addClientFlags(cmd *cobra.Command) *clientFlags {
 	f := &clientFlags{}
 	pf := cmd.PersistentFlags()
 	pf.StringVar(&f.server, "server", "", "URL of the daemon's API (default $"+envServer+", else http:// and api.listen of --config, else "+api.DefaultServer+")")
-	pf.StringVar(&f.config, "config", "", "daemon configuration file to take api.listen and api.token_file from (default $"+envConfig+")")
+	pf.StringVar(&f.config, "config", "", "daemon configuration file to take api.listen and api.token_file from (default $"+envConfig+", else "+config.DefaultPath+" if it exists)")
 	pf.StringVar(&f.tokenFile, "token-file", "", "file holding the API's bearer token (default: the token in $"+envToken+", else the config's api.token_file)")
 	return f
 }
@@ -41,10 +41,7 @@ func addClientFlags(cmd *cobra.Command) *clientFlags {
 // client returns an API client for the daemon the flags, the environment or the configuration
 // name. Errors say which of them was at fault.
 func (f *clientFlags) client() (*api.Client, error) {
-	cfgPath, cfgSrc := f.config, "--config"
-	if cfgPath == "" {
-		cfgPath, cfgSrc = os.Getenv(envConfig), envConfig
-	}
+	cfgPath, cfgSrc := configPath(f.config)
 	var cfg *config.Config
 	loadConfig := func() (*config.Config, error) {
 		if cfg == nil {

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -40,22 +39,37 @@ loses its etcd session stops acting at once. With the embedded store (bbolt) the
 pointed at the same cluster waits and says who holds it. 'lifeboat status' shows the role.
 
 Settings are layered: defaults, then the YAML file, then these flags; then they are validated and
-every error names the field at fault. 'lifeboat lab up' writes a file that works as it is.`,
-		Example: "  lifeboat daemon --config /tmp/lab/lifeboat.yaml",
+every error names the field at fault ('lifeboat config check' does the same without starting).
+The file is --config, else $LIFEBOAT_CONFIG, else ` + config.DefaultPath + ` (where the package
+installs it). 'lifeboat lab up' writes a file that works as it is.
+
+SIGHUP ('systemctl reload lifeboat') reads the file again and validates it: an invalid file is
+logged field by field; a valid one is compared with the running configuration and each changed
+section is logged as needing a restart. The running daemon keeps the configuration it started
+with until it is restarted.`,
+		Example: "  lifeboat daemon --config /tmp/lab/lifeboat.yaml\n  lifeboat daemon          # reads " + config.DefaultPath,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if cfgPath == "" {
-				return errors.New("--config is required")
-			}
-			cfg, err := config.Read(cfgPath)
+			cfgPath, err := requireConfigPath(cfgPath)
 			if err != nil {
 				return err
 			}
-			if listen != "" {
-				cfg.API.Listen = listen
+			read := func() (config.Config, error) {
+				cfg, err := config.Read(cfgPath)
+				if err != nil {
+					return config.Config{}, err
+				}
+				if listen != "" {
+					cfg.API.Listen = listen
+				}
+				if storePath != "" {
+					cfg.Store.Path = storePath
+				}
+				return cfg, nil
 			}
-			if storePath != "" {
-				cfg.Store.Path = storePath
+			cfg, err := read()
+			if err != nil {
+				return err
 			}
 			if err := cfg.Validate(); err != nil {
 				return fmt.Errorf("config %s: %w", cfgPath, err)
@@ -64,11 +78,12 @@ every error names the field at fault. 'lifeboat lab up' writes a file that works
 			if err != nil {
 				return err
 			}
+			go watchReload(cmd.Context(), cfg, cfgPath, read, log)
 			return runDaemon(cmd.Context(), cfg, name, log)
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&cfgPath, "config", os.Getenv("LIFEBOAT_CONFIG"), "daemon configuration file (YAML); env LIFEBOAT_CONFIG")
+	f.StringVar(&cfgPath, "config", "", "daemon configuration file (YAML) (default $LIFEBOAT_CONFIG, else "+config.DefaultPath+")")
 	f.StringVar(&listen, "listen", "", "API listen address HOST:PORT (overrides api.listen)")
 	f.StringVar(&storePath, "store", "", "embedded store file (overrides store.path)")
 	f.StringVar(&name, "name", "", "this daemon's name among the cluster's daemons (default: the hostname)")

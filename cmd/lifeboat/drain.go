@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -12,6 +14,7 @@ import (
 // newDrainCmd empties a host for maintenance through the daemon.
 func newDrainCmd() *cobra.Command {
 	var dryRun, detach bool
+	var timeout time.Duration
 	var cf *clientFlags
 	cmd := &cobra.Command{
 		Use:   "drain HOST",
@@ -19,7 +22,13 @@ func newDrainCmd() *cobra.Command {
 		Long: `Put a host in maintenance (no new placements) and live-migrate every VM off it, within the
 concurrency budgets (per host out and in, cluster-wide). The command shows each VM's progress and a
 final report unless --detach; --dry-run prints the plan and changes nothing. The drain is durable:
-a restarted daemon carries on with it. 'lifeboat undrain HOST' ends the maintenance.`,
+a restarted daemon carries on with it. 'lifeboat undrain HOST' ends the maintenance.
+
+A VM that cannot leave is named with the reason: no host can take it, or its live migration
+failed (the daemon retries it with a growing backoff, from 5 s up to 5 min, instead of every
+second). The command waits until the host is empty; it stops with an error, and exit status 1,
+once every VM left is hopeless (no host can take it, or its migration failed 3 times in a row),
+or after --timeout. The drain itself goes on in the daemon either way.`,
 		Example: "  lifeboat drain h1 --dry-run\n  lifeboat drain h1",
 		Args:    oneArg("HOST", "; 'lifeboat hosts' lists the hosts"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -46,17 +55,25 @@ a restarted daemon carries on with it. 'lifeboat undrain HOST' ends the maintena
 			if detach || len(res.Plan) == 0 {
 				return nil
 			}
-			return followDrain(cmd, c, res)
+			return followDrain(cmd, c, res, timeout)
 		},
 	}
 	cf = addClientFlags(cmd)
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the plan and change nothing")
 	cmd.Flags().BoolVar(&detach, "detach", false, "return once the drain has started")
+	cmd.Flags().DurationVar(&timeout, "timeout", 0, "stop waiting after this long (0: until the host is empty or no VM left can move); the drain goes on")
 	return cmd
 }
 
-// followDrain prints the drain's migrations as they progress until the host is empty, then a report.
-func followDrain(cmd *cobra.Command, c *api.Client, res api.DrainResult) error {
+// errDrainUnfinished is returned when a drain cannot finish (every VM left is stuck) or the
+// wait timed out; the drain itself goes on in the daemon.
+var errDrainUnfinished = errors.New("drain not finished")
+
+// followDrain prints the drain's migrations as they progress until the host is empty, then a
+// report. It names each VM that cannot leave, and why, as the daemon reports it; it stops waiting
+// when every VM left is hopeless (no host can take it, or its migration keeps failing) or after
+// timeout (0: no limit), with an error that says which VMs stay and why.
+func followDrain(cmd *cobra.Command, c *api.Client, res api.DrainResult, timeout time.Duration) error {
 	ctx, w := cmd.Context(), cmd.OutOrStdout()
 	want := map[string]bool{}
 	for _, mv := range res.Plan {
@@ -64,6 +81,7 @@ func followDrain(cmd *cobra.Command, c *api.Client, res api.DrainResult) error {
 	}
 	start := time.Now()
 	seen := map[string]string{}
+	said := map[string]string{}
 	for {
 		ms, err := c.Migrations(ctx)
 		if err != nil {
@@ -82,12 +100,40 @@ func followDrain(cmd *cobra.Command, c *api.Client, res api.DrainResult) error {
 		if err != nil {
 			return apiError(err)
 		}
-		for _, h := range hosts {
-			if h.Name == res.Host && len(h.VMs) == 0 {
-				fmt.Fprintf(w, "\n%s drained in %s\n", res.Host, time.Since(start).Round(100*time.Millisecond))
-				printDrainReport(cmd, ms, want, res.Host, start)
-				return nil
+		var host *api.HostView
+		for i := range hosts {
+			if hosts[i].Name == res.Host {
+				host = &hosts[i]
 			}
+		}
+		if host == nil {
+			return fmt.Errorf("host %s is gone from the daemon's view", res.Host)
+		}
+		if len(host.VMs) == 0 {
+			fmt.Fprintf(w, "\n%s drained in %s\n", res.Host, time.Since(start).Round(100*time.Millisecond))
+			printDrainReport(cmd, ms, want, res.Host, start)
+			return nil
+		}
+		for _, sv := range host.Stuck {
+			if said[sv.VM] != sv.Reason {
+				said[sv.VM] = sv.Reason
+				if sv.Failures > 0 {
+					fmt.Fprintf(w, "%s cannot leave %s: %s%s\n", sv.VM, res.Host, sv.Reason, retryNote(sv))
+				} else { // the daemon's sentence names the VM and why it stays
+					fmt.Fprintln(w, sv.Reason)
+				}
+			}
+		}
+		if hopeless(host) {
+			return fmt.Errorf("%w: %s still runs %s, and none of them can leave:\n%s\n%s stays in maintenance; 'lifeboat undrain %s' ends it",
+				errDrainUnfinished, res.Host, strings.Join(host.VMs, ", "), stuckList(host.Stuck), res.Host, res.Host)
+		}
+		if timeout > 0 && time.Since(start) >= timeout {
+			why := ""
+			if len(host.Stuck) > 0 {
+				why = ":\n" + stuckList(host.Stuck)
+			}
+			return fmt.Errorf("%w after --timeout %s: %s still runs %s%s\nthe drain goes on in the daemon", errDrainUnfinished, timeout, res.Host, strings.Join(host.VMs, ", "), why)
 		}
 		select {
 		case <-ctx.Done():
@@ -95,6 +141,43 @@ func followDrain(cmd *cobra.Command, c *api.Client, res api.DrainResult) error {
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
+}
+
+// hopeless reports whether every VM still on the host is stuck for good: no host can take it, or
+// its migration has failed again and again.
+func hopeless(h *api.HostView) bool {
+	stuck := map[string]bool{}
+	for _, sv := range h.Stuck {
+		if sv.Hopeless {
+			stuck[sv.VM] = true
+		}
+	}
+	for _, vm := range h.VMs {
+		if !stuck[vm] {
+			return false
+		}
+	}
+	return len(h.VMs) > 0
+}
+
+// stuckList is one indented line per stuck VM.
+func stuckList(ss []api.StuckVM) string {
+	var b strings.Builder
+	for i, sv := range ss {
+		if i > 0 {
+			b.WriteString("\n")
+		}
+		fmt.Fprintf(&b, "  %s: %s%s", sv.VM, sv.Reason, retryNote(sv))
+	}
+	return b.String()
+}
+
+// retryNote says when the daemon tries a stuck VM again.
+func retryNote(sv api.StuckVM) string {
+	if sv.RetryAt.IsZero() {
+		return ""
+	}
+	return "; the daemon tries again at " + sv.RetryAt.Local().Format("15:04:05")
 }
 
 // printDrainReport prints each VM's migration outcome.

@@ -105,8 +105,17 @@ func TestLabCLI(t *testing.T) {
 		t.Errorf("h1 after power-off: %v", h)
 	}
 
+	daemons := testenv.LabDaemons(dir)
+	if len(daemons) != 4 { // h2 and h3 (frozen, BMC down) still run libvirtd and virtlockd
+		t.Errorf("want the libvirtd and virtlockd of h2 and h3 before lab down, got %v", daemons)
+	}
 	if out, err := runCLI(ctx, "lab", "down", "--dir", dir); err != nil {
 		t.Fatalf("lab down: %v\n%s", err, out)
+	}
+	for _, p := range daemons {
+		if p.Alive() {
+			t.Errorf("lab down returned while %s still runs", p)
+		}
 	}
 	if left := testenv.Leftovers(name, dir); len(left) > 0 {
 		t.Errorf("lab down left: %v", left)

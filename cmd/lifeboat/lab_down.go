@@ -19,7 +19,9 @@ func newLabDownCmd() *cobra.Command {
 		Use:   "down",
 		Short: "Remove a lab and everything it made",
 		Long: `Remove a lab and everything it made: its processes, mounts, loop devices, network
-namespaces, bridges and files. It works even when the lab process has died.`,
+namespaces, bridges and files. It returns only once every host's processes (libvirtd, virtlockd,
+QEMU) have exited, and names any that outlive SIGKILL by 30 s. It works even when the lab process
+has died.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -36,6 +38,9 @@ namespaces, bridges and files. It works even when the lab process has died.`,
 				deadline := time.Now().Add(2 * time.Minute)
 				for processExists(pid) && time.Now().Before(deadline) {
 					time.Sleep(100 * time.Millisecond)
+				}
+				if processExists(pid) {
+					fmt.Fprintf(cmd.ErrOrStderr(), "lab process (pid %d) did not exit within 2m; removing the lab without it\n", pid)
 				}
 			}
 			// Whatever the lab process left (or all of it, if it had died) goes now.

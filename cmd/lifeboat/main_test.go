@@ -15,6 +15,8 @@ func TestMain(m *testing.M) {
 		main()
 		os.Exit(0)
 	}
+	// Hermetic: a configuration installed on this machine must not leak into the tests.
+	defaultConfigPath = "/nonexistent/lifeboat-test/lifeboat.yaml"
 	os.Exit(m.Run())
 }
 

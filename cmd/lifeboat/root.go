@@ -21,7 +21,7 @@ their VMs on standby hosts, and moves them home once the host has recovered.
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newLabCmd(), newDaemonCmd())
+	root.AddCommand(newLabCmd(), newDaemonCmd(), newConfigCmd(), newPreflightCmd(), newFenceCmd())
 	root.AddCommand(newStatusCmd(), newHostsCmd(), newVMsCmd(), newEventsCmd(), newExplainCmd(),
 		newSwitchoverCmd(), newDrainCmd(), newUndrainCmd(), newMigrationsCmd(), newCancelCmd(),
 		newRecoveriesCmd(), newHostCmd(), newPlansCmd(), newPlanCmd(), newApproveCmd(), newRejectCmd(), newSimulateCmd(),

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"maps"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lifeboat-ha/lifeboat/preflight"
+	"github.com/lifeboat-ha/lifeboat/testenv"
+)
+
+// TestLabPreflightFindsAWrongBMCPassword runs `lifeboat preflight` against a real lab: every check
+// passes; then h1's BMC credentials file gets a wrong password and h2's a loose mode, and exactly
+// those checks fail, by name, with hints.
+func TestLabPreflightFindsAWrongBMCPassword(t *testing.T) {
+	testenv.RequireLab(t)
+	t.Setenv("LIFEBOAT_TEST_AS_CLI", "1")
+	t.Setenv(envConfig, "")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	dir := filepath.Join(t.TempDir(), "lab")
+	t.Cleanup(func() {
+		if out, err := runCLI(context.Background(), "lab", "down", "--dir", dir); err != nil {
+			t.Errorf("lab down: %v\n%s", err, out)
+		}
+	})
+	if out, err := runCLI(ctx, "lab", "up", "--hosts", "2", "--standby", "1", "--vms", "2", "--guest", "bios", "--dir", dir); err != nil {
+		t.Fatalf("lab up: %v\n%s", err, out)
+	}
+	cfg := filepath.Join(dir, "lifeboat.yaml")
+	run := func() (preflight.Report, error) {
+		t.Helper()
+		start := time.Now()
+		out, err := runCLI(ctx, "preflight", "--config", cfg, "-o", "json")
+		var rep preflight.Report
+		if jerr := json.Unmarshal([]byte(out), &rep); jerr != nil {
+			t.Fatalf("preflight -o json is not JSON: %v\n%s", jerr, out)
+		}
+		t.Logf("preflight: %d checks in %s", len(rep.Checks), time.Since(start).Round(time.Millisecond))
+		return rep, err
+	}
+
+	rep, err := run()
+	if err != nil || !rep.OK {
+		t.Fatalf("preflight on a healthy lab: %v %+v", err, rep)
+	}
+	count := map[string]int{}
+	for _, c := range rep.Checks {
+		count[c.Name]++
+	}
+	// 3 hosts: 3 libvirt, 6 ordered pairs, 1 lease dir, 3 BMCs, 3 credentials files, 3 capacity.
+	if want := map[string]int{"libvirt": 3, "migration": 6, "leases": 1, "bmc": 3, "secret-file": 3, "capacity": 3}; !maps.Equal(count, want) {
+		t.Errorf("checks by name: %v, want %v", count, want)
+	}
+	for _, c := range rep.Checks {
+		if c.Name == "libvirt" && !regexp.MustCompile(`libvirt \d+\.\d+\.\d+, QEMU \d+\.\d+\.\d+`).MatchString(c.Detail) {
+			t.Errorf("libvirt check without versions: %+v", c)
+		}
+		if c.Name == "leases" && !strings.Contains(c.Detail, "the leases of all 2 running disks are visible, 2 held") {
+			t.Errorf("leases: %+v", c)
+		}
+	}
+
+	cred := filepath.Join(dir, "bmc", "h1.cred")
+	b, err := os.ReadFile(cred)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrong := regexp.MustCompile(`(?m)^password=.*$`).ReplaceAll(b, []byte("password=not-the-password"))
+	if err := os.WriteFile(cred, wrong, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Join(dir, "bmc", "h2.cred"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rep, err = run()
+	if !errors.Is(err, errPreflightFailed) || rep.OK {
+		t.Fatalf("preflight with a wrong BMC password: %v ok=%v", err, rep.OK)
+	}
+	var failed []string
+	for _, c := range rep.Checks {
+		if !c.OK {
+			failed = append(failed, c.Name+" "+c.Host)
+			if c.Hint == "" {
+				t.Errorf("failed check without a hint: %+v", c)
+			}
+		}
+		if c.Name == "bmc" && c.Host == "h1" && (!strings.Contains(c.Detail, "refused the credentials") || !strings.Contains(c.Hint, cred)) {
+			t.Errorf("h1's BMC check: %+v", c)
+		}
+	}
+	if got := strings.Join(failed, "; "); got != "bmc h1; secret-file hosts[1].bmc.credentials_file" {
+		t.Errorf("failed checks: %s", got)
+	}
+}
