@@ -5,7 +5,8 @@
 # host's power and shows the verdict change with its reason, the fence and the restart of its VMs
 # elsewhere, powers the host back on until it is healthy again and its VMs come home (failback),
 # degrades a host through its BMC so it is emptied by live migration and refilled once repaired,
-# and removes everything.
+# shows what-if and failover capacity, cuts a host's management link for 5 s (partitioned: its
+# guests answer, nothing is fenced or moved), and removes everything.
 # Run through `make demo`. Everything it makes is removed on exit, even after a failure; it only
 # ever stops processes it started, by their pid.
 set -euo pipefail
@@ -70,6 +71,11 @@ lb drain h3
 lb hosts
 lb undrain h3
 
+say "before anything fails: how many host failures can the cluster absorb, and what if h2 died now?"
+lb capacity
+echo
+lb whatif --fail h2
+
 say "power loss on h2 (every process of the host killed, its NIC dark); the daemon's view, live"
 t0=$(date +%s.%N)
 "$LIFEBOAT" lab fault --dir "$DIR" h2 power-off
@@ -110,6 +116,18 @@ say "h3 repaired: healthy once its health stays clear for health.clear_after, th
 "$LIFEBOAT" lab fault --dir "$DIR" h3 repair
 watch_hosts 20 '^h3 +healthy' >/dev/null || true
 if wait_home g3 h3 60; then lb vms; else echo "g3 has not come home yet"; lb vms; fi
+
+say "a 5 s management blip on h1: libvirt cut off, but its BMC and its guests answer; nothing is fenced or moved"
+lb vms > "$WORK/vms-before"
+"$LIFEBOAT" lab fault --dir "$DIR" h1 partition
+watch_hosts 8 '^h1 +partitioned' || true
+sleep 2
+"$LIFEBOAT" lab fault --dir "$DIR" h1 heal
+watch_hosts 40 '^h1 +healthy' >/dev/null || true
+lb hosts
+lb vms > "$WORK/vms-after"
+if diff -q "$WORK/vms-before" "$WORK/vms-after" >/dev/null; then echo "no VM moved"; else echo "VMs moved:"; diff "$WORK/vms-before" "$WORK/vms-after" || true; fi
+lb events --limit 200 | grep -E 'guests_alive|partitioned' | sed -n 1,4p
 
 say "the journal (lifeboat events), last entries"
 lb events --limit 15
