@@ -247,29 +247,6 @@ func (d *Daemon) finishPlanID(ctx context.Context, id string, state policy.PlanS
 	d.finishPlans(ctx, func(p *store.Plan) bool { return p.ID == id }, state, result)
 }
 
-// planNeeded reports whether a plan's situation still holds: its host still degraded (an
-// evacuation), still lost and unfenced (a recovery; always during a mass-failure freeze), or
-// still healthy (a failback). Caller holds d.mu.
-func (d *Daemon) planNeeded(p *store.Plan) bool {
-	w, ok := d.byName[p.Host]
-	if !ok {
-		return false
-	}
-	switch p.Kind {
-	case "evacuation":
-		return w.health.track.Degraded && w.verdict.State != policy.Failed && w.verdict.State != policy.Fenced
-	case "recovery":
-		if d.guards.Freeze.Frozen {
-			return true
-		}
-		s := w.verdict.State
-		return !d.guards.Fence(p.Host).Outcome.Off() && (s == policy.Failed || s == policy.Unreachable || s == policy.Suspect)
-	case "failback":
-		return w.verdict.State == policy.Healthy
-	}
-	return true
-}
-
 // planLoop expires plans nobody decided in time, lets a recovery past its deadline proceed,
 // and drops plans whose situation has passed.
 func (d *Daemon) planLoop(ctx context.Context) {
@@ -297,36 +274,48 @@ func (d *Daemon) plansOnce(ctx context.Context) {
 		proceeds bool
 	}
 	var changes []change
+	var stopped []*store.Plan
 	d.mu.Lock()
+	snap := d.snapshot()
 	for _, p := range d.plans.byID {
-		if p.State != policy.PlanPending {
+		needed := policy.PlanNeeded(snap, p.Kind, p.Host)
+		if policy.RunningPlanEnds(*p, needed) {
+			stopped = append(stopped, p)
 			continue
 		}
+		pc, ok := policy.PendingPlanChange(*p, needed, now)
+		if !ok {
+			continue
+		}
+		next := *p
+		next.State, next.DecidedBy, next.DecidedAt, next.DecisionReason = pc.State, pc.By, now, pc.Why
+		c := change{p: next, reason: "plan_expired", proceeds: pc.Proceeds}
 		switch {
-		case !p.Deadline.IsZero() && !now.Before(p.Deadline):
-			p.State, p.DecidedBy, p.DecidedAt, p.DecisionReason = policy.PlanApproved, "deadline", now, "no decision by the approval.recovery_deadline"
-			changes = append(changes, change{*p, "plan_deadline", fmt.Sprintf("plan %s proceeds WITHOUT approval: nobody decided within approval.recovery_deadline (%s) and the host has failed: %s",
-				p.ID, d.cfg.Approval.RecoveryDeadline, p.Summary), true})
-		case !now.Before(p.Expires):
-			p.State, p.DecidedBy, p.DecidedAt, p.DecisionReason = policy.PlanExpired, "ttl", now, "no decision within approval.ttl"
-			changes = append(changes, change{*p, "plan_expired", fmt.Sprintf("plan %s expired after %s without a decision; nothing moved: %s", p.ID, d.cfg.Approval.TTL, p.Summary), false})
-		case !d.planNeeded(p):
-			p.State, p.DecidedBy, p.DecidedAt, p.DecisionReason = policy.PlanExpired, "lifeboat", now, "no longer needed"
-			changes = append(changes, change{*p, "plan_expired", fmt.Sprintf("plan %s is no longer needed (%s is %s now); nothing moved: %s", p.ID, p.Host, d.stateOf(p.Host), p.Summary), false})
+		case pc.Proceeds:
+			c.reason = "plan_deadline"
+			c.msg = fmt.Sprintf("plan %s proceeds WITHOUT approval: nobody decided within approval.recovery_deadline (%s) and the host has failed: %s", p.ID, d.cfg.Approval.RecoveryDeadline, p.Summary)
+		case pc.By == "ttl":
+			c.msg = fmt.Sprintf("plan %s expired after %s without a decision; nothing moved: %s", p.ID, d.cfg.Approval.TTL, p.Summary)
+		default:
+			c.msg = fmt.Sprintf("plan %s is no longer needed (%s is %s now); nothing moved: %s", p.ID, p.Host, d.stateOf(p.Host), p.Summary)
 		}
-	}
-	var stopped []*store.Plan
-	for _, p := range d.plans.byID {
-		if p.State == policy.PlanRunning && (p.Kind == "evacuation" || p.Kind == "failback") && !d.planNeeded(p) {
-			stopped = append(stopped, p)
-		}
+		changes = append(changes, c)
 	}
 	d.mu.Unlock()
 	for _, p := range stopped {
 		d.finishPlanID(ctx, p.ID, policy.PlanDone, fmt.Sprintf("stopped: %s is %s now", p.Host, d.hostState(p.Host)))
 	}
 	for _, c := range changes {
-		_ = d.putPlan(ctx, c.p)
+		// The change holds only once it is stored: an approval by the deadline that cannot be
+		// recorded does not let the recovery run.
+		if err := d.putPlan(ctx, c.p); err != nil {
+			continue
+		}
+		d.mu.Lock()
+		if cur := d.plans.byID[c.p.ID]; cur != nil && cur.State == policy.PlanPending {
+			*cur = c.p
+		}
+		d.mu.Unlock()
 		d.journal(ctx, store.Entry{Kind: "decision", Host: c.p.Host, Reason: c.reason, Message: c.msg})
 		d.notify(notify.Notification{Kind: c.reason, At: now, Host: c.p.Host, Message: c.msg})
 		if c.proceeds {

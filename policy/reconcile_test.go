@@ -487,3 +487,41 @@ func TestEvacuations(t *testing.T) {
 		t.Errorf("drain with no room: %+v", drain)
 	}
 }
+
+func TestPlanLife(t *testing.T) {
+	now := t0.Add(time.Hour)
+	s := cluster([]string{"h1", "h2", "h3"}, "a@h1")
+	s.Hosts[0].Verdict.State = Degraded
+	lose(&s, "h2", Unreachable, now.Add(-5*time.Second))
+	if !PlanNeeded(s, PlanKindEvacuation, "h1") || PlanNeeded(s, PlanKindEvacuation, "h3") {
+		t.Error("an evacuation is needed while its host is degraded, only")
+	}
+	if !PlanNeeded(s, PlanKindRecovery, "h2") || PlanNeeded(s, PlanKindRecovery, "h3") {
+		t.Error("a recovery is needed while its host is lost, only")
+	}
+	fenced(&s, "h2", now)
+	if PlanNeeded(s, PlanKindRecovery, "h2") {
+		t.Error("a recovery of a host that is off is done")
+	}
+	if !PlanNeeded(s, PlanKindFailback, "h3") || PlanNeeded(s, PlanKindFailback, "nope") {
+		t.Error("a failback is needed while its home is healthy; an unknown host needs nothing")
+	}
+	p := Plan{ID: "p-1", Kind: PlanKindRecovery, State: PlanPending, Created: now.Add(-time.Minute), Expires: now.Add(time.Hour), Deadline: now.Add(-time.Second)}
+	if c, ok := PendingPlanChange(p, true, now); !ok || c.State != PlanApproved || !c.Proceeds || c.By != "deadline" {
+		t.Errorf("past its deadline a recovery proceeds: %+v %v", c, ok)
+	}
+	p.Deadline = time.Time{}
+	if _, ok := PendingPlanChange(p, true, now); ok {
+		t.Error("a pending plan before its TTL, still needed, stays pending")
+	}
+	if c, ok := PendingPlanChange(p, false, now); !ok || c.State != PlanExpired || c.Why != "no longer needed" {
+		t.Errorf("a plan whose situation passed expires: %+v", c)
+	}
+	p.Expires = now
+	if c, ok := PendingPlanChange(p, true, now); !ok || c.State != PlanExpired || c.By != "ttl" {
+		t.Errorf("a plan at its TTL expires: %+v", c)
+	}
+	if !RunningPlanEnds(Plan{Kind: PlanKindFailback, State: PlanRunning}, false) || RunningPlanEnds(Plan{Kind: PlanKindRecovery, State: PlanRunning}, false) {
+		t.Error("only evacuations and failbacks end when their situation passes")
+	}
+}
