@@ -350,7 +350,6 @@ func TestLabRecoverFrozenHost(t *testing.T) {
 func TestLabRecoverNoCapacityQueues(t *testing.T) {
 	l, c := startRecoveryLab(t, testenv.Options{Hosts: 2, VMs: 2, GuestKind: testenv.GuestBIOS}, func(cfg *config.Config) {
 		cfg.Placement.Rules = []config.AffinityRule{{Name: "apart", VMs: []string{"g1", "g2"}, Anti: true}}
-		cfg.Recovery.MassFailureFraction = 0.6 // one of two hosts failing is not a mass failure here
 	})
 	stop := watchInvariants(t, l, false)
 	defer stop()
