@@ -160,7 +160,19 @@ func (s *server) backendError(w http.ResponseWriter, r *http.Request, what strin
 	if status == http.StatusInternalServerError {
 		s.log.Error("api: backend failed", "call", what, "path", r.URL.Path, "err", err)
 	}
-	writeError(w, status, codeForStatus(status), fmt.Sprintf("%s: %v", what, err))
+	writeError(w, status, codeForStatus(status), fmt.Sprintf("%s: %s", what, withoutSentinel(err)))
+}
+
+// withoutSentinel is an error's message without the API sentinel it ends with (": conflict",
+// ": not found", ...): the status code says that already.
+func withoutSentinel(err error) string {
+	msg := err.Error()
+	for _, s := range []error{ErrNotFound, ErrBadRequest, ErrUnauthorized, ErrConflict} {
+		if errors.Is(err, s) {
+			msg = strings.TrimSuffix(msg, ": "+s.Error())
+		}
+	}
+	return msg
 }
 
 // writeError writes a JSON error response.

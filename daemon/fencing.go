@@ -149,7 +149,7 @@ func (d *Daemon) ConfirmOff(ctx context.Context, host, confirm string) error {
 	now := d.now()
 	if why := policy.ConfirmOffRefusal(d.det, w.verdict, w.sig, now); why != "" {
 		d.mu.Unlock()
-		return fmt.Errorf("confirm-off %s refused: %s; confirm a host off only once nothing says it is alive: %w", host, why, api.ErrConflict)
+		return fmt.Errorf("refused: %s; confirm a host off only once nothing says it is alive: %w", why, api.ErrConflict)
 	}
 	r := d.guards.Fence(host)
 	d.mu.Unlock()
