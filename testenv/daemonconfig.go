@@ -11,12 +11,24 @@ import (
 )
 
 // writeDaemonConfig writes DIR/lifeboat.yaml: a daemon configuration for this lab that works
-// unchanged (each host's libvirt URI, role and Redfish BMC with its credentials file).
+// unchanged (each host's libvirt URI, role and Redfish BMC with its credentials file, and the
+// lab's etcd cluster as the store when it has one).
 func writeDaemonConfig(st *labState) (string, error) {
 	cfg := config.Default()
 	cfg.Cluster = "lab-" + st.Name
 	cfg.LeaseDir = lockspaceDir(st)
 	cfg.Store.Path = filepath.Join(st.Dir, "lifeboat.db")
+	if len(st.Etcd) > 0 {
+		// The lab's etcd cluster: every daemon started on this file campaigns, one acts. A 3 s
+		// session: a killed leader is replaced within about 3 s.
+		cfg.Store.Backend = config.StoreEtcd
+		for _, e := range st.Etcd {
+			cfg.Store.Etcd.Endpoints = append(cfg.Store.Etcd.Endpoints, e.ClientURL)
+		}
+		cfg.Store.Etcd.Prefix = "/lifeboat/lab-" + st.Name + "/"
+		cfg.Store.Etcd.SessionTTL = config.Duration(3 * time.Second)
+		cfg.Store.Etcd.DialTimeout = config.Duration(2 * time.Second)
+	}
 	// A lab host that comes back is trusted after 10 s of stable answers (30 s by default).
 	cfg.Timings.StableFor = config.Duration(10 * time.Second)
 	// A repaired lab host is healthy 5 s after its health clears, and VMs return home to a host

@@ -27,12 +27,15 @@ const (
 	FaultBMCUp         FaultKind = "bmc-up"
 	FaultDegrade       FaultKind = "degrade"
 	FaultRepair        FaultKind = "repair"
+	// FaultKill kills an etcd member (SIGKILL); FaultStart starts it again on its data.
+	FaultKill  FaultKind = "kill"
+	FaultStart FaultKind = "start"
 )
 
 // FaultKinds lists every fault kind, in a stable order.
 func FaultKinds() []FaultKind {
 	return []FaultKind{FaultPowerOff, FaultPowerOn, FaultFreeze, FaultThaw, FaultPartition, FaultHeal,
-		FaultCrashLibvirtd, FaultStartLibvirtd, FaultBMCDown, FaultBMCUp, FaultDegrade, FaultRepair}
+		FaultCrashLibvirtd, FaultStartLibvirtd, FaultBMCDown, FaultBMCUp, FaultDegrade, FaultRepair, FaultKill, FaultStart}
 }
 
 // ErrUnknownFault means a fault kind the lab does not know.
@@ -64,9 +67,21 @@ type FaultParams struct {
 	All bool `json:"all,omitempty"`
 }
 
-// Fault injects a fault by kind.
+// Fault injects a fault by kind into a host, or into an etcd member (etcdN: kill, start,
+// partition, heal).
 func (l *Lab) Fault(ctx context.Context, host string, kind FaultKind, p FaultParams) error {
+	l.mu.Lock()
+	isEtcd := l.st.etcdMember(host) != nil
+	l.mu.Unlock()
+	if isEtcd {
+		if p.All {
+			return fmt.Errorf("testenv: partition --all applies to hosts, not etcd member %s", host)
+		}
+		return l.etcdFault(ctx, host, kind)
+	}
 	switch kind {
+	case FaultKill, FaultStart:
+		return fmt.Errorf("testenv: %w: %q (%s applies to etcd members only)", ErrNotEtcd, host, kind)
 	case FaultPowerOff:
 		return l.PowerOff(ctx, host)
 	case FaultPowerOn:

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/lifeboat-ha/lifeboat/testenv/bmc"
+	"github.com/lifeboat-ha/lifeboat/testenv/etcdtest"
 )
 
 // Lab is a running lab. Its methods are safe for concurrent use.
@@ -25,6 +26,7 @@ type Lab struct {
 	st     *labState
 	opts   Options
 	bmcs   map[string]*bmc.Server
+	etcd   map[string]*etcdtest.Member
 	log    *slog.Logger
 	done   bool
 	guest  string // guest image directory
@@ -94,7 +96,7 @@ func Start(ctx context.Context, opts Options) (*Lab, error) {
 	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("testenv: lab dir: %w", err)
 	}
-	l := &Lab{st: st, opts: opts, bmcs: map[string]*bmc.Server{}, log: slog.Default(), guest: opts.GuestDir}
+	l := &Lab{st: st, opts: opts, bmcs: map[string]*bmc.Server{}, etcd: map[string]*etcdtest.Member{}, log: slog.Default(), guest: opts.GuestDir}
 	// The lab outlives Start's context (its BMCs serve until Stop), but keeps its values.
 	l.ctx, l.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	if err := l.build(ctx); err != nil {
@@ -169,6 +171,9 @@ func (l *Lab) build(ctx context.Context) error {
 		return err
 	}
 	if err := l.startGuests(ctx); err != nil {
+		return err
+	}
+	if err := l.startEtcd(ctx); err != nil {
 		return err
 	}
 	cfg, err := writeDaemonConfig(st)

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lifeboat-ha/lifeboat/testenv/etcdtest"
 )
 
 // RequireLab skips a lab test with a clear message when the machine cannot run a lab (not root,
@@ -45,6 +47,9 @@ func RequireLab(t testing.TB) {
 func StartForTest(t testing.TB, opts Options) *Lab {
 	t.Helper()
 	RequireLab(t)
+	if opts.Etcd > 0 {
+		etcdtest.Require(t)
+	}
 	if opts.Dir == "" {
 		dir, err := os.MkdirTemp("", "lifeboat-lab-")
 		if err != nil {
@@ -107,6 +112,16 @@ func Leftovers(name, dir string) []string {
 	for _, e := range fz {
 		if strings.HasPrefix(e.Name(), "lifeboat-"+name+"-") {
 			out = append(out, "freezer cgroup "+e.Name())
+		}
+	}
+	if dir != "" {
+		// etcd members whose data lives in the lab directory.
+		procs, _ := os.ReadDir("/proc")
+		for _, p := range procs {
+			raw, err := os.ReadFile(filepath.Join("/proc", p.Name(), "cmdline"))
+			if err == nil && strings.Contains(string(raw), "\x00--data-dir\x00"+filepath.Join(dir, "etcd")+"/") {
+				out = append(out, "etcd process "+p.Name())
+			}
 		}
 	}
 	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {

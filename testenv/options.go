@@ -54,6 +54,10 @@ type Options struct {
 	SupervisorPID int
 	// BMCUser is the user name of every host's BMC. Default "admin"; the password is random.
 	BMCUser string
+	// Etcd is the number of etcd members to start (0, 1, 3 or 5), each in a network namespace of
+	// its own on the management network; the lab's daemon configuration then uses
+	// store.backend etcd. Default 0: the embedded store.
+	Etcd int
 }
 
 var labNameRE = regexp.MustCompile(`^[a-z0-9]{1,6}$`)
@@ -111,6 +115,11 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.LUNSizeMiB < 1 {
 		return o, fmt.Errorf("testenv: Options.LUNSizeMiB %d: must be positive", o.LUNSizeMiB)
+	}
+	switch o.Etcd {
+	case 0, 1, 3, 5:
+	default:
+		return o, fmt.Errorf("testenv: Options.Etcd %d: want 0 (embedded store), 1, 3 or 5 members", o.Etcd)
 	}
 	if o.BMCUser == "" {
 		o.BMCUser = "admin"

@@ -23,6 +23,7 @@ type labState struct {
 	GuestKind   GuestKind    `json:"guest_kind"`
 	Hosts       []hostState  `json:"hosts"`
 	Guests      []guestState `json:"guests"`
+	Etcd        []etcdState  `json:"etcd,omitempty"`
 	Config      string       `json:"config,omitempty"`
 	// SupervisorPID is the pid of the `lifeboat lab run` process that serves the BMCs, if any.
 	SupervisorPID int  `json:"supervisor_pid,omitempty"`

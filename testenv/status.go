@@ -8,6 +8,8 @@ type Status struct {
 	Ready  bool         `json:"ready"`
 	Hosts  []HostStatus `json:"hosts"`
 	Guests []Guest      `json:"vms"`
+	// Etcd are the lab's etcd members (none with the embedded store).
+	Etcd []EtcdMember `json:"etcd,omitempty"`
 }
 
 // HostStatus is one host in a Status.
@@ -37,7 +39,12 @@ func (l *Lab) Status() (Status, error) {
 	st.Hosts = append([]hostState(nil), l.st.Hosts...)
 	st.Guests = append([]guestState(nil), l.st.Guests...)
 	l.mu.Unlock()
-	return statusOf(&st)
+	out, err := statusOf(&st)
+	if err != nil {
+		return out, err
+	}
+	out.Etcd = l.EtcdMembers()
+	return out, nil
 }
 
 // statusOf builds a Status from a lab state plus a process scan.
@@ -60,6 +67,18 @@ func statusOf(st *labState) (Status, error) {
 			}
 		}
 		out.Hosts = append(out.Hosts, hs)
+	}
+	for _, e := range st.Etcd {
+		// Without the lab process, a member runs if a process lives in its namespace.
+		m := EtcdMember{Name: e.Name, Address: e.Address, ClientURL: e.ClientURL, NetNS: e.NetNS, Partitioned: e.Partitioned}
+		if ino, err := netnsInode(e.NetNS); err == nil {
+			for _, p := range processesIn(ino) {
+				if p.Comm == "etcd" {
+					m.PID, m.Running = p.PID, true
+				}
+			}
+		}
+		out.Etcd = append(out.Etcd, m)
 	}
 	for _, g := range st.Guests {
 		out.Guests = append(out.Guests, Guest{Name: g.Name, UUID: g.UUID, Home: g.Home, IP: g.IP, Disk: g.LUNDev})

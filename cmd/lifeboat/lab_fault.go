@@ -20,9 +20,10 @@ func newLabFaultCmd() *cobra.Command {
 		kinds = append(kinds, string(k))
 	}
 	cmd := &cobra.Command{
-		Use:   "fault HOST KIND",
-		Short: "Inject a fault into a lab host",
-		Long: `Inject a fault into a lab host. KIND is one of:
+		Use:   "fault HOST|etcdN KIND",
+		Short: "Inject a fault into a lab host or etcd member",
+		Long: `Inject a fault into a lab host, or into a member of the lab's etcd cluster (lab up --etcd).
+For a host, KIND is one of:
   power-off       hard power loss: every process of the host is killed, its NIC goes dark
   power-on        boot the host again: a fresh libvirtd, its guests off
   freeze, thaw    hang the host in the cgroup freezer, and let it run again
@@ -34,8 +35,12 @@ func newLabFaultCmd() *cobra.Command {
   bmc-down, bmc-up  the BMC stops answering (connections hang), and answers again
   degrade, repair the BMC reports health Warning (or --health critical) with --reason, and OK again
                   (alone, a Warning scores 50, below the default health.degrade_score of 100;
-                  Critical degrades the host)`,
-		Example: "  lifeboat lab fault --dir /tmp/lab h2 power-off\n  lifeboat lab fault --dir /tmp/lab h1 partition --all\n  lifeboat lab fault --dir /tmp/lab h1 degrade --health critical --reason 'PSU 2 lost input'",
+                  Critical degrades the host)
+For an etcd member (etcd1, etcd2, ...), KIND is one of:
+  kill, start     SIGKILL the member (its data stays), and start it again on its data
+  partition, heal cut the member's management link (neither peers nor daemons reach it), and
+                  restore it`,
+		Example: "  lifeboat lab fault --dir /tmp/lab h2 power-off\n  lifeboat lab fault --dir /tmp/lab h1 partition --all\n  lifeboat lab fault --dir /tmp/lab h1 degrade --health critical --reason 'PSU 2 lost input'\n  lifeboat lab fault --dir /tmp/halab etcd2 kill",
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 2 {
 				return fmt.Errorf("want HOST and KIND, got %d argument(s); KIND is one of %s", len(args), strings.Join(kinds, ", "))
@@ -45,7 +50,8 @@ func newLabFaultCmd() *cobra.Command {
 		ValidArgsFunction: func(_ *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
 			if len(args) == 0 {
 				names, _ := testenv.HostNames(dir)
-				return names, cobra.ShellCompDirectiveNoFileComp
+				members, _ := testenv.EtcdNames(dir)
+				return append(names, members...), cobra.ShellCompDirectiveNoFileComp
 			}
 			return kinds, cobra.ShellCompDirectiveNoFileComp
 		},
@@ -75,8 +81,20 @@ func newLabFaultCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if !slices.Contains(names, host) {
-				return fmt.Errorf("unknown host %q: the lab in %s has %s", host, dir, strings.Join(names, ", "))
+			members, err := testenv.EtcdNames(dir)
+			if err != nil {
+				return err
+			}
+			isEtcd := slices.Contains(members, host)
+			if !isEtcd && !slices.Contains(names, host) {
+				return fmt.Errorf("unknown host %q: the lab in %s has %s", host, dir, strings.Join(append(names, members...), ", "))
+			}
+			etcdKinds := []testenv.FaultKind{testenv.FaultKill, testenv.FaultStart, testenv.FaultPartition, testenv.FaultHeal}
+			if isEtcd && (!slices.Contains(etcdKinds, kind) || all) {
+				return fmt.Errorf("%s is an etcd member: KIND is kill, start, partition or heal (without --all), not %s", host, kind)
+			}
+			if !isEtcd && (kind == testenv.FaultKill || kind == testenv.FaultStart) {
+				return fmt.Errorf("%s applies to etcd members (etcd1, etcd2, ...), not host %s", kind, host)
 			}
 			ctl, err := testenv.Dial(dir)
 			if err != nil {

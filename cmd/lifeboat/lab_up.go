@@ -29,6 +29,7 @@ func addLabShapeFlags(cmd *cobra.Command, opts *testenv.Options, kind *string) {
 	f.IntVar(&opts.VMs, "vms", 4, "number of guests, spread over the active hosts")
 	f.StringVar(kind, "guest", string(testenv.GuestLinux), "guest kind: linux (tiny Linux under TCG, answers ping) or bios (SeaBIOS under KVM)")
 	f.IntVar(&opts.GuestMemoryMiB, "guest-memory", 0, "guest memory in MiB (default 128 for linux, 64 for bios)")
+	f.IntVar(&opts.Etcd, "etcd", 0, "etcd members to start (1, 3 or 5), each in a namespace of its own; lifeboat.yaml then uses store.backend etcd (default 0: the embedded store)")
 	f.StringVar(&opts.GuestDir, "guest-dir", "", "directory with vmlinuz and initrd.img (default $LIFEBOAT_GUEST_DIR or ./build/guest)")
 }
 
@@ -42,8 +43,13 @@ func newLabUpCmd() *cobra.Command {
 		Short: "Start a lab cluster in the background",
 		Long: `Start a lab cluster in the background and print how to reach each host. It writes
 DIR/lifeboat.yaml, a daemon configuration for this cluster, and DIR/lab.log, the lab process's log.
+With --etcd N it also starts an N-member etcd cluster (Debian's etcd-server), each member in a
+network namespace of its own on the management network (10.201.S.201, .202, ...; data in
+DIR/etcd/etcdN), and lifeboat.yaml uses store.backend etcd on it: start several daemons on that
+file (each with its own --name and --listen) and one of them leads. Faults reach the members as
+'lifeboat lab fault etcdN kill|start|partition|heal'.
 Bring it down with 'lifeboat lab down --dir DIR'.`,
-		Example: "  lifeboat lab up --hosts 3 --standby 1 --vms 4 --dir /tmp/lab",
+		Example: "  lifeboat lab up --hosts 3 --standby 1 --vms 4 --dir /tmp/lab\n  lifeboat lab up --hosts 2 --standby 1 --vms 2 --etcd 3 --dir /tmp/halab",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			switch {
@@ -53,6 +59,8 @@ Bring it down with 'lifeboat lab down --dir DIR'.`,
 				return fmt.Errorf("--standby %d: must not be negative", opts.Standby)
 			case opts.VMs < 0:
 				return fmt.Errorf("--vms %d: must not be negative", opts.VMs)
+			case opts.Etcd != 0 && opts.Etcd != 1 && opts.Etcd != 3 && opts.Etcd != 5:
+				return fmt.Errorf("--etcd %d: want 1, 3 or 5 members (or 0 for the embedded store)", opts.Etcd)
 			case kind != string(testenv.GuestLinux) && kind != string(testenv.GuestBIOS):
 				return fmt.Errorf("--guest %q: want linux or bios", kind)
 			}
@@ -96,7 +104,7 @@ func labUp(ctx context.Context, out io.Writer, dir string, opts testenv.Options,
 	}
 	args := []string{"lab", "run", "--dir", dir, "--hosts", strconv.Itoa(opts.Hosts),
 		"--standby", strconv.Itoa(opts.Standby), "--vms", strconv.Itoa(opts.VMs), "--guest", kind,
-		"--guest-memory", strconv.Itoa(opts.GuestMemoryMiB), "--guest-dir", opts.GuestDir}
+		"--guest-memory", strconv.Itoa(opts.GuestMemoryMiB), "--guest-dir", opts.GuestDir, "--etcd", strconv.Itoa(opts.Etcd)}
 	if opts.Name != "" {
 		args = append(args, "--name", opts.Name)
 	}
@@ -185,6 +193,29 @@ func printLab(out io.Writer, st testenv.Status) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", h.Name, h.Role, h.Power, h.Address, h.LibvirtURI, h.BMCURL, strings.Join(faults, ","), guests)
 	}
 	tw.Flush()
+	if len(st.Etcd) > 0 {
+		fmt.Fprintln(out)
+		tw = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ETCD	CLIENT URL	PID	FAULTS")
+		for _, e := range st.Etcd {
+			var faults []string
+			if !e.Running {
+				faults = append(faults, "killed")
+			}
+			if e.Partitioned {
+				faults = append(faults, "partitioned")
+			}
+			if len(faults) == 0 {
+				faults = []string{"-"}
+			}
+			pid := "-"
+			if e.PID > 0 {
+				pid = strconv.Itoa(e.PID)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.Name, e.ClientURL, pid, strings.Join(faults, ","))
+		}
+		tw.Flush()
+	}
 	if len(st.Guests) == 0 {
 		return
 	}

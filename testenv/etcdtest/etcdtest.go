@@ -23,6 +23,14 @@ import (
 // Binary is where install-deps puts etcd (Debian's etcd-server package).
 const Binary = "/usr/bin/etcd"
 
+// Available says why etcd cannot run here, or nil.
+func Available() error {
+	if _, err := os.Stat(Binary); err != nil {
+		return fmt.Errorf("%s is missing (run `make deps`: it installs Debian's etcd-server): %w", Binary, err)
+	}
+	return nil
+}
+
 // Require skips the test when etcd is not installed, with a message saying how to get it; in
 // CI (CI=true) it fails instead.
 func Require(t testing.TB) {
