@@ -223,7 +223,9 @@ func (l *Lab) etcdFault(ctx context.Context, name string, kind FaultKind) error 
 }
 
 // KillEtcd kills an etcd member (SIGKILL, by pid); its data directory stays for StartEtcd.
-func (l *Lab) KillEtcd(ctx context.Context, name string) error { return l.etcdFault(ctx, name, FaultKill) }
+func (l *Lab) KillEtcd(ctx context.Context, name string) error {
+	return l.etcdFault(ctx, name, FaultKill)
+}
 
 // StartEtcd starts a killed etcd member again on its data.
 func (l *Lab) StartEtcd(ctx context.Context, name string) error {
@@ -264,4 +266,3 @@ func (l *Lab) stopEtcd() []error {
 	}
 	return errs
 }
-
