@@ -138,4 +138,7 @@ type StatusView struct {
 	Store string `json:"store"`
 	// LastEvent is the Seq of the newest journal entry (0 when there is none).
 	LastEvent uint64 `json:"last_event"`
+	// StoreError says why the store could not be read for this answer (etcd without quorum, say);
+	// the rest of the status is the daemon's own view, which goes on without the store.
+	StoreError string `json:"store_error,omitempty"`
 }

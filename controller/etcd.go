@@ -91,7 +91,7 @@ func (e *Etcd) session(ctx context.Context) error {
 	go func() {
 		select {
 		case <-sess.Done():
-			e.stopActing() // at once: before the lease is revoked or anything else is tried
+			e.stopActing("its etcd session ended (etcd unreachable or without quorum)") // at once: before the lease is revoked or anything else is tried
 			cancel()
 		case <-sctx.Done():
 		}
@@ -146,10 +146,14 @@ func (e *Etcd) session(ctx context.Context) error {
 	return errors.New("the etcd session ended (its lease was not renewed within session_ttl)")
 }
 
-// stopActing stops acting and refuses every later write, without waiting for anything.
-func (e *Etcd) stopActing() {
+// stopActing stops acting and refuses every later write, without waiting for anything; a
+// leader says why it no longer acts.
+func (e *Etcd) stopActing(why string) {
 	e.s.SetTerm(store.Term{})
 	e.mu.Lock()
+	if e.acting {
+		e.st.Why = fmt.Sprintf("led in term %d until %s; not acting", e.st.Term, why)
+	}
 	e.acting = false
 	e.st.Acting = false
 	e.mu.Unlock()
@@ -205,7 +209,7 @@ func (e *Etcd) observe(ctx context.Context, el *concurrency.Election, lost conte
 			_ = json.Unmarshal(resp.Kvs[0].Value, &c)
 			if rev := resp.Kvs[0].CreateRevision; e.Acting() && rev > e.Status().Term { // a newer leader: ours is gone
 				e.opts.Logger.Warn("controller: another daemon leads; this one stops acting", "leader", c.Name, "term", rev)
-				e.stopActing()
+				e.stopActing("a newer leader holds the election")
 				lost()
 			}
 			e.mu.Lock()
@@ -261,6 +265,14 @@ func (e *Etcd) Status() Status {
 func (e *Etcd) status() Status {
 	st := e.st
 	st.Peers = append([]Peer(nil), e.st.Peers...)
+	if e.acting {
+		if stale := time.Since(e.renewed); stale >= e.ttl*2/3 {
+			// Still the leader on record until the session ends, but it no longer acts: say so.
+			st.Acting = false
+			st.Why = fmt.Sprintf("%s, but its etcd session was not renewed for %s (etcd unreachable or without quorum); not acting",
+				e.st.Why, stale.Round(100*time.Millisecond))
+		}
+	}
 	return st
 }
 

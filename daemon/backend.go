@@ -19,14 +19,22 @@ var _ api.Backend = (*Daemon)(nil)
 
 // Status reports the daemon and cluster at a glance.
 func (d *Daemon) Status(ctx context.Context) (api.StatusView, error) {
-	last, err := d.db.LastSeq(ctx)
-	if err != nil {
-		return api.StatusView{}, fmt.Errorf("daemon: status: %w", err)
+	// Without its store (etcd without quorum), the daemon still watches its hosts and says whether
+	// it acts: the status answers with what it knows and says what it could not read.
+	// A second at most for the store: a status that hangs on etcd hides what the daemon knows.
+	sctx, cancel := context.WithTimeout(ctx, time.Second)
+	last, storeErr := d.db.LastSeq(sctx)
+	cancel()
+	if storeErr != nil && ctx.Err() != nil {
+		return api.StatusView{}, fmt.Errorf("daemon: status: %w", storeErr)
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	sv := api.StatusView{Cluster: d.cfg.Cluster, Version: Version, StartedAt: d.started, Leader: d.ready.Load() && d.leading(), Controller: d.controllerView(),
 		Hosts: len(d.hosts), HostStates: map[string]int{}, VMs: len(d.vms), Store: d.db.Location(), LastEvent: last}
+	if storeErr != nil {
+		sv.StoreError = storeErr.Error()
+	}
 	for _, w := range d.hosts {
 		sv.HostStates[string(w.verdict.State)]++
 	}

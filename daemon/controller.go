@@ -162,8 +162,10 @@ func (d *Daemon) controllerView() *api.ControllerView {
 	if d.ha.ctl == nil {
 		return nil
 	}
+	// Acting first: a leader whose session goes stale meanwhile then also says why it stopped.
+	acting := d.leading()
 	st := d.ha.ctl.Status()
-	v := &api.ControllerView{Name: st.Name, Role: string(st.Role), Acting: d.leading(), Leader: st.Leader,
+	v := &api.ControllerView{Name: st.Name, Role: string(st.Role), Acting: acting && st.Acting, Leader: st.Leader,
 		LeaderURL: st.LeaderURL, Term: st.Term, Peers: []api.PeerView{}, Why: st.Why}
 	for _, p := range st.Peers {
 		v.Peers = append(v.Peers, api.PeerView(p))

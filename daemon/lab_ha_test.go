@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -310,8 +311,16 @@ func TestLabHAQuorumLossStopsAction(t *testing.T) {
 	}
 	t.Logf("quorum lost: nobody acts after %s", time.Since(t0).Round(10*time.Millisecond))
 	for _, d := range ds {
-		c := d.controller()
-		t.Logf("%s without quorum: role %s, acting %v, why %q", d.name, c.Role, c.Acting, c.Why)
+		sctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		sv, err := d.client.Status(sctx)
+		cancel()
+		if err != nil {
+			t.Fatalf("%s does not answer its status without quorum: %v", d.name, err)
+		}
+		t.Logf("%s without quorum: role %s, acting %v, why %q, store error %q", d.name, sv.Controller.Role, sv.Controller.Acting, sv.Controller.Why, sv.StoreError)
+		if sv.Controller.Acting || sv.Leader || sv.StoreError == "" || (sv.Controller.Role == "leader" && !strings.Contains(sv.Controller.Why, "not acting")) {
+			t.Errorf("%s without quorum: the status does not say that it does not act and why: %+v, store error %q", d.name, sv.Controller, sv.StoreError)
+		}
 	}
 
 	// Monitoring goes on: h1's loss is seen, but nothing is done about it.
@@ -364,4 +373,14 @@ func TestLabHAQuorumLossStopsAction(t *testing.T) {
 	t.Logf("h1's %d guests running elsewhere %s after the quorum came back", len(gs), time.Since(t2).Round(10*time.Millisecond))
 	time.Sleep(3 * time.Second)
 	checkRecoveredOnce(t, newLeader.client, "h1", gs)
+	// The fence came after the quorum did, not while it was lost.
+	evs, err := newLeader.client.Events(ctx, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range evs {
+		if e.Kind == "action" && e.Reason == "fenced" && e.At.Before(t2) {
+			t.Errorf("h1 fenced at %s, before the quorum came back at %s: %+v", e.At, t2, e)
+		}
+	}
 }

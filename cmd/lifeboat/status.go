@@ -59,6 +59,9 @@ func printStatus(w io.Writer, server string, st api.StatusView, now time.Time) {
 	fmt.Fprintf(tw, "hosts:\t%d%s\n", st.Hosts, countsByState(st.HostStates))
 	fmt.Fprintf(tw, "vms:\t%d, %d protected\n", st.VMs, st.ProtectedVMs)
 	fmt.Fprintf(tw, "store:\t%s\n", dash(st.Store))
+	if st.StoreError != "" {
+		fmt.Fprintf(tw, "\tunreadable: %s\n", st.StoreError)
+	}
 	fmt.Fprintf(tw, "last event:\t%s\n", lastEvent)
 	_ = tw.Flush()
 }
