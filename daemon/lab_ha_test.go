@@ -56,68 +56,78 @@ func (d *labHADaemon) controller() *api.ControllerView {
 	return sv.Controller
 }
 
-// startLabHADaemons starts one daemon process per name on the lab's etcd, each with its own API
-// port and store file (unused on etcd), and kills them by pid at cleanup.
-func startLabHADaemons(t *testing.T, l *testenv.Lab, tweak func(*config.Config), names ...string) []*labHADaemon {
+// labHABase is the configuration of the daemons of an HA lab test: the lab's, on its etcd with a
+// short session.
+func labHABase(t *testing.T, l *testenv.Lab) config.Config {
 	t.Helper()
-	bin := buildLifeboat(t)
 	base := labConfig(t, l)
 	if base.Store.Backend != config.StoreEtcd {
 		t.Fatalf("the lab's config uses store.backend %q, want etcd", base.Store.Backend)
 	}
 	base.Store.Etcd.SessionTTL = config.Duration(haSessionTTL)
 	base.Recovery.FenceTimeout = config.Duration(5 * time.Second)
-	if tweak != nil {
-		tweak(&base)
-	}
+	return base
+}
+
+// startLabHADaemons starts one daemon process per name on the lab's etcd and kills them by pid
+// at cleanup.
+func startLabHADaemons(t *testing.T, l *testenv.Lab, names ...string) []*labHADaemon {
+	t.Helper()
+	bin, base := buildLifeboat(t), labHABase(t, l)
 	var out []*labHADaemon
 	for _, name := range names {
-		cfg := base
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg.API.Listen = ln.Addr().String()
-		ln.Close()
-		cfg.Store.Path = filepath.Join(t.TempDir(), "unused.db")
-		raw, err := config.Marshal(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfgPath := filepath.Join(t.TempDir(), name+".yaml")
-		if err := os.WriteFile(cfgPath, raw, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		logf, err := os.Create(filepath.Join(t.TempDir(), name+".log"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd := exec.Command(bin, "daemon", "--config", cfgPath, "--name", name, "--log-level", "info")
-		cmd.Stdout, cmd.Stderr = logf, logf
-		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		logf.Close()
-		c, err := api.NewClient("http://"+cfg.API.Listen, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		d := &labHADaemon{name: name, cmd: cmd, client: c, exited: make(chan struct{})}
-		go func() { _ = cmd.Wait(); close(d.exited) }()
-		t.Cleanup(func() {
-			d.kill(t)
-			if t.Failed() {
-				b, _ := os.ReadFile(logf.Name())
-				if len(b) > 6000 {
-					b = b[len(b)-6000:]
-				}
-				t.Logf("log of daemon %s:\n%s", name, b)
-			}
-		})
-		out = append(out, d)
+		out = append(out, startLabHADaemon(t, bin, base, name))
 	}
 	return out
+}
+
+// startLabHADaemon starts `lifeboat daemon --name name` on cfg with its own API port and store
+// file (unused on etcd); it is killed by pid at cleanup, and its log shown if the test failed.
+func startLabHADaemon(t *testing.T, bin string, cfg config.Config, name string) *labHADaemon {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.API.Listen = ln.Addr().String()
+	ln.Close()
+	cfg.Store.Path = filepath.Join(t.TempDir(), "unused.db")
+	raw, err := config.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(t.TempDir(), name+".yaml")
+	if err := os.WriteFile(cfgPath, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logf, err := os.Create(filepath.Join(t.TempDir(), name+".log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "daemon", "--config", cfgPath, "--name", name, "--log-level", "info")
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	logf.Close()
+	c, err := api.NewClient("http://"+cfg.API.Listen, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &labHADaemon{name: name, cmd: cmd, client: c, exited: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(d.exited) }()
+	t.Cleanup(func() {
+		d.kill(t)
+		if t.Failed() {
+			b, _ := os.ReadFile(logf.Name())
+			if len(b) > 6000 {
+				b = b[len(b)-6000:]
+			}
+			t.Logf("log of daemon %s:\n%s", name, b)
+		}
+	})
+	return d
 }
 
 // oneLeader waits until every daemon answers, exactly one is the acting leader, and the others
@@ -225,7 +235,7 @@ func TestLabHAOneLeaderAndTakeover(t *testing.T) {
 	l := testenv.StartForTest(t, testenv.Options{Hosts: 2, Standby: 1, VMs: 4, GuestKind: testenv.GuestBIOS, Etcd: 3})
 	stop := watchInvariants(t, l, false)
 	defer stop()
-	ds := startLabHADaemons(t, l, nil, "a", "b")
+	ds := startLabHADaemons(t, l, "a", "b")
 	leader, followers := oneLeader(t, ds, 60*time.Second)
 	follower := followers[0]
 	before := leader.controller()
@@ -282,7 +292,7 @@ func TestLabHAQuorumLossStopsAction(t *testing.T) {
 	l := testenv.StartForTest(t, testenv.Options{Hosts: 2, Standby: 1, VMs: 4, GuestKind: testenv.GuestBIOS, Etcd: 3})
 	stop := watchInvariants(t, l, false)
 	defer stop()
-	ds := startLabHADaemons(t, l, nil, "a", "b")
+	ds := startLabHADaemons(t, l, "a", "b")
 	leader, _ := oneLeader(t, ds, 60*time.Second)
 	waitHostsAndVMs(t, l, leader.client)
 	ctx := context.Background()
@@ -383,4 +393,97 @@ func TestLabHAQuorumLossStopsAction(t *testing.T) {
 			t.Errorf("h1 fenced at %s, before the quorum came back at %s: %+v", e.At, t2, e)
 		}
 	}
+}
+
+// TestLabHAPartitionedLeader: the leader (a) reaches etcd through proxies that the test cuts,
+// as if its management link to etcd were pulled, while h1 loses power. a, cut off, stops acting
+// and acts on nothing (it still watches: it sees h1 fail); b takes over and recovers h1: one
+// fence, each guest restarted once, none ever twice. Healed, a follows b.
+func TestLabHAPartitionedLeader(t *testing.T) {
+	l := testenv.StartForTest(t, testenv.Options{Hosts: 2, Standby: 1, VMs: 4, GuestKind: testenv.GuestBIOS, Etcd: 3})
+	stop := watchInvariants(t, l, false)
+	defer stop()
+	bin, base := buildLifeboat(t), labHABase(t, l)
+	cfgA := base
+	cfgA.Store.Etcd.Endpoints = nil
+	var proxies []*testenv.CutProxy
+	for _, ep := range base.Store.Etcd.Endpoints {
+		p, err := testenv.StartCutProxy(strings.TrimPrefix(ep, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = p.Close() })
+		proxies = append(proxies, p)
+		cfgA.Store.Etcd.Endpoints = append(cfgA.Store.Etcd.Endpoints, "http://"+p.Addr())
+	}
+	a := startLabHADaemon(t, bin, cfgA, "a")
+	if leader, _ := oneLeader(t, []*labHADaemon{a}, 60*time.Second); leader != a {
+		t.Fatal("a does not lead alone")
+	}
+	b := startLabHADaemon(t, bin, base, "b")
+	ds := []*labHADaemon{a, b}
+	if leader, _ := oneLeader(t, ds, 60*time.Second); leader != a {
+		t.Fatalf("%s leads, want a", leader.name)
+	}
+	waitHostsAndVMs(t, l, a.client)
+	term := a.controller().Term
+
+	gs := guestsOf(l, "h1")
+	t0 := time.Now()
+	for _, p := range proxies {
+		p.Cut()
+	}
+	if err := l.PowerOff(context.Background(), "h1"); err != nil {
+		t.Fatal(err)
+	}
+	// a stops acting within the session TTL, whatever it sees.
+	var aStopped, bActs time.Duration
+	sawFailed := false
+	for aStopped == 0 || bActs == 0 {
+		if c := a.controller(); c != nil && !c.Acting && aStopped == 0 {
+			aStopped = time.Since(t0)
+			t.Logf("a, cut off from etcd, stops acting after %s: %q", aStopped.Round(10*time.Millisecond), c.Why)
+		}
+		if c := b.controller(); c != nil && c.Acting && c.Role == "leader" && bActs == 0 {
+			bActs = time.Since(t0)
+			t.Logf("b acts after %s (term %d -> %d)", bActs.Round(10*time.Millisecond), term, c.Term)
+			if aStopped == 0 {
+				t.Errorf("b acts while a still says it acts: %+v", a.controller())
+			}
+		}
+		if time.Since(t0) > haSessionTTL+30*time.Second {
+			t.Fatalf("after %s: a %+v, b %+v", time.Since(t0), a.controller(), b.controller())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if aStopped > haSessionTTL+2*time.Second {
+		t.Errorf("a stopped acting %s after the cut, want within the session TTL %s (+2 s)", aStopped, haSessionTTL)
+	}
+	waitElsewhere(t, l, gs, "h1", 90*time.Second)
+	t.Logf("h1's %d guests running elsewhere %s after the cut and the power loss", len(gs), time.Since(t0).Round(10*time.Millisecond))
+	// a still watches: it sees h1 fail (or fenced), through libvirt and the BMC, not etcd.
+	if hv, err := a.client.Hosts(context.Background()); err == nil {
+		for _, h := range hv {
+			if h.Name == "h1" && h.State != "healthy" {
+				sawFailed = true
+				t.Logf("a, cut off, sees h1 %s (%s)", h.State, h.Reason)
+			}
+		}
+	}
+	if !sawFailed {
+		t.Error("a, cut off from etcd, does not see h1's power loss: monitoring stopped")
+	}
+	if c := a.controller(); c == nil || c.Acting {
+		t.Errorf("a acts while cut off from etcd: %+v", c)
+	}
+	time.Sleep(3 * time.Second)
+	checkRecoveredOnce(t, b.client, "h1", gs)
+
+	for _, p := range proxies {
+		p.Heal()
+	}
+	if leader, _ := oneLeader(t, ds, 60*time.Second); leader != b {
+		t.Errorf("after heal %s leads, want b", leader.name)
+	}
+	checkRecoveredOnce(t, b.client, "h1", gs)
 }
