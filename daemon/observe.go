@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"syscall"
 	"time"
 
 	"github.com/lifeboat-ha/lifeboat/hypervisor"
@@ -90,13 +91,12 @@ func (d *Daemon) bmcLoop(ctx context.Context, w *hostWatch) {
 		before := *b
 		b.At = at
 		if err != nil {
-			b.Reachable, b.Err = false, err.Error()
-			var te interface{ Timeout() bool }
-			if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &te) && te.Timeout()) {
+			b.Reachable, b.Silent, b.Err = false, noAnswer(err), err.Error()
+			if b.Silent {
 				b.Err = "no answer within " + d.cfg.Timings.BMCTimeout.String() + " (" + err.Error() + ")"
 			}
 		} else {
-			b.Reachable, b.Err = true, ""
+			b.Reachable, b.Silent, b.Err = true, false, ""
 			b.Power, b.Health, b.Reason = toPower(st.Power), toHealth(st.Health), st.Reason
 		}
 		after := *b
@@ -123,6 +123,14 @@ func (d *Daemon) bmcLoop(ctx context.Context, w *hostWatch) {
 		case <-t.C:
 		}
 	}
+}
+
+// noAnswer reports an error that means the BMC gave no answer at all: a timeout, or no route
+// to it. A refused login, a page that is not Redfish or a refused connection are answers.
+func noAnswer(err error) bool {
+	var te interface{ Timeout() bool }
+	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &te) && te.Timeout()) ||
+		errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH)
 }
 
 func toPower(s string) policy.Power {

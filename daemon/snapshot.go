@@ -29,7 +29,7 @@ func (d *Daemon) snapshot() policy.Snapshot {
 	for _, w := range d.hosts {
 		sig := w.sig
 		h := policy.HostView{Name: w.cfg.Name, Role: string(w.cfg.Role), Group: w.cfg.Group, Verdict: w.verdict,
-			Libvirt: sig.Libvirt.Result, BMCConfigured: sig.BMC.Configured, BMCReachable: sig.BMC.Reachable,
+			Libvirt: sig.Libvirt.Result, BMCConfigured: sig.BMC.Configured, BMCReachable: sig.BMC.Reachable, BMCSilent: sig.BMC.Silent,
 			Heard:     sig.Libvirt.Result != policy.ProbeNone && (!sig.BMC.Configured || !sig.BMC.At.IsZero()),
 			MemoryMiB: int(w.info.MemoryKiB / 1024), VCPUs: int(w.info.CPUs),
 			RecoveryMode: d.cfg.Approval.ModeFor(string(policy.PlanKindRecovery), w.cfg.Group)}

@@ -21,7 +21,7 @@ func lost(h HostView) bool {
 // cutOff reports a host that the controller reaches neither through libvirt nor through its
 // BMC: what every host looks like when it is the controller that is cut off.
 func cutOff(h HostView) bool {
-	return h.Verdict.State == Unreachable && h.Libvirt == ProbeTimeout && h.BMCConfigured && !h.BMCReachable
+	return h.Verdict.State == Unreachable && h.Libvirt == ProbeTimeout && h.BMCConfigured && !h.BMCReachable && h.BMCSilent
 }
 
 // massFailure applies the mass-failure rule and the controller-isolation rule, and returns the
@@ -33,7 +33,7 @@ func cutOff(h HostView) bool {
 // gone bad: a single failure never freezes (one active host and one spare fail over).
 //
 // Controller isolation: when more than half of the hosts (and at least two) are unreachable
-// (libvirt timing out for unreachable_after) and their BMCs do not answer either, the likeliest cause is the controller's own network, so
+// (libvirt timing out for unreachable_after) and their BMCs give no answer at all either, the likeliest cause is the controller's own network, so
 // nothing is fenced.
 //
 // A freeze latches: it lasts while at least two of the hosts behind it are still lost, however

@@ -36,9 +36,10 @@ type HostView struct {
 	BadSince time.Time
 	// Draining is an operator's drain (maintenance): the host is emptied by live migration.
 	Draining bool
-	// BMCConfigured and BMCReachable describe the host's BMC (for the controller-isolation
-	// rule: a controller cut off from the network loses hosts and BMCs at once).
-	BMCConfigured, BMCReachable bool
+	// BMCConfigured, BMCReachable and BMCSilent describe the host's BMC (for the
+	// controller-isolation rule: a controller cut off from the network hears from neither the
+	// hosts nor their BMCs).
+	BMCConfigured, BMCReachable, BMCSilent bool
 	// Heard is set once the host has been probed and its BMC (if any) asked at least once.
 	Heard bool
 	// MemoryMiB and VCPUs are the host's capacity (zero: not known yet).

@@ -148,7 +148,7 @@ func TestReconcile(t *testing.T) {
 				s := cluster([]string{"h1", "h2", "h3"}, "g1@h1", "g2@h2", "g3@h3")
 				for i, h := range []string{"h1", "h2"} {
 					lose(&s, h, Unreachable, now.Add(-time.Duration(i+3)*time.Minute))
-					s.Hosts[i].BMCReachable = false
+					s.Hosts[i].BMCReachable, s.Hosts[i].BMCSilent = false, true
 				}
 				return s
 			},

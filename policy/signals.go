@@ -82,8 +82,11 @@ type LibvirtSignal struct {
 type BMCSignal struct {
 	// Configured is false when the host has no BMC (type none).
 	Configured bool
-	// Reachable is false when the latest BMC query failed; Err says why.
+	// Reachable is false when the latest BMC query failed; Err says why. Silent is set when it
+	// got no answer at all (a timeout, no route): a BMC that answers with an error (a refused
+	// login, a page that is not Redfish, a refused connection) is reachable on the network.
 	Reachable bool
+	Silent    bool
 	Err       string
 	At        time.Time
 	Power     Power

@@ -130,7 +130,7 @@ func (c *controller) observe(w *world, now time.Time) {
 					b.Power = policy.PowerOn
 				}
 			} else {
-				b.Err = "no answer"
+				b.Silent, b.Err = true, "no answer"
 			}
 		}
 		h.sig.BMC = b
@@ -210,7 +210,7 @@ func (c *controller) snapshot() policy.Snapshot {
 	for _, w := range c.hosts {
 		sig := w.sig
 		h := policy.HostView{Name: w.cfg.Name, Role: w.cfg.Role, Group: w.cfg.Group, Verdict: w.verdict,
-			Libvirt: sig.Libvirt.Result, BMCConfigured: sig.BMC.Configured, BMCReachable: sig.BMC.Reachable,
+			Libvirt: sig.Libvirt.Result, BMCConfigured: sig.BMC.Configured, BMCReachable: sig.BMC.Reachable, BMCSilent: sig.BMC.Silent,
 			Heard:     sig.Libvirt.Result != policy.ProbeNone && (!sig.BMC.Configured || !sig.BMC.At.IsZero()),
 			MemoryMiB: w.cfg.MemoryMiB, VCPUs: w.cfg.VCPUs, RecoveryMode: c.recoveryMode(w.cfg.Group)}
 		if sig.Libvirt.Result != policy.ProbeOK {
