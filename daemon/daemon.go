@@ -166,6 +166,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Daemon, error) 
 			db.Close()
 			return nil, fmt.Errorf("daemon: notify: %w", err)
 		}
+		wh.Metrics = d.m.webhook
 		d.webhook = wh
 	}
 	if err := d.load(ctx); err != nil {
