@@ -79,7 +79,7 @@ func newMetrics() *metrics {
 	m.restartSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "lifeboat_restart_seconds",
 		Help: "Time to restart one VM on its new host.", Buckets: prometheus.ExponentialBuckets(0.1, 2, 10)})
 	m.recoveries = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lifeboat_recoveries_total",
-		Help: "Outcomes of VM restarts after a host failure."}, []string{"outcome"})
+		Help: "Outcomes of VM restarts after a host failure: restarted, retry, stuck (no host can take the VM now)."}, []string{"outcome"})
 	m.storeErrors = prometheus.NewCounter(prometheus.CounterOpts{Name: "lifeboat_store_errors_total",
 		Help: "Store writes that failed; the action each one was to record did not run."})
 	m.frozen = prometheus.NewGauge(prometheus.GaugeOpts{Name: "lifeboat_recovery_frozen",
@@ -87,6 +87,9 @@ func newMetrics() *metrics {
 	m.capacity = prometheus.NewGauge(prometheus.GaugeOpts{Name: "lifeboat_failover_capacity_hosts",
 		Help: "Host failures the cluster absorbs with every protected VM restarted (lifeboat capacity); NaN until every host has been heard from."})
 	m.capacity.Set(math.NaN())
+	for _, o := range []string{"restarted", "retry", "stuck"} {
+		m.recoveries.WithLabelValues(o) // at 0 from the start, for alerts on increase()
+	}
 	m.reg.MustRegister(m.detectSeconds, m.fenceAttempts, m.fenceSeconds, m.restartSeconds, m.recoveries, m.storeErrors, m.frozen, m.capacity)
 	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{Name: "lifeboat_build_info",
 		Help:        "Always 1; the labels say which lifeboat build runs, and with which Go.",
