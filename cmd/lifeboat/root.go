@@ -21,7 +21,7 @@ their VMs on standby hosts, and moves them home once the host has recovered.
 Every command that prints takes -o table|json|yaml. 'lifeboat completion bash|zsh|fish' prints a
 shell completion script; it completes hosts, VMs, plans and migrations by asking the daemon.
 
-`+exitCodesHelp,
+` + exitCodesHelp,
 		Version:       version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
