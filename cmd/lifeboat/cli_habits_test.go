@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -261,4 +262,52 @@ func normalize(v any) any {
 		return float64(x)
 	}
 	return v
+}
+
+// Plan arguments complete from the daemon: every plan for 'plan show', the pending ones for
+// approve and reject; approve -o yaml prints the decided plan.
+func TestPlanCompletionAndYAML(t *testing.T) {
+	url := startPlanDaemon(t, newPlanCLIFake())
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"plan", "show", "--server", url, ""}, []string{"p-1", "p-2", "p-3"}},
+		{[]string{"approve", "--server", url, ""}, []string{"p-1", "p-2"}},
+		{[]string{"reject", "--server", url, ""}, []string{"p-1", "p-2"}},
+		{[]string{"approve", "--server", url, "-o", ""}, []string{"table", "json", "yaml"}},
+	} {
+		if got, _ := complete(t, tc.args...); !slices.Equal(got, tc.want) {
+			t.Errorf("__complete %s: %q, want %q", strings.Join(tc.args, " "), got, tc.want)
+		}
+	}
+	out, err := runCLI(t.Context(), "approve", "p-1", "--by", "alice@ws1", "--server", url, "-o", "yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p struct {
+		ID        string `yaml:"id"`
+		State     string `yaml:"state"`
+		DecidedBy string `yaml:"decided_by"`
+	}
+	// The fake runs an approved plan at once, as the daemon does.
+	if err := yaml.Unmarshal([]byte(out), &p); err != nil || p.ID != "p-1" || p.State != "running" || !strings.HasPrefix(p.DecidedBy, "alice@ws1") {
+		t.Fatalf("approve -o yaml: %+v, %v\n%s", p, err, out)
+	}
+}
+
+// 'fence test HOST' completes from the configuration file it reads, not from the daemon.
+func TestFenceTestCompletesConfiguredHosts(t *testing.T) {
+	t.Setenv(envConfig, "")
+	p := filepath.Join(t.TempDir(), "lifeboat.yaml")
+	writeTestFile(t, p, `hosts:
+  - {name: h1, uri: "qemu+tcp://a/system", role: active}
+  - {name: h2, uri: "qemu+tcp://b/system", role: standby}
+`)
+	if got, _ := complete(t, "fence", "test", "--config", p, ""); !slices.Equal(got, []string{"h1", "h2"}) {
+		t.Errorf("__complete fence test: %q", got)
+	}
+	if got, _ := complete(t, "fence", "test", "--config", filepath.Join(t.TempDir(), "none.yaml"), ""); got != nil {
+		t.Errorf("__complete fence test with no configuration: %q", got)
+	}
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"slices"
 	"strings"
 	"time"
 
@@ -170,5 +169,5 @@ func configHosts(cmd *cobra.Command) []string {
 	for _, h := range cfg.Hosts {
 		out = append(out, h.Name)
 	}
-	return slices.Clip(out)
+	return out
 }
