@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
@@ -84,5 +85,29 @@ lifeboat_build_info{goversion=%q,version=%q} 1
 `, runtime.Version(), Version)
 	if err := testutil.GatherAndCompare(m.reg, strings.NewReader(want), "lifeboat_build_info"); err != nil {
 		t.Error(err)
+	}
+}
+
+// MetricNames is what a real daemon's registry holds: the same families, the webhook's included.
+func TestMetricNamesOfARealDaemon(t *testing.T) {
+	cfg := fleetConfig(t.TempDir(), 2)
+	cfg.Notify.WebhookURL = "http://127.0.0.1:1/hook"
+	d := newTestDaemon(t, cfg, &fakeClock{now: time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)})
+	defer d.db.Close()
+	if got, want := d.m.reg.names(), MetricNames(); !slices.Equal(got, want) {
+		t.Errorf("a daemon's registry: %v\nMetricNames: %v", got, want)
+	}
+	fams, err := d.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := MetricNames()
+	for _, f := range fams {
+		if !slices.Contains(names, f.GetName()) {
+			t.Errorf("a daemon exports %s, not in MetricNames", f.GetName())
+		}
+	}
+	if d.webhook.Metrics == nil {
+		t.Error("the daemon's webhook counts no failures")
 	}
 }
