@@ -20,8 +20,8 @@ import (
 )
 
 // opsFake is a daemon over real HTTP whose operations answer as a cluster in approval mode
-// would: a switchover becomes a pending plan, an undrain of h2 is refused (409), and one
-// migration is running.
+// would: a switchover of web1 becomes a pending plan (db1's starts migration m-1, which never
+// ends), an undrain of h2 is refused (409), and one migration is running.
 type opsFake struct {
 	*cliFake
 	api.Operator // the operations these tests do not use panic if called
@@ -29,6 +29,9 @@ type opsFake struct {
 
 // Switchover implements api.Operator.
 func (f *opsFake) Switchover(_ context.Context, req api.SwitchoverRequest) (api.SwitchoverResult, error) {
+	if req.VM == "db1" {
+		return api.SwitchoverResult{VM: req.VM, From: "h2", To: "h1", Reason: "most free memory", Migration: "m-1"}, nil
+	}
 	return api.SwitchoverResult{VM: req.VM, From: "h1", To: "h2", Reason: "most free memory", Plan: "p-7", PlanState: "pending"}, nil
 }
 
@@ -38,6 +41,14 @@ func (f *opsFake) Undrain(_ context.Context, host string) error {
 		return fmt.Errorf("%w: h2 is not in maintenance", api.ErrConflict)
 	}
 	return nil
+}
+
+// Migration implements api.Operator: m-1 runs on at 40 %.
+func (f *opsFake) Migration(_ context.Context, id string) (api.MigrationView, error) {
+	if id != "m-1" {
+		return api.MigrationView{}, fmt.Errorf("migration %s: %w", id, api.ErrNotFound)
+	}
+	return api.MigrationView{ID: "m-1", VM: "db1", From: "h2", To: "h1", State: "running", Percent: 40}, nil
 }
 
 // Migrations implements api.Operator.
@@ -80,6 +91,7 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"host", "degrade", "h1", "--server", url}, exitUsage},
 		{[]string{"switchover", "web1", "--server", url}, exitPending},
 		{[]string{"undrain", "h2", "--server", url}, exitRefused},
+		{[]string{"switchover", "db1", "--server", url, "--timeout", "1s"}, exitTimeout},
 		{[]string{"hosts", "--server", "http://127.0.0.1:1"}, exitError},
 	} {
 		out, err := runCLI(t.Context(), tc.args...)

@@ -16,6 +16,7 @@ import (
 func newSwitchoverCmd() *cobra.Command {
 	var to, output string
 	var dryRun, detach bool
+	var timeout time.Duration
 	var cf *clientFlags
 	cmd := &cobra.Command{
 		Use:   "switchover VM",
@@ -28,7 +29,8 @@ post-copy if allowed) and otherwise aborts, leaving the VM running on its source
 succeeds, the target is the VM's new home (failback brings it back there). Under the approval
 mode the switchover becomes a plan: 'lifeboat approve PLAN' runs it; the command then exits with
 status 3 (waiting for approval). A refused switchover (the VM is not running, already migrating,
-or no host can take it) exits with status 4.
+or no host can take it) exits with status 4. --timeout stops waiting (exit status 5); the migration
+goes on.
 
 With -o json or -o yaml the command prints the daemon's answer as data ({"vm", "from", "to",
 "reason", "migration", "plan", "plan_state", "candidates", ...}); the progress goes to standard
@@ -73,7 +75,7 @@ error.`,
 			if detach {
 				return nil
 			}
-			m, err := followMigration(cmd.Context(), c, w, res.Migration)
+			m, err := followMigration(cmd.Context(), c, w, res.Migration, timeout)
 			if err != nil {
 				return err
 			}
@@ -88,11 +90,14 @@ error.`,
 	cmd.Flags().StringVar(&to, "to", "", "target host (default: the best host)")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the plan and change nothing")
 	cmd.Flags().BoolVar(&detach, "detach", false, "return once the migration has started")
+	cmd.Flags().DurationVar(&timeout, "timeout", 0, "stop waiting after this long (0: until the migration ends); the migration goes on")
 	return cmd
 }
 
-// followMigration prints a progress bar until the migration ends.
-func followMigration(ctx context.Context, c *api.Client, w io.Writer, id string) (api.MigrationView, error) {
+// followMigration prints a progress bar until the migration ends, or until timeout (0: no limit)
+// has passed, which is an error matching errTimedOut.
+func followMigration(ctx context.Context, c *api.Client, w io.Writer, id string, timeout time.Duration) (api.MigrationView, error) {
+	start := time.Now()
 	last := ""
 	for {
 		m, err := c.Migration(ctx, id)
@@ -106,6 +111,9 @@ func followMigration(ctx context.Context, c *api.Client, w io.Writer, id string)
 		}
 		if m.Done() {
 			return m, nil
+		}
+		if timeout > 0 && time.Since(start) >= timeout {
+			return m, fmt.Errorf("%w after --timeout %s: migration %s of %s is %s (it goes on; 'lifeboat cancel %s' stops it)", errTimedOut, timeout, id, m.VM, m.State, id)
 		}
 		select {
 		case <-ctx.Done():
