@@ -87,7 +87,8 @@ the progress and the report go to standard error.`,
 // wait timed out; the drain itself goes on in the daemon.
 var errDrainUnfinished = errors.New("drain not finished")
 
-// followDrain prints the drain's migrations as they progress until the host is empty, then a
+// followDrain prints the drain's migrations as they progress (a migration's line redrawn in
+// place on a terminal while nothing else was printed after it) until the host is empty, then a
 // report. It names each VM that cannot leave, and why, as the daemon reports it; it stops waiting
 // when every VM left is hopeless (no host can take it, or its migration keeps failing) or after
 // timeout (0: no limit), with an error that says which VMs stay and why.
@@ -100,6 +101,7 @@ func followDrain(cmd *cobra.Command, c *api.Client, res api.DrainResult, timeout
 	start := time.Now()
 	seen := map[string]string{}
 	said := map[string]string{}
+	p := newProgress(w)
 	for {
 		ms, err := c.Migrations(ctx)
 		if err != nil {
@@ -111,7 +113,7 @@ func followDrain(cmd *cobra.Command, c *api.Client, res api.DrainResult, timeout
 			}
 			if line := progressLine(m); seen[m.ID] != line {
 				seen[m.ID] = line
-				fmt.Fprintln(w, line)
+				p.line(m.ID, line)
 			}
 		}
 		hosts, err := c.Hosts(ctx)
@@ -136,9 +138,9 @@ func followDrain(cmd *cobra.Command, c *api.Client, res api.DrainResult, timeout
 			if said[sv.VM] != sv.Reason {
 				said[sv.VM] = sv.Reason
 				if sv.Failures > 0 {
-					fmt.Fprintf(w, "%s cannot leave %s: %s%s\n", sv.VM, res.Host, sv.Reason, retryNote(sv))
+					p.text("%s cannot leave %s: %s%s\n", sv.VM, res.Host, sv.Reason, retryNote(sv))
 				} else { // the daemon's sentence names the VM and why it stays
-					fmt.Fprintln(w, sv.Reason)
+					p.text("%s\n", sv.Reason)
 				}
 			}
 		}

@@ -94,10 +94,11 @@ error.`,
 	return cmd
 }
 
-// followMigration prints a progress bar until the migration ends, or until timeout (0: no limit)
+// followMigration prints a progress bar (redrawn in place on a terminal) until the migration ends, or until timeout (0: no limit)
 // has passed, which is an error matching errTimedOut.
 func followMigration(ctx context.Context, c *api.Client, w io.Writer, id string, timeout time.Duration) (api.MigrationView, error) {
 	start := time.Now()
+	p := newProgress(w)
 	last := ""
 	for {
 		m, err := c.Migration(ctx, id)
@@ -106,7 +107,7 @@ func followMigration(ctx context.Context, c *api.Client, w io.Writer, id string,
 		}
 		line := progressLine(m)
 		if line != last {
-			fmt.Fprintln(w, line)
+			p.line(id, line)
 			last = line
 		}
 		if m.Done() {
