@@ -7,6 +7,11 @@ import (
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
+// commit is the commit the binary was built from, set at build time with -ldflags
+// "-X main.commit=..." (the Makefile and the package do); else the Go toolchain's VCS stamp is
+// used, when it made one.
+var commit = ""
+
 // newRootCmd builds the whole command tree.
 func newRootCmd() *cobra.Command {
 	root := &cobra.Command{

@@ -26,12 +26,14 @@ type buildDetails struct {
 
 // currentBuild gathers the build details of this binary.
 func currentBuild() buildDetails {
-	b := buildDetails{Version: version, GoVersion: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH}
+	b := buildDetails{Version: version, Commit: commit, GoVersion: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH}
 	if info, ok := debug.ReadBuildInfo(); ok {
 		for _, s := range info.Settings {
 			switch s.Key {
 			case "vcs.revision":
-				b.Commit = s.Value
+				if b.Commit == "" {
+					b.Commit = s.Value
+				}
 			case "vcs.modified":
 				b.Modified = s.Value == "true"
 			case "vcs.time":
