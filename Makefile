@@ -3,6 +3,7 @@ SHELL := /bin/bash
 export PATH := /usr/local/go/bin:$(PATH)
 GO ?= go
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
+COMMIT := $(shell git rev-parse HEAD 2>/dev/null)
 BIN := build/lifeboat
 GUEST := build/guest
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
@@ -18,7 +19,7 @@ deps: ## Install the system packages lifeboat and its lab need (idempotent, quic
 	@scripts/install-deps.sh
 
 build: deps ## Build the lifeboat binary into build/lifeboat
-	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/lifeboat
+	$(GO) build -ldflags "-X main.version=$(VERSION) -X main.commit=$(COMMIT)" -o $(BIN) ./cmd/lifeboat
 
 package: deps ## Build the Debian package build/lifeboat_VERSION_amd64.deb (nfpm): binary, hardened systemd unit, example config
 	@scripts/package.sh build

@@ -39,11 +39,7 @@ func (d *Daemon) initController(db store.Store, name string) error {
 	if url == "" {
 		url = "http://" + d.cfg.API.Listen
 	}
-	d.ha.leader = prometheus.NewGauge(prometheus.GaugeOpts{Name: "lifeboat_leader",
-		Help: "1 while this daemon acts on the cluster (the elected leader, or a single daemon holding the controller lock), else 0."})
-	d.ha.changes = prometheus.NewCounter(prometheus.CounterOpts{Name: "lifeboat_leader_changes_total",
-		Help: "Times this daemon started or stopped acting (won or lost the leadership or the controller lock)."})
-	d.m.reg.MustRegister(d.ha.leader, d.ha.changes)
+	d.ha.leader, d.ha.changes = newHAMetrics(d.m.reg)
 	opts := controller.Options{Name: name, URL: url, Adopt: d.adopt, Changed: d.controllerChanged, Logger: d.log}
 	switch s := db.(type) {
 	case *store.Etcd:
@@ -174,3 +170,13 @@ func (d *Daemon) controllerView() *api.ControllerView {
 }
 
 var _ api.Follower = (*Daemon)(nil)
+
+// newHAMetrics registers the metrics of controller HA on reg.
+func newHAMetrics(reg prometheus.Registerer) (leader prometheus.Gauge, changes prometheus.Counter) {
+	leader = prometheus.NewGauge(prometheus.GaugeOpts{Name: "lifeboat_leader",
+		Help: "1 while this daemon acts on the cluster (the elected leader, or a single daemon holding the controller lock), else 0."})
+	changes = prometheus.NewCounter(prometheus.CounterOpts{Name: "lifeboat_leader_changes_total",
+		Help: "Times this daemon started or stopped acting (won or lost the leadership or the controller lock)."})
+	reg.MustRegister(leader, changes)
+	return leader, changes
+}

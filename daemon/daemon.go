@@ -157,6 +157,11 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Daemon, error) 
 			return nil, fmt.Errorf("daemon: host %s: fencing: %w", h.Name, err)
 		}
 		w.ladder = ladder
+		for _, m := range ladder.Methods {
+			// Series at 0 from the start, so that an alert on increase() sees the first failure.
+			d.m.fenceAttempts.WithLabelValues(m.Name(), "failed")
+			d.m.fenceAttempts.WithLabelValues(m.Name(), "ok")
+		}
 		d.hosts = append(d.hosts, w)
 		d.byName[h.Name] = w
 	}
@@ -166,6 +171,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Daemon, error) 
 			db.Close()
 			return nil, fmt.Errorf("daemon: notify: %w", err)
 		}
+		wh.Metrics = d.m.webhook
 		d.webhook = wh
 	}
 	if err := d.load(ctx); err != nil {

@@ -116,6 +116,7 @@ func (d *Daemon) markStuck(ctx context.Context, a policy.Action, now time.Time) 
 	if err := d.putRestart(ctx, r); err != nil {
 		return
 	}
+	d.m.recoveries.WithLabelValues("stuck").Inc()
 	d.journal(ctx, store.Entry{At: now, Kind: "recovery", Host: a.Host, VM: a.VM, Reason: "stuck", Message: a.Message})
 	d.notify(notify.Notification{Kind: "stuck", At: now, Host: a.Host, VM: a.VM, Message: a.Message})
 }

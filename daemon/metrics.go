@@ -2,16 +2,18 @@ package daemon
 
 import (
 	"math"
+	"runtime"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/lifeboat-ha/lifeboat/notify"
 	"github.com/lifeboat-ha/lifeboat/policy"
 )
 
 // metrics are the daemon's Prometheus metrics, on a private registry.
 type metrics struct {
-	reg        *prometheus.Registry
+	reg        *registry
 	probes     *prometheus.CounterVec
 	probeRTT   prometheus.Histogram
 	bmcQueries *prometheus.CounterVec
@@ -32,6 +34,8 @@ type metrics struct {
 	frozen         prometheus.Gauge
 	// capacity is the failover capacity (NaN until the first figure).
 	capacity prometheus.Gauge
+	// webhook counts the webhook's failed deliveries (registered whether or not one is configured).
+	webhook *notify.Metrics
 
 	degradation
 	guestMetrics
@@ -42,7 +46,7 @@ var allStates = []policy.HostState{policy.Healthy, policy.Suspect, policy.Unreac
 
 func newMetrics() *metrics {
 	m := &metrics{
-		reg: prometheus.NewRegistry(),
+		reg: &registry{Registry: prometheus.NewRegistry()},
 		probes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lifeboat_libvirt_probes_total",
 			Help: "Probes of hosts' libvirt endpoints, by outcome."}, []string{"outcome"}),
 		probeRTT: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "lifeboat_libvirt_probe_rtt_seconds",
@@ -75,7 +79,7 @@ func newMetrics() *metrics {
 	m.restartSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "lifeboat_restart_seconds",
 		Help: "Time to restart one VM on its new host.", Buckets: prometheus.ExponentialBuckets(0.1, 2, 10)})
 	m.recoveries = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lifeboat_recoveries_total",
-		Help: "Outcomes of VM restarts after a host failure."}, []string{"outcome"})
+		Help: "Outcomes of VM restarts after a host failure: restarted, retry, stuck (no host can take the VM now)."}, []string{"outcome"})
 	m.storeErrors = prometheus.NewCounter(prometheus.CounterOpts{Name: "lifeboat_store_errors_total",
 		Help: "Store writes that failed; the action each one was to record did not run."})
 	m.frozen = prometheus.NewGauge(prometheus.GaugeOpts{Name: "lifeboat_recovery_frozen",
@@ -83,7 +87,16 @@ func newMetrics() *metrics {
 	m.capacity = prometheus.NewGauge(prometheus.GaugeOpts{Name: "lifeboat_failover_capacity_hosts",
 		Help: "Host failures the cluster absorbs with every protected VM restarted (lifeboat capacity); NaN until every host has been heard from."})
 	m.capacity.Set(math.NaN())
+	for _, o := range []string{"restarted", "retry", "stuck"} {
+		m.recoveries.WithLabelValues(o) // at 0 from the start, for alerts on increase()
+	}
 	m.reg.MustRegister(m.detectSeconds, m.fenceAttempts, m.fenceSeconds, m.restartSeconds, m.recoveries, m.storeErrors, m.frozen, m.capacity)
+	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{Name: "lifeboat_build_info",
+		Help:        "Always 1; the labels say which lifeboat build runs, and with which Go.",
+		ConstLabels: prometheus.Labels{"version": Version, "goversion": runtime.Version()}})
+	buildInfo.Set(1)
+	m.reg.MustRegister(buildInfo)
+	m.webhook = notify.NewMetrics(m.reg)
 	m.degradation = newDegradationMetrics(m.reg)
 	m.guestMetrics = newGuestMetrics(m.reg)
 	m.reg.MustRegister(m.probes, m.probeRTT, m.bmcQueries, m.verdicts, m.journal, m.hostState,
@@ -103,4 +116,4 @@ func (m *metrics) setHostStates(states map[string]policy.HostState) {
 }
 
 // Registry is the daemon's metrics registry, for /metrics.
-func (d *Daemon) Registry() *prometheus.Registry { return d.m.reg }
+func (d *Daemon) Registry() *prometheus.Registry { return d.m.reg.Registry }

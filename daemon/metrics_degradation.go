@@ -13,7 +13,7 @@ type degradation struct {
 	planDecision *prometheus.HistogramVec
 }
 
-func newDegradationMetrics(reg *prometheus.Registry) degradation {
+func newDegradationMetrics(reg prometheus.Registerer) degradation {
 	m := degradation{
 		healthScore: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "lifeboat_host_health_score",
 			Help: "Each host's health score: the sum of its active health observations (warning 50, critical 100)."}, []string{"host"}),

@@ -8,7 +8,7 @@ type guestMetrics struct {
 	guestProbes *prometheus.CounterVec
 }
 
-func newGuestMetrics(reg *prometheus.Registry) guestMetrics {
+func newGuestMetrics(reg prometheus.Registerer) guestMetrics {
 	m := guestMetrics{
 		guestProbes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lifeboat_guest_probes_total",
 			Help: "Probes of guests on their own network (while their host's libvirt does not answer), by outcome."}, []string{"outcome"}),

@@ -1,8 +1,12 @@
 package daemon
 
 import (
+	"fmt"
+	"runtime"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
@@ -45,5 +49,65 @@ lifeboat_hosts{state="unreachable"} 0
 `
 	if err := testutil.GatherAndCompare(m.reg, strings.NewReader(want), "lifeboat_hosts"); err != nil {
 		t.Error(err)
+	}
+}
+
+// MetricNames lists the families of a daemon's registry, vectors without series included.
+func TestMetricNames(t *testing.T) {
+	names := MetricNames()
+	for _, want := range []string{"lifeboat_build_info", "lifeboat_recovery_frozen", "lifeboat_webhook_failures_total",
+		"lifeboat_leader", "lifeboat_store_errors_total", "lifeboat_fence_attempts_total", "lifeboat_hosts",
+		"lifeboat_failover_capacity_hosts", "lifeboat_plans_pending", "go_goroutines", "process_start_time_seconds"} {
+		if !slices.Contains(names, want) {
+			t.Errorf("MetricNames lacks %s: %v", want, names)
+		}
+	}
+	// Every name is one a gather of the same registry would use once its vectors have series.
+	m := newMetrics()
+	fams, err := m.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fams {
+		if !slices.Contains(names, f.GetName()) {
+			t.Errorf("gathered %s, not in MetricNames", f.GetName())
+		}
+	}
+}
+
+// lifeboat_build_info says which build runs.
+func TestBuildInfoMetric(t *testing.T) {
+	m := newMetrics()
+	want := fmt.Sprintf(`
+# HELP lifeboat_build_info Always 1; the labels say which lifeboat build runs, and with which Go.
+# TYPE lifeboat_build_info gauge
+lifeboat_build_info{goversion=%q,version=%q} 1
+`, runtime.Version(), Version)
+	if err := testutil.GatherAndCompare(m.reg, strings.NewReader(want), "lifeboat_build_info"); err != nil {
+		t.Error(err)
+	}
+}
+
+// MetricNames is what a real daemon's registry holds: the same families, the webhook's included.
+func TestMetricNamesOfARealDaemon(t *testing.T) {
+	cfg := fleetConfig(t.TempDir(), 2)
+	cfg.Notify.WebhookURL = "http://127.0.0.1:1/hook"
+	d := newTestDaemon(t, cfg, &fakeClock{now: time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)})
+	defer d.db.Close()
+	if got, want := d.m.reg.names(), MetricNames(); !slices.Equal(got, want) {
+		t.Errorf("a daemon's registry: %v\nMetricNames: %v", got, want)
+	}
+	fams, err := d.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := MetricNames()
+	for _, f := range fams {
+		if !slices.Contains(names, f.GetName()) {
+			t.Errorf("a daemon exports %s, not in MetricNames", f.GetName())
+		}
+	}
+	if d.webhook.Metrics == nil {
+		t.Error("the daemon's webhook counts no failures")
 	}
 }

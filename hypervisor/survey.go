@@ -119,3 +119,13 @@ func surveyDomain(d *libvirt.Domain) (SurveyDomain, error) {
 	}
 	return SurveyDomain{Name: name, MemoryKiB: info.Memory, VCPUs: uint(info.NrVirtCpu), Disks: disks}, nil
 }
+
+// LibraryVersion returns the version of the libvirt library this program runs with
+// (MAJOR.MINOR.RELEASE), without connecting anywhere.
+func LibraryVersion() (string, error) {
+	v, err := libvirt.GetVersion()
+	if err != nil {
+		return "", wrap("libvirt library version", err)
+	}
+	return Version(v), nil
+}

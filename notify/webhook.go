@@ -40,6 +40,8 @@ type Webhook struct {
 	// Retries is how many times a delivery is retried after the first try (backoff doubling
 	// from one second).
 	Retries int
+	// Metrics counts failed deliveries (nil: not counted).
+	Metrics *Metrics
 }
 
 // NewWebhook makes a webhook; secretFile may be empty (unsigned).
@@ -70,6 +72,7 @@ func (w *Webhook) Notify(n Notification) {
 	select {
 	case w.queue <- n:
 	default:
+		w.Metrics.failed(StageQueueFull)
 		w.log.Error("notification dropped: the webhook queue is full", "kind", n.Kind, "message", n.Message)
 	}
 }
@@ -82,6 +85,9 @@ func (w *Webhook) Run(ctx context.Context) {
 			return
 		case n := <-w.queue:
 			if err := w.deliver(ctx, n); err != nil {
+				if ctx.Err() == nil {
+					w.Metrics.failed(StageFinal)
+				}
 				w.log.Error("notification not delivered", "kind", n.Kind, "err", err)
 			}
 		}
@@ -98,6 +104,7 @@ func (w *Webhook) deliver(ctx context.Context, n Notification) error {
 	var last error
 	for try := 0; try <= w.Retries; try++ {
 		if try > 0 {
+			w.Metrics.failed(StageRetry)
 			select {
 			case <-ctx.Done():
 				return ctx.Err()

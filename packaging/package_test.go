@@ -53,13 +53,15 @@ func TestDebianPackage(t *testing.T) {
 	}
 	// Every file and directory the package owns, with its mode and owner.
 	want := map[string]string{
-		"./usr/bin/lifeboat":                    "-rwxr-xr-x root/root",
-		"./lib/systemd/system/lifeboat.service": "-rw-r--r-- root/root",
-		"./etc/lifeboat/":                       "drwxr-x--- root/root",
-		"./etc/lifeboat/lifeboat.yaml":          "-rw-r----- root/root",
-		"./var/lib/lifeboat/":                   "drwx------ root/root",
-		"./usr/share/doc/lifeboat/README.md":    "-rw-r--r-- root/root",
-		"./usr/share/doc/lifeboat/INSTALL.md":   "-rw-r--r-- root/root",
+		"./usr/bin/lifeboat":                                 "-rwxr-xr-x root/root",
+		"./lib/systemd/system/lifeboat.service":              "-rw-r--r-- root/root",
+		"./etc/lifeboat/":                                    "drwxr-x--- root/root",
+		"./etc/lifeboat/lifeboat.yaml":                       "-rw-r----- root/root",
+		"./var/lib/lifeboat/":                                "drwx------ root/root",
+		"./usr/share/doc/lifeboat/README.md":                 "-rw-r--r-- root/root",
+		"./usr/share/doc/lifeboat/INSTALL.md":                "-rw-r--r-- root/root",
+		"./usr/share/lifeboat/prometheus/lifeboat-rules.yml": "-rw-r--r-- root/root",
+		"./usr/share/lifeboat/grafana/lifeboat.json":         "-rw-r--r-- root/root",
 	}
 	sc := bufio.NewScanner(strings.NewReader(run(dpkgDeb, "-c", deb)))
 	for sc.Scan() {

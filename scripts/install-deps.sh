@@ -10,7 +10,7 @@ PKGS=(
   iproute2 nftables iptables iputils-ping
   busybox-static cpio
   fence-agents ipmitool
-  prometheus-alertmanager
+  prometheus-alertmanager prometheus
   etcd-server
   ca-certificates curl gcc pkg-config procps util-linux
   systemd dpkg
@@ -41,6 +41,16 @@ if [ "${#missing[@]}" -gt 0 ]; then
     else
       invoke-rc.d prometheus-alertmanager stop >/dev/null 2>&1 || true
       update-rc.d prometheus-alertmanager disable >/dev/null 2>&1 || true
+    fi
+  fi
+  # The prometheus package brings promtool (the alert rules' unit tests); its server would hold
+  # 9090 with nothing to scrape. Stop and disable it, but only when this run installed it.
+  if printf '%s\n' "${missing[@]}" | grep -qx prometheus; then
+    if [ -d /run/systemd/system ]; then
+      systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+    else
+      invoke-rc.d prometheus stop >/dev/null 2>&1 || true
+      update-rc.d prometheus disable >/dev/null 2>&1 || true
     fi
   fi
   # The same for etcd: tests and the lab start their own members on free ports; the package's

@@ -15,6 +15,7 @@ import (
 func newDrainCmd() *cobra.Command {
 	var dryRun, detach bool
 	var timeout time.Duration
+	var output string
 	var cf *clientFlags
 	cmd := &cobra.Command{
 		Use:   "drain HOST",
@@ -28,10 +29,16 @@ A VM that cannot leave is named with the reason: no host can take it, or its liv
 failed (the daemon retries it with a growing backoff, from 5 s up to 5 min, instead of every
 second). The command waits until the host is empty; it stops with an error, and exit status 1,
 once every VM left is hopeless (no host can take it, or its migration failed 3 times in a row),
-or after --timeout. The drain itself goes on in the daemon either way.`,
+or after --timeout (exit status 5). The drain itself goes on in the daemon either way.
+
+With -o json or -o yaml the command prints the drain's plan as data ({"host", "dry_run", "plan"});
+the progress and the report go to standard error.`,
 		Example: "  lifeboat drain h1 --dry-run\n  lifeboat drain h1",
 		Args:    oneArg("HOST", "; 'lifeboat hosts' lists the hosts"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
 			c, err := cf.client()
 			if err != nil {
 				return err
@@ -41,6 +48,16 @@ or after --timeout. The drain itself goes on in the daemon either way.`,
 				return apiError(err)
 			}
 			w := cmd.OutOrStdout()
+			if output != "table" {
+				if err := printData(w, output, res); err != nil {
+					return err
+				}
+				if dryRun || detach || len(res.Plan) == 0 {
+					return nil
+				}
+				cmd.SetOut(cmd.ErrOrStderr()) // the progress and report, for people
+				return followDrain(cmd, c, res, timeout)
+			}
 			tw := newTable(w)
 			fmt.Fprintln(tw, "VM\tFROM\tTO\tWHY")
 			for _, mv := range res.Plan {
@@ -59,6 +76,7 @@ or after --timeout. The drain itself goes on in the daemon either way.`,
 		},
 	}
 	cf = addClientFlags(cmd)
+	addOutputFlag(cmd, cmd.Flags(), &output)
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the plan and change nothing")
 	cmd.Flags().BoolVar(&detach, "detach", false, "return once the drain has started")
 	cmd.Flags().DurationVar(&timeout, "timeout", 0, "stop waiting after this long (0: until the host is empty or no VM left can move); the drain goes on")
@@ -69,7 +87,8 @@ or after --timeout. The drain itself goes on in the daemon either way.`,
 // wait timed out; the drain itself goes on in the daemon.
 var errDrainUnfinished = errors.New("drain not finished")
 
-// followDrain prints the drain's migrations as they progress until the host is empty, then a
+// followDrain prints the drain's migrations as they progress (a migration's line redrawn in
+// place on a terminal while nothing else was printed after it) until the host is empty, then a
 // report. It names each VM that cannot leave, and why, as the daemon reports it; it stops waiting
 // when every VM left is hopeless (no host can take it, or its migration keeps failing) or after
 // timeout (0: no limit), with an error that says which VMs stay and why.
@@ -82,6 +101,7 @@ func followDrain(cmd *cobra.Command, c *api.Client, res api.DrainResult, timeout
 	start := time.Now()
 	seen := map[string]string{}
 	said := map[string]string{}
+	p := newProgress(w)
 	for {
 		ms, err := c.Migrations(ctx)
 		if err != nil {
@@ -93,7 +113,7 @@ func followDrain(cmd *cobra.Command, c *api.Client, res api.DrainResult, timeout
 			}
 			if line := progressLine(m); seen[m.ID] != line {
 				seen[m.ID] = line
-				fmt.Fprintln(w, line)
+				p.line(m.ID, line)
 			}
 		}
 		hosts, err := c.Hosts(ctx)
@@ -118,9 +138,9 @@ func followDrain(cmd *cobra.Command, c *api.Client, res api.DrainResult, timeout
 			if said[sv.VM] != sv.Reason {
 				said[sv.VM] = sv.Reason
 				if sv.Failures > 0 {
-					fmt.Fprintf(w, "%s cannot leave %s: %s%s\n", sv.VM, res.Host, sv.Reason, retryNote(sv))
+					p.text("%s cannot leave %s: %s%s\n", sv.VM, res.Host, sv.Reason, retryNote(sv))
 				} else { // the daemon's sentence names the VM and why it stays
-					fmt.Fprintln(w, sv.Reason)
+					p.text("%s\n", sv.Reason)
 				}
 			}
 		}
@@ -133,7 +153,7 @@ func followDrain(cmd *cobra.Command, c *api.Client, res api.DrainResult, timeout
 			if len(host.Stuck) > 0 {
 				why = ":\n" + stuckList(host.Stuck)
 			}
-			return fmt.Errorf("%w after --timeout %s: %s still runs %s%s\nthe drain goes on in the daemon", errDrainUnfinished, timeout, res.Host, strings.Join(host.VMs, ", "), why)
+			return fmt.Errorf("%w (%w) after --timeout %s: %s still runs %s%s\nthe drain goes on in the daemon", errDrainUnfinished, errTimedOut, timeout, res.Host, strings.Join(host.VMs, ", "), why)
 		}
 		select {
 		case <-ctx.Done():
@@ -200,11 +220,15 @@ func printDrainReport(cmd *cobra.Command, ms []api.MigrationView, want map[strin
 // newUndrainCmd ends a host's maintenance.
 func newUndrainCmd() *cobra.Command {
 	var cf *clientFlags
+	var output string
 	cmd := &cobra.Command{
 		Use:   "undrain HOST",
 		Short: "End a host's maintenance: it takes new placements again",
 		Args:  oneArg("HOST", ""),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
 			c, err := cf.client()
 			if err != nil {
 				return err
@@ -212,10 +236,10 @@ func newUndrainCmd() *cobra.Command {
 			if err := c.Undrain(cmd.Context(), args[0]); err != nil {
 				return apiError(err)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: maintenance ended\n", args[0])
-			return nil
+			return reportDone(cmd, output, args[0], args[0]+": maintenance ended")
 		},
 	}
 	cf = addClientFlags(cmd)
+	addOutputFlag(cmd, cmd.Flags(), &output)
 	return cmd
 }

@@ -84,7 +84,7 @@ func TestDrainTimeout(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	out, err := runCLI(ctx, "drain", "h1", "--server", url, "--timeout", "1s")
-	if !errors.Is(err, errDrainUnfinished) || !strings.Contains(err.Error(), "after --timeout 1s: h1 still runs web1, web2") ||
+	if !errors.Is(err, errDrainUnfinished) || exitCode(err) != exitTimeout || !strings.Contains(err.Error(), "after --timeout 1s: h1 still runs web1, web2") ||
 		!strings.Contains(err.Error(), "web2: its live migration to h2 failed 1 time(s)") {
 		t.Fatalf("drain --timeout 1s: %v\n%s", err, out)
 	}

@@ -37,7 +37,7 @@ object a line.`,
 	}
 	cf := addClientFlags(cmd)
 	f := cmd.Flags()
-	f.StringVarP(&output, "output", "o", "table", "output format: table or json")
+	addOutputFlag(cmd, f, &output)
 	f.BoolVarP(&follow, "follow", "f", false, "keep printing new events until interrupted")
 	f.Uint64Var(&after, "after", 0, "show the events after this sequence number (default: the last --limit events)")
 	f.IntVar(&limit, "limit", 50, fmt.Sprintf("how many events to show, 1 to %d", api.MaxEventsLimit))
@@ -68,11 +68,8 @@ object a line.`,
 		if err != nil {
 			return apiError(err)
 		}
-		if output == "json" {
-			if evs == nil {
-				evs = []api.Event{}
-			}
-			return printJSON(w, evs)
+		if output != "table" {
+			return printData(w, output, evs)
 		}
 		fmt.Fprintf(w, eventsFormat, "TIME", "KIND", "HOST/VM", "REASON", "MESSAGE")
 		for _, e := range evs {
@@ -86,6 +83,10 @@ object a line.`,
 // followEvents prints every event after after as it happens until ctx ends, which is success.
 func followEvents(ctx context.Context, c *api.Client, w io.Writer, after uint64, output string) error {
 	emit := func(e api.Event) error {
+		if output == "yaml" {
+			fmt.Fprintln(w, "---")
+			return printYAML(w, e)
+		}
 		if output == "json" {
 			b, err := json.Marshal(e)
 			if err != nil {

@@ -29,7 +29,7 @@ signals (libvirt, tcp, BMC power and health, lease witness, operator) it looked 
 		},
 	}
 	cf := addClientFlags(cmd)
-	cmd.PersistentFlags().StringVarP(&output, "output", "o", "table", "output format: table or json")
+	addOutputFlag(cmd, cmd.PersistentFlags(), &output)
 	cmd.AddCommand(newExplainHostCmd(cf, &output), newExplainVMCmd(cf, &output))
 	return cmd
 }
@@ -65,8 +65,8 @@ value, at, detail) and history (events).`,
 			if err != nil {
 				return apiError(err)
 			}
-			if *output == "json" {
-				return printJSON(cmd.OutOrStdout(), ex)
+			if *output != "table" {
+				return printData(cmd.OutOrStdout(), *output, ex)
 			}
 			printExplanation(cmd.OutOrStdout(), ex, time.Now())
 			return nil

@@ -33,8 +33,8 @@ its target: feasibility (state, capacity, affinity) and the score breakdown behi
 			if err != nil {
 				return apiError(err)
 			}
-			if *output == "json" {
-				return printJSON(cmd.OutOrStdout(), ex)
+			if *output != "table" {
+				return printData(cmd.OutOrStdout(), *output, ex)
 			}
 			w := cmd.OutOrStdout()
 			fmt.Fprintf(w, "vm:       %s (%s)\nstate:    %s on %s\nhome:     %s\nnote:     %s\nbest:     %s\nreason:   %s\n",

@@ -56,7 +56,7 @@ func TestClientCommandsRejectBadInput(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"hosts", "-o", "yaml"}, `-o "yaml"`},
+		{[]string{"hosts", "-o", "xml"}, `-o "xml"`},
 		{[]string{"vms", "-o", "wide"}, `-o "wide"`},
 		{[]string{"status", "-o", "xml"}, `-o "xml"`},
 		{[]string{"events", "-o", "csv"}, `-o "csv"`},

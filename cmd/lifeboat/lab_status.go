@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -22,8 +21,8 @@ from a scan of that host's processes, not from libvirt. With -o json the output 
 "config" (the path of the daemon configuration written for the lab).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if output != "table" && output != "json" {
-				return fmt.Errorf("-o %q: want table or json", output)
+			if err := checkOutput(output); err != nil {
+				return err
 			}
 			ctl, err := testenv.Dial(dir)
 			if err != nil {
@@ -38,10 +37,8 @@ from a scan of that host's processes, not from libvirt. With -o json the output 
 			if err != nil {
 				return err
 			}
-			if output == "json" {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				return enc.Encode(st)
+			if output != "table" {
+				return printData(cmd.OutOrStdout(), output, st)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "lab %s in %s\n\n", st.Name, st.Dir)
 			printLab(cmd.OutOrStdout(), st)
@@ -53,6 +50,6 @@ from a scan of that host's processes, not from libvirt. With -o json the output 
 		},
 	}
 	cmd.Flags().StringVar(&dir, "dir", defaultLabDir, "directory that holds the lab")
-	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
+	addOutputFlag(cmd, cmd.Flags(), &output)
 	return cmd
 }

@@ -56,7 +56,7 @@ func TestLabCommandsRejectBadInput(t *testing.T) {
 		{[]string{"lab", "fault", "--dir", dir, "h1"}, "want HOST and KIND"},
 		{[]string{"lab", "fault", "--dir", dir, "h1", "freeze", "--reason", "x"}, "degrade only"},
 		{[]string{"lab", "fault", "--dir", dir, "h1", "degrade", "--health", "meh"}, `--health "meh"`},
-		{[]string{"lab", "status", "--dir", dir, "-o", "yaml"}, `-o "yaml"`},
+		{[]string{"lab", "status", "--dir", dir, "-o", "xml"}, `-o "xml"`},
 		{[]string{"lab", "up", "--dir", dir, "--hosts", "0"}, "--hosts 0"},
 		{[]string{"lab", "up", "--dir", dir, "--guest", "windows"}, `--guest "windows"`},
 	}

@@ -42,11 +42,15 @@ steps taken, and for finished ones the duration and the guest's downtime. -o jso
 // newCancelCmd cancels a migration.
 func newCancelCmd() *cobra.Command {
 	var cf *clientFlags
+	var output string
 	cmd := &cobra.Command{
 		Use:   "cancel MIGRATION",
 		Short: "Cancel a queued or running migration; the VM stays on its source",
 		Args:  oneArg("MIGRATION id", "; 'lifeboat migrations' lists them"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
 			c, err := cf.client()
 			if err != nil {
 				return err
@@ -54,10 +58,10 @@ func newCancelCmd() *cobra.Command {
 			if err := c.CancelMigration(cmd.Context(), args[0]); err != nil {
 				return apiError(err)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: cancel requested\n", args[0])
-			return nil
+			return reportDone(cmd, output, args[0], args[0]+": cancel requested")
 		},
 	}
 	cf = addClientFlags(cmd)
+	addOutputFlag(cmd, cmd.Flags(), &output)
 	return cmd
 }

@@ -4,21 +4,88 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"reflect"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"go.yaml.in/yaml/v3"
 )
 
 // timeLayout is how the CLI shows points in time (local time).
 const timeLayout = "2006-01-02 15:04:05.000"
 
-// checkOutput validates an -o value.
+// outputFormats are the values of -o: a table for people, JSON or YAML for programs.
+var outputFormats = []string{"table", "json", "yaml"}
+
+// addOutputFlag declares -o/--output on fs (a flag set of cmd), default table, and completes its
+// values.
+func addOutputFlag(cmd *cobra.Command, fs *pflag.FlagSet, output *string) {
+	fs.StringVarP(output, "output", "o", "table", "output format: table, json or yaml")
+	_ = cmd.RegisterFlagCompletionFunc("output", fixedValues(outputFormats...))
+}
+
+// checkOutput validates an -o value; a bad one is a usage error (exit status 2).
 func checkOutput(output string) error {
-	if output != "table" && output != "json" {
-		return fmt.Errorf("-o %q: want table or json", output)
+	for _, f := range outputFormats {
+		if output == f {
+			return nil
+		}
+	}
+	return usageError(fmt.Errorf("-o %q: want table, json or yaml", output))
+}
+
+// printData writes v as indented JSON (output "json") or as YAML with the same keys ("yaml").
+// A nil slice is written as an empty list, never null.
+func printData(w io.Writer, output string, v any) error {
+	if rv := reflect.ValueOf(v); rv.Kind() == reflect.Slice && rv.IsNil() {
+		v = []struct{}{}
+	}
+	if output == "yaml" {
+		return printYAML(w, v)
+	}
+	return printJSON(w, v)
+}
+
+// printYAML writes v as YAML whose keys and order are those of its JSON encoding (the API's
+// field names), in block style.
+func printYAML(w io.Writer, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("write YAML: %w", err)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return fmt.Errorf("write YAML: %w", err)
+	}
+	blockStyle(&doc)
+	enc := yaml.NewEncoder(w)
+	enc.SetIndent(2)
+	if err := enc.Encode(&doc); err != nil {
+		return fmt.Errorf("write YAML: %w", err)
+	}
+	if err := enc.Close(); err != nil {
+		return fmt.Errorf("write YAML: %w", err)
 	}
 	return nil
+}
+
+// blockStyle turns JSON's flow style and double quotes into plain block YAML. The encoder still
+// quotes a string that would read as another type in YAML 1.2; strings that YAML 1.1 readers
+// take for booleans (yes, no, on, off, y, n) stay quoted too.
+func blockStyle(n *yaml.Node) {
+	n.Style = 0
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!str" {
+		switch strings.ToLower(n.Value) {
+		case "yes", "no", "on", "off", "y", "n":
+			n.Style = yaml.DoubleQuotedStyle
+		}
+	}
+	for _, c := range n.Content {
+		blockStyle(c)
+	}
 }
 
 // printJSON writes v as indented JSON.
@@ -78,4 +145,23 @@ func oneArg(what, hint string) cobra.PositionalArgs {
 		}
 		return nil
 	}
+}
+
+// actionDone is what an acting command with no result of its own prints with -o json|yaml.
+type actionDone struct {
+	// Command is the command path, e.g. "lifeboat undrain".
+	Command string `json:"command"`
+	// Target is the host, VM or migration acted on.
+	Target string `json:"target"`
+	// Result is the sentence the table output prints.
+	Result string `json:"result"`
+}
+
+// reportDone prints an acting command's outcome: the sentence, or with -o json|yaml an actionDone.
+func reportDone(cmd *cobra.Command, output, target, sentence string) error {
+	if output != "table" {
+		return printData(cmd.OutOrStdout(), output, actionDone{Command: cmd.CommandPath(), Target: target, Result: sentence})
+	}
+	_, err := fmt.Fprintln(cmd.OutOrStdout(), sentence)
+	return err
 }

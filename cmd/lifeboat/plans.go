@@ -97,17 +97,17 @@ why, and how it ended; then a table of its moves: each VM, from where, to where,
 			if err != nil {
 				return planError(err)
 			}
-			if output == "json" {
+			if output != "table" {
 				if p.Moves == nil {
 					p.Moves = []api.PlanMove{}
 				}
-				return printJSON(cmd.OutOrStdout(), p)
+				return printData(cmd.OutOrStdout(), output, p)
 			}
 			return printPlan(cmd.OutOrStdout(), p, time.Now())
 		},
 	}
 	cf = addClientFlags(cmd)
-	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
+	addOutputFlag(cmd, cmd.Flags(), &output)
 	return cmd
 }
 
@@ -171,7 +171,7 @@ func pointInTime(t, now time.Time) string {
 
 // newApproveCmd approves a pending plan.
 func newApproveCmd() *cobra.Command {
-	var by string
+	var by, output string
 	var cf *clientFlags
 	cmd := &cobra.Command{
 		Use:   "approve ID [--by NAME]",
@@ -185,17 +185,18 @@ what it will do.`,
 			return completePlanIDs(cf, args, true), cobra.ShellCompDirectiveNoFileComp
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return decidePlan(cmd, cf, args[0], "approved", api.PlanDecision{By: by})
+			return decidePlan(cmd, cf, args[0], "approved", api.PlanDecision{By: by}, output)
 		},
 	}
 	cf = addClientFlags(cmd)
+	addOutputFlag(cmd, cmd.Flags(), &output)
 	cmd.Flags().StringVar(&by, "by", "", "who approves (default $SUDO_USER or $USER, then @ and this host's name)")
 	return cmd
 }
 
 // newRejectCmd rejects a pending plan.
 func newRejectCmd() *cobra.Command {
-	var by, reason string
+	var by, reason, output string
 	var cf *clientFlags
 	cmd := &cobra.Command{
 		Use:   "reject ID --reason TEXT [--by NAME]",
@@ -209,20 +210,24 @@ func newRejectCmd() *cobra.Command {
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if strings.TrimSpace(reason) == "" {
-				return fmt.Errorf("reject %s: --reason is required: say why nothing should move", args[0])
+				return usageError(fmt.Errorf("reject %s: --reason is required: say why nothing should move", args[0]))
 			}
-			return decidePlan(cmd, cf, args[0], "rejected", api.PlanDecision{By: by, Reason: reason})
+			return decidePlan(cmd, cf, args[0], "rejected", api.PlanDecision{By: by, Reason: reason}, output)
 		},
 	}
 	cf = addClientFlags(cmd)
+	addOutputFlag(cmd, cmd.Flags(), &output)
 	cmd.Flags().StringVar(&reason, "reason", "", "why the plan is rejected (required; recorded with the decision)")
 	cmd.Flags().StringVar(&by, "by", "", "who rejects (default $SUDO_USER or $USER, then @ and this host's name)")
 	return cmd
 }
 
 // decidePlan sends an approval or rejection (verb: approved or rejected) and prints the plan's
-// resulting state in one line.
-func decidePlan(cmd *cobra.Command, cf *clientFlags, id, verb string, d api.PlanDecision) error {
+// resulting state in one line (with -o json|yaml: the plan).
+func decidePlan(cmd *cobra.Command, cf *clientFlags, id, verb string, d api.PlanDecision, output string) error {
+	if err := checkOutput(output); err != nil {
+		return err
+	}
 	if cmd.Flags().Changed("by") {
 		if strings.TrimSpace(d.By) == "" {
 			return errors.New("--by is empty: name who decides, e.g. alice@ws1")
@@ -245,6 +250,9 @@ func decidePlan(cmd *cobra.Command, cf *clientFlags, id, verb string, d api.Plan
 	p, err := decide(cmd.Context(), id, d)
 	if err != nil {
 		return planError(err)
+	}
+	if output != "table" {
+		return printData(cmd.OutOrStdout(), output, p)
 	}
 	decidedBy := p.DecidedBy
 	if decidedBy == "" {

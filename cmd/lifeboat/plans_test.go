@@ -260,7 +260,7 @@ func TestPlanCommandsRejectBadInput(t *testing.T) {
 		{[]string{"approve"}, "want one plan ID, got 0 arguments; 'lifeboat plans' lists them"},
 		{[]string{"reject", "p-1", "p-2", "--reason", "x"}, "want one plan ID, got 2 arguments"},
 		{[]string{"plan", "show"}, "want one plan ID, got 0 arguments"},
-		{[]string{"plans", "-o", "yaml"}, `-o "yaml"`},
+		{[]string{"plans", "-o", "xml"}, `-o "xml"`},
 		{[]string{"plan", "show", "p-1", "-o", "wide"}, `-o "wide"`},
 		{[]string{"plans", "p-1"}, `unknown command "p-1"`},
 	}

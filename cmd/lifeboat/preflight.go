@@ -51,8 +51,8 @@ status is 1 when any check fails. The configuration is --config, else $LIFEBOAT_
 			}
 			rep := preflight.Run(cmd.Context(), cfg, preflight.RealEnv(timeout))
 			w := cmd.OutOrStdout()
-			if output == "json" {
-				if err := printJSON(w, rep); err != nil {
+			if output != "table" {
+				if err := printData(w, output, rep); err != nil {
 					return err
 				}
 			} else {
@@ -74,7 +74,7 @@ status is 1 when any check fails. The configuration is --config, else $LIFEBOAT_
 		},
 	}
 	cmd.Flags().StringVar(&cfgFlag, "config", "", "daemon configuration file (default $LIFEBOAT_CONFIG, else "+config.DefaultPath+")")
-	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
+	addOutputFlag(cmd, cmd.Flags(), &output)
 	cmd.Flags().DurationVar(&timeout, "timeout", 10*time.Second, "bound on each network check")
 	return cmd
 }

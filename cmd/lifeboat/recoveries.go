@@ -43,7 +43,7 @@ func newHostCmd() *cobra.Command {
 
 // newDegradeCmd marks a host degraded.
 func newDegradeCmd() *cobra.Command {
-	var reason string
+	var reason, output string
 	var cf *clientFlags
 	cmd := &cobra.Command{
 		Use:   "degrade HOST --reason TEXT",
@@ -56,7 +56,10 @@ evacuation waits as a plan). 'lifeboat host repair HOST' clears the mark.`,
 		Args:    oneArg("HOST", ""),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if reason == "" {
-				return fmt.Errorf("degrade %s: --reason is required", args[0])
+				return usageError(fmt.Errorf("degrade %s: --reason is required", args[0]))
+			}
+			if err := checkOutput(output); err != nil {
+				return err
 			}
 			c, err := cf.client()
 			if err != nil {
@@ -65,11 +68,11 @@ evacuation waits as a plan). 'lifeboat host repair HOST' clears the mark.`,
 			if err := c.Degrade(cmd.Context(), args[0], reason); err != nil {
 				return apiError(err)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s marked degraded: %s\n", args[0], reason)
-			return nil
+			return reportDone(cmd, output, args[0], fmt.Sprintf("%s marked degraded: %s", args[0], reason))
 		},
 	}
 	cf = addClientFlags(cmd)
+	addOutputFlag(cmd, cmd.Flags(), &output)
 	cmd.Flags().StringVar(&reason, "reason", "", "why the host is degraded (shown in its verdict)")
 	return cmd
 }
@@ -77,6 +80,7 @@ evacuation waits as a plan). 'lifeboat host repair HOST' clears the mark.`,
 // newRepairCmd clears an operator's degraded mark.
 func newRepairCmd() *cobra.Command {
 	var cf *clientFlags
+	var output string
 	cmd := &cobra.Command{
 		Use:   "repair HOST",
 		Short: "Clear an operator's degraded mark on a host",
@@ -86,6 +90,9 @@ has stayed below health.clear_score for health.clear_after; after failback.stabl
 return home.`,
 		Args: oneArg("HOST", ""),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
 			c, err := cf.client()
 			if err != nil {
 				return err
@@ -93,17 +100,17 @@ return home.`,
 			if err := c.Repair(cmd.Context(), args[0]); err != nil {
 				return apiError(err)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: degraded mark cleared\n", args[0])
-			return nil
+			return reportDone(cmd, output, args[0], args[0]+": degraded mark cleared")
 		},
 	}
 	cf = addClientFlags(cmd)
+	addOutputFlag(cmd, cmd.Flags(), &output)
 	return cmd
 }
 
 // newConfirmOffCmd records an operator's word that a host is off.
 func newConfirmOffCmd() *cobra.Command {
-	var confirm string
+	var confirm, output string
 	var cf *clientFlags
 	cmd := &cobra.Command{
 		Use:   "confirm-off HOST --confirm HOST",
@@ -119,7 +126,10 @@ as the last guard.`,
 		Args:    oneArg("HOST", ""),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if confirm != args[0] {
-				return fmt.Errorf("confirm-off %s: repeat the host's name with --confirm %s after checking that it is powered off", args[0], args[0])
+				return usageError(fmt.Errorf("confirm-off %s: repeat the host's name with --confirm %s after checking that it is powered off", args[0], args[0]))
+			}
+			if err := checkOutput(output); err != nil {
+				return err
 			}
 			c, err := cf.client()
 			if err != nil {
@@ -128,11 +138,11 @@ as the last guard.`,
 			if err := c.ConfirmOff(cmd.Context(), args[0], confirm); err != nil {
 				return apiError(err)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s confirmed off: its VMs may restart elsewhere\n", args[0])
-			return nil
+			return reportDone(cmd, output, args[0], args[0]+" confirmed off: its VMs may restart elsewhere")
 		},
 	}
 	cf = addClientFlags(cmd)
+	addOutputFlag(cmd, cmd.Flags(), &output)
 	cmd.Flags().StringVar(&confirm, "confirm", "", "the host's name again, as confirmation")
 	return cmd
 }

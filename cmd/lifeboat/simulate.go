@@ -79,11 +79,11 @@ fence, a lost VM), or when the file has an expect section and the log differs fr
 				ok := out.Diff == ""
 				out.ExpectMatches = &ok
 			}
-			if output == "json" {
+			if output != "table" {
 				if out.Violations == nil {
 					out.Violations = []string{}
 				}
-				if err := printJSON(cmd.OutOrStdout(), out); err != nil {
+				if err := printData(cmd.OutOrStdout(), output, out); err != nil {
 					return err
 				}
 			} else {
@@ -103,7 +103,7 @@ fence, a lost VM), or when the file has an expect section and the log differs fr
 		},
 	}
 	cmd.Flags().StringVar(&cfgPath, "config", "", "take hosts, VM protection and settings from this lifeboat configuration")
-	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
+	addOutputFlag(cmd, cmd.Flags(), &output)
 	return cmd
 }
 

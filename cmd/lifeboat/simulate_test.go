@@ -109,7 +109,7 @@ func TestSimulateRejectsBadInput(t *testing.T) {
 		{[]string{"simulate", writeFile(t, "b.yaml", strings.Replace(simScenario, "power-off h1", "explode h1", 1))}, `events[0].do: unknown event "explode"`},
 		{[]string{"simulate", writeFile(t, "c.yaml", strings.Replace(simScenario, "power-off h1", "power-off h9", 1))}, `events[0].do: "h9" is not a host`},
 		{[]string{"simulate", writeFile(t, "d.yaml", strings.Replace(simScenario, "role: standby", "role: spare", 1))}, `cluster.hosts[1].role: "spare"`},
-		{[]string{"simulate", writeFile(t, "e.yaml", simScenario), "-o", "yaml"}, `-o "yaml"`},
+		{[]string{"simulate", writeFile(t, "e.yaml", simScenario), "-o", "xml"}, `-o "xml"`},
 		{[]string{"simulate", writeFile(t, "f.yaml", simScenario), "--config", writeFile(t, "l.yaml", "hosts:\n  - {name: h1, uri: 'qemu+tcp://10.0.0.1/system', role: active, bmc: {type: none}}\n")}, `"h2" is not a host of the config`},
 	}
 	for _, c := range cases {

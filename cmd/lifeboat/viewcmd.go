@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"io"
-	"reflect"
 
 	"github.com/spf13/cobra"
 
@@ -11,13 +10,13 @@ import (
 )
 
 // viewCommand completes cmd (its Use, Short and Long set) into a command that fetches a view
-// from the daemon and prints it: with print by default, as JSON with -o json (an empty list as
+// from the daemon and prints it: with print by default, as JSON or YAML with -o json|yaml (an empty list as
 // [], never null). It adds the client flags and -o. fetch is a method expression of the
 // client, such as (*api.Client).Hosts.
 func viewCommand[T any](cmd *cobra.Command, fetch func(*api.Client, context.Context) (T, error), print func(io.Writer, *api.Client, T) error) *cobra.Command {
 	var output string
 	cf := addClientFlags(cmd)
-	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
+	addOutputFlag(cmd, cmd.Flags(), &output)
 	if cmd.Args == nil {
 		cmd.Args = cobra.NoArgs
 	}
@@ -33,11 +32,8 @@ func viewCommand[T any](cmd *cobra.Command, fetch func(*api.Client, context.Cont
 		if err != nil {
 			return apiError(err)
 		}
-		if output == "json" {
-			if rv := reflect.ValueOf(v); rv.Kind() == reflect.Slice && rv.IsNil() {
-				return printJSON(cmd.OutOrStdout(), []struct{}{})
-			}
-			return printJSON(cmd.OutOrStdout(), v)
+		if output != "table" {
+			return printData(cmd.OutOrStdout(), output, v)
 		}
 		return print(cmd.OutOrStdout(), c, v)
 	}

@@ -126,7 +126,7 @@ func TestWhatIfCommandRejectsBadInput(t *testing.T) {
 	}{
 		{[]string{"whatif"}, "--fail is required"},
 		{[]string{"whatif", "--fail", "h1,h9"}, `unknown host: "h9"`},
-		{[]string{"whatif", "--fail", "h1", "-o", "yaml"}, `-o "yaml"`},
+		{[]string{"whatif", "--fail", "h1", "-o", "xml"}, `-o "xml"`},
 		{[]string{"whatif", "--fail", "h1", "extra"}, `unknown command "extra"`},
 		{[]string{"capacity", "-o", "wide"}, `-o "wide"`},
 	} {
