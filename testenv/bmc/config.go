@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net"
 	"regexp"
+	"time"
 )
 
 // PowerState is a Redfish power state: "On" or "Off".
@@ -75,6 +76,14 @@ type Config struct {
 	Power Power
 	// Logger receives request and power-action logs; nil discards them.
 	Logger *slog.Logger
+	// SessionTimeout is how long a Redfish session may stay unused before it
+	// expires; zero means DefaultSessionTimeout.
+	SessionTimeout time.Duration
+	// MaxSessions bounds the open sessions; a login beyond it is refused
+	// (503 SessionLimitExceeded). Zero means DefaultMaxSessions.
+	MaxSessions int
+	// Now is the clock sessions expire by; nil means time.Now.
+	Now func() time.Time
 }
 
 // systemIDPattern keeps SystemID a single, unescaped URL path segment.
@@ -103,6 +112,21 @@ func (c Config) validate() (Config, error) {
 	}
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		return c, fmt.Errorf("bmc: %w: Addr %q: %w", ErrInvalidConfig, c.Addr, err)
+	}
+	if c.SessionTimeout < 0 {
+		return c, fmt.Errorf("bmc: %w: SessionTimeout %s is negative", ErrInvalidConfig, c.SessionTimeout)
+	}
+	if c.SessionTimeout == 0 {
+		c.SessionTimeout = DefaultSessionTimeout
+	}
+	if c.MaxSessions < 0 {
+		return c, fmt.Errorf("bmc: %w: MaxSessions %d is negative", ErrInvalidConfig, c.MaxSessions)
+	}
+	if c.MaxSessions == 0 {
+		c.MaxSessions = DefaultMaxSessions
+	}
+	if c.Now == nil {
+		c.Now = time.Now
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

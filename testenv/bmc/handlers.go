@@ -7,15 +7,23 @@ import (
 	"strings"
 )
 
+// authTokenHeader carries a session's token.
+const authTokenHeader = "X-Auth-Token"
+
 // authRealm is the basic-auth realm of the emulator.
 const authRealm = "lifeboat-bmc"
 
 // route is one resource: whether it needs credentials and its handlers by
-// method.
+// method. openMethods need no credentials even on a non-public route (the
+// login, POST on the session collection).
 type route struct {
-	public  bool
-	methods map[string]http.HandlerFunc
+	public      bool
+	openMethods map[string]bool
+	methods     map[string]http.HandlerFunc
 }
+
+// open reports whether method on the route needs no credentials.
+func (rt route) open(method string) bool { return rt.public || rt.openMethods[method] }
 
 // allow is the value of the Allow header for the route.
 func (rt route) allow() string {
@@ -43,12 +51,26 @@ func (rt route) handler(method string) (http.HandlerFunc, bool) {
 // trailing slash.
 func (s *Server) routes() map[string]route {
 	return map[string]route{
-		pathVersions:   {public: true, methods: map[string]http.HandlerFunc{http.MethodGet: s.getVersions}},
-		pathRoot:       {public: true, methods: map[string]http.HandlerFunc{http.MethodGet: s.getServiceRoot}},
-		pathSystems:    {methods: map[string]http.HandlerFunc{http.MethodGet: s.getSystems}},
-		s.systemPath(): {methods: map[string]http.HandlerFunc{http.MethodGet: s.getSystem}},
-		s.resetPath():  {methods: map[string]http.HandlerFunc{http.MethodPost: s.postReset}},
+		pathVersions:       {public: true, methods: map[string]http.HandlerFunc{http.MethodGet: s.getVersions}},
+		pathRoot:           {public: true, methods: map[string]http.HandlerFunc{http.MethodGet: s.getServiceRoot}},
+		pathSystems:        {methods: map[string]http.HandlerFunc{http.MethodGet: s.getSystems}},
+		s.systemPath():     {methods: map[string]http.HandlerFunc{http.MethodGet: s.getSystem}},
+		s.resetPath():      {methods: map[string]http.HandlerFunc{http.MethodPost: s.postReset}},
+		pathSessionService: {methods: map[string]http.HandlerFunc{http.MethodGet: s.getSessionService}},
+		pathSessions: {openMethods: map[string]bool{http.MethodPost: true},
+			methods: map[string]http.HandlerFunc{http.MethodGet: s.getSessions, http.MethodPost: s.postSession}},
 	}
+}
+
+// route finds the resource at path (without a trailing slash).
+func (s *Server) route(path string) (route, bool) {
+	if rt, ok := s.routeTable[path]; ok {
+		return rt, true
+	}
+	if id := sessionID(path); id != "" {
+		return s.sessionMember(id), true
+	}
+	return route{}, false
 }
 
 // serveHTTP answers one Redfish request: it finds the resource, checks the
@@ -61,24 +83,20 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if len(path) > 1 {
 		path = strings.TrimSuffix(path, "/")
 	}
-	rt, found := s.routeTable[path]
-	if !(found && rt.public) && !s.authorized(r) {
+	s.stats.requests.Add(1)
+	rt, found := s.route(path)
+	if !(found && rt.open(r.Method)) && !s.authorized(r) {
 		w.Header().Set("WWW-Authenticate", `Basic realm="`+authRealm+`"`)
 		writeError(w, apiError{
 			status:     http.StatusUnauthorized,
 			messageID:  msgNoValidSession,
-			message:    "There is no valid session established with the implementation: valid basic-auth credentials are required.",
-			resolution: "Send a valid user name and password with HTTP basic authentication.",
+			message:    "There is no valid session established with the implementation: a valid X-Auth-Token or basic-auth credentials are required.",
+			resolution: "Log in at " + pathSessions + " and send the session's X-Auth-Token, or send a valid user name and password with HTTP basic authentication.",
 		})
 		return
 	}
 	if !found {
-		writeError(w, apiError{
-			status:     http.StatusNotFound,
-			messageID:  msgResourceMissingAtURI,
-			message:    "The resource at the URI " + r.URL.Path + " was not found.",
-			resolution: "Place a valid resource at the URI or correct the URI and resubmit the request.",
-		})
+		writeNotFound(w, r)
 		return
 	}
 	h, ok := rt.handler(r.Method)
@@ -95,14 +113,36 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	h(w, r)
 }
 
-// authorized reports whether r carries the configured basic-auth
-// credentials. Both are compared in constant time.
+// writeNotFound answers 404 for r's path.
+func writeNotFound(w http.ResponseWriter, r *http.Request) {
+	writeError(w, apiError{
+		status:     http.StatusNotFound,
+		messageID:  msgResourceMissingAtURI,
+		message:    "The resource at the URI " + r.URL.Path + " was not found.",
+		resolution: "Place a valid resource at the URI or correct the URI and resubmit the request.",
+	})
+}
+
+// authorized reports whether r carries the token of a live session or, when
+// it sends no token, the configured basic-auth credentials (compared in
+// constant time). A request with a stale token is refused even if it also
+// sends a password, as on a real BMC.
 func (s *Server) authorized(r *http.Request) bool {
+	if token := r.Header.Get(authTokenHeader); token != "" {
+		ok := s.sessions.use(token)
+		if ok {
+			s.stats.tokenAuth.Add(1)
+		}
+		return ok
+	}
 	user, pass, ok := r.BasicAuth()
 	if !ok {
 		return false
 	}
 	userOK := subtle.ConstantTimeCompare([]byte(user), []byte(s.cfg.Username)) == 1
 	passOK := subtle.ConstantTimeCompare([]byte(pass), []byte(s.cfg.Password)) == 1
+	if userOK && passOK {
+		s.stats.basicAuth.Add(1)
+	}
 	return userOK && passOK
 }

@@ -63,7 +63,8 @@ func (s *Server) getServiceRoot(w http.ResponseWriter, _ *http.Request) {
 		"Product":        "lifeboat-bmc",
 		"Vendor":         "lifeboat",
 		"Systems":        odataID{pathSystems},
-		"Links":          map[string]any{},
+		"SessionService": odataID{pathSessionService},
+		"Links":          map[string]any{"Sessions": odataID{pathSessions}},
 	})
 }
 

@@ -22,6 +22,9 @@ type Server struct {
 	// powerSem serialises reset actions (capacity 1).
 	powerSem chan struct{}
 
+	sessions *sessionTable
+	stats    counters
+
 	healthMu     sync.Mutex
 	health       Health
 	healthReason string
@@ -57,6 +60,7 @@ func New(cfg Config) (*Server, error) {
 		powerSem:    make(chan struct{}, 1),
 		health:      HealthOK,
 		healthSince: time.Now(),
+		sessions:    newSessionTable(cfg.Now, cfg.SessionTimeout, cfg.MaxSessions),
 	}
 	s.routeTable = s.routes()
 	return s, nil
@@ -95,6 +99,10 @@ func (s *Server) Start(ctx context.Context) error {
 		MinVersion:   tls.VersionTLS12,
 		Certificates: []tls.Certificate{cert},
 		NextProtos:   []string{"http/1.1"},
+	}
+	tlsConf.GetConfigForClient = func(*tls.ClientHelloInfo) (*tls.Config, error) {
+		s.stats.handshakes.Add(1)
+		return nil, nil // the listener's own configuration
 	}
 	s.srv = &http.Server{
 		Handler:           http.HandlerFunc(s.serveHTTP),
