@@ -157,8 +157,12 @@ type Timings struct {
 	UnreachableAfter Duration `yaml:"unreachable_after"`
 	// StableFor is how long a host must stay healthy before it counts as recovered (flap damping).
 	StableFor Duration `yaml:"stable_for"`
-	// BMCInterval is how often each BMC is asked for power state and health.
+	// BMCInterval is how often a BMC is asked for the power state while its host's libvirt
+	// probe fails (the first read is at once); it bounds how late the proof of death comes.
 	BMCInterval Duration `yaml:"bmc_interval"`
+	// BMCHealthInterval is how often a BMC is read (power and health) while its host answers,
+	// with ±10% jitter so that the reads of a fleet spread out.
+	BMCHealthInterval Duration `yaml:"bmc_health_interval"`
 	// BMCTimeout bounds one BMC request; a BMC that does not answer in time is unreachable.
 	BMCTimeout Duration `yaml:"bmc_timeout"`
 	// InventoryInterval is how often each host's domain list is refreshed (events refresh it too).

@@ -15,6 +15,7 @@ func Default() Config {
 			StableFor:         Duration(30 * time.Second),
 			BMCInterval:       Duration(time.Second),
 			BMCTimeout:        Duration(2 * time.Second),
+			BMCHealthInterval: Duration(30 * time.Second),
 			InventoryInterval: Duration(5 * time.Second),
 		},
 		Migration: Migration{PerHostOut: 2, PerHostIn: 2, Cluster: 8, StallSamples: 4, MaxDuration: Duration(5 * time.Minute),

@@ -120,6 +120,9 @@ func (c *Config) Validate() error {
 			errs = append(errs, fieldErr(d.name, "%v is out of range", d.v))
 		}
 	}
+	if t.BMCHealthInterval <= 0 || t.BMCHealthInterval < t.BMCInterval {
+		errs = append(errs, fieldErr("timings.bmc_health_interval", "%v is out of range: want at least timings.bmc_interval (%v)", t.BMCHealthInterval, t.BMCInterval))
+	}
 	m := c.Migration
 	if m.PerHostOut < 1 {
 		errs = append(errs, fieldErr("migration.per_host_out", "%d: want at least 1", m.PerHostOut))

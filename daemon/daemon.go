@@ -93,6 +93,8 @@ type hostWatch struct {
 	ladder fence.Ladder
 	// guestKick asks the guest-liveness loop to probe now.
 	guestKick chan struct{}
+	// bmcKick asks the BMC loop to read the BMC now.
+	bmcKick chan struct{}
 }
 
 // Options are the daemon's injectable parts.
@@ -138,7 +140,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Daemon, error) 
 		return nil, err
 	}
 	for _, h := range cfg.Hosts {
-		w := &hostWatch{cfg: h, invKick: make(chan struct{}, 1), guestKick: make(chan struct{}, 1)}
+		w := &hostWatch{cfg: h, invKick: make(chan struct{}, 1), guestKick: make(chan struct{}, 1), bmcKick: make(chan struct{}, 1)}
 		w.sig.Host = h.Name
 		w.sig.Guests.Configured = cfg.Recovery.PartitionPolicy == config.PartitionWaitForGuests
 		bmc, err := newBMCSource(h, cfg.Timings.BMCTimeout.D())

@@ -37,7 +37,7 @@ func (d *Daemon) healthConfig() policy.HealthConfig {
 func (d *Daemon) observations(w *hostWatch, now time.Time) []policy.Observation {
 	var out []policy.Observation
 	b := w.sig.BMC
-	if b.Configured && b.Reachable && now.Sub(b.At) <= d.det.BMCStaleAfter {
+	if b.Configured && b.Reachable && now.Sub(b.At) <= bmcHealthStaleAfter(d.cfg.Timings, d.det) {
 		switch b.Health {
 		case policy.HealthCritical, policy.HealthWarning:
 			sev := policy.SeverityWarning

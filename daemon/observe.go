@@ -2,9 +2,7 @@ package daemon
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"syscall"
 	"time"
 
 	"github.com/lifeboat-ha/lifeboat/hypervisor"
@@ -60,6 +58,7 @@ func (d *Daemon) recordProbe(ctx context.Context, w *hostWatch, p hypervisor.Pro
 	d.mu.Unlock()
 	if res != policy.ProbeOK && (prev == policy.ProbeOK || prev == policy.ProbeNone) {
 		w.kickGuests() // a fresh guest reading must exist before unreachable_after
+		w.kickBMC()    // the proof of death (power off) must come within the detection budget
 	}
 	if prev != res {
 		msg := fmt.Sprintf("libvirt probe: %s", res)
@@ -69,68 +68,6 @@ func (d *Daemon) recordProbe(ctx context.Context, w *hostWatch, p hypervisor.Pro
 		d.journal(ctx, store.Entry{At: p.At, Kind: "observation", Host: w.cfg.Name, Reason: "libvirt_" + string(res), Message: msg})
 		d.kickDecide()
 	}
-}
-
-// bmcLoop asks the host's BMC for power state and health every BMC interval.
-func (d *Daemon) bmcLoop(ctx context.Context, w *hostWatch) {
-	if w.bmc == nil {
-		return
-	}
-	t := time.NewTicker(d.cfg.Timings.BMCInterval.D())
-	defer t.Stop()
-	for {
-		qctx, cancel := context.WithTimeout(ctx, d.cfg.Timings.BMCTimeout.D())
-		st, err := w.bmc.Status(qctx)
-		cancel()
-		if ctx.Err() != nil {
-			return
-		}
-		at := d.now()
-		d.mu.Lock()
-		b := &w.sig.BMC
-		before := *b
-		b.At = at
-		if err != nil {
-			b.Reachable, b.Silent, b.Err = false, noAnswer(err), err.Error()
-			if b.Silent {
-				b.Err = "no answer within " + d.cfg.Timings.BMCTimeout.String() + " (" + err.Error() + ")"
-			}
-		} else {
-			b.Reachable, b.Silent, b.Err = true, false, ""
-			b.Power, b.Health, b.Reason = toPower(st.Power), toHealth(st.Health), st.Reason
-		}
-		after := *b
-		d.mu.Unlock()
-		outcome := "ok"
-		if err != nil {
-			outcome = "error"
-		}
-		d.m.bmcQueries.WithLabelValues(outcome).Inc()
-		if before.Reachable != after.Reachable || before.Power != after.Power || before.Health != after.Health || before.Reason != after.Reason {
-			msg := fmt.Sprintf("BMC: power %s, health %s", after.Power, after.Health)
-			if after.Reason != "" {
-				msg += " (" + after.Reason + ")"
-			}
-			if !after.Reachable {
-				msg = "BMC unreachable: " + after.Err
-			}
-			d.journal(ctx, store.Entry{At: at, Kind: "observation", Host: w.cfg.Name, Reason: "bmc", Message: msg})
-			d.kickDecide()
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
-
-// noAnswer reports an error that means the BMC gave no answer at all: a timeout, or no route
-// to it. A refused login, a page that is not Redfish or a refused connection are answers.
-func noAnswer(err error) bool {
-	var te interface{ Timeout() bool }
-	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &te) && te.Timeout()) ||
-		errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH)
 }
 
 func toPower(s string) policy.Power {

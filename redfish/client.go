@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/stmcginnis/gofish"
@@ -21,21 +22,39 @@ var ErrBadAnswer = errors.New("unexpected BMC answer")
 // ErrUnauthorized means the BMC refused the credentials (HTTP 401 or 403).
 var ErrUnauthorized = errors.New("the BMC refused the credentials")
 
+// httpStatus is the HTTP status of a Redfish error answer (0 if err is not one).
+func httpStatus(err error) int {
+	var re *schemas.Error
+	if errors.As(err, &re) {
+		return re.HTTPReturnedStatusCode
+	}
+	return 0
+}
+
 // authErr marks a refusal of the credentials with ErrUnauthorized.
 func authErr(err error) error {
-	var re *schemas.Error
-	if errors.As(err, &re) && (re.HTTPReturnedStatusCode == 401 || re.HTTPReturnedStatusCode == 403) {
-		return fmt.Errorf("%w (HTTP %d)", ErrUnauthorized, re.HTTPReturnedStatusCode)
+	if c := httpStatus(err); c == http.StatusUnauthorized || c == http.StatusForbidden {
+		return fmt.Errorf("%w (HTTP %d)", ErrUnauthorized, c)
 	}
 	return err
 }
 
-// Client reaches one host's BMC.
+// Client reaches one host's BMC. It keeps one HTTP connection alive and one Redfish session
+// (SessionService login, X-Auth-Token on each request) for its whole life, logs in again when
+// the BMC forgets the session (401), and remembers where the system is, so a steady-state read
+// is one GET over an open TLS connection. A BMC without a SessionService is read with basic
+// auth over the same kept-alive connection. Close logs out. Its methods are safe for
+// concurrent use; requests to one BMC are made one at a time.
 type Client struct {
 	endpoint string
 	systemID string
 	creds    Credentials
 	http     *http.Client
+
+	mu      sync.Mutex
+	api     *gofish.APIClient // logged in; nil until the first request and after a refusal
+	sysPath string            // the system's @odata.id, once found
+	closed  bool
 }
 
 // New makes a client. systemID picks the system (empty: the first in /redfish/v1/Systems).
@@ -49,7 +68,7 @@ func New(endpoint, systemID string, creds Credentials, insecure bool, timeout ti
 		timeout = 2 * time.Second
 	}
 	tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: insecure}, //nolint:gosec // operator's choice for self-signed BMCs
-		TLSHandshakeTimeout: timeout, ResponseHeaderTimeout: timeout, MaxIdleConnsPerHost: 2}
+		TLSHandshakeTimeout: timeout, ResponseHeaderTimeout: timeout, MaxIdleConnsPerHost: 1, IdleConnTimeout: 5 * time.Minute}
 	return &Client{endpoint: strings.TrimRight(endpoint, "/"), systemID: systemID, creds: creds,
 		http: &http.Client{Transport: tr, Timeout: timeout}}, nil
 }
@@ -64,45 +83,127 @@ type Status struct {
 	Reason string
 }
 
-// system connects and finds the configured system.
-func (c *Client) system(ctx context.Context) (*gofish.APIClient, *schemas.ComputerSystem, error) {
-	api, err := gofish.ConnectContext(ctx, gofish.ClientConfig{Endpoint: c.endpoint, Username: c.creds.Username,
-		Password: c.creds.Password, BasicAuth: true, HTTPClient: c.http, NoModifyTransport: true})
+// login returns the logged-in API client, logging in first if there is none. Caller holds c.mu.
+func (c *Client) login(ctx context.Context) (*gofish.APIClient, error) {
+	if c.closed {
+		return nil, fmt.Errorf("redfish: %s: the client is closed", c.endpoint)
+	}
+	if c.api != nil {
+		return c.api, nil
+	}
+	cfg := gofish.ClientConfig{Endpoint: c.endpoint, Username: c.creds.Username, Password: c.creds.Password,
+		HTTPClient: c.http, NoModifyTransport: true, ReuseConnections: true}
+	api, err := gofish.ConnectContext(ctx, cfg)
+	if err != nil && noSessionService(err) {
+		cfg.BasicAuth = true
+		api, err = gofish.ConnectContext(ctx, cfg)
+	}
 	var syntax *json.SyntaxError
 	if errors.As(err, &syntax) {
-		return nil, nil, fmt.Errorf("redfish: %s: %w: the answer is not Redfish JSON (%w)", c.endpoint, ErrBadAnswer, err)
+		return nil, fmt.Errorf("redfish: %s: %w: the answer is not Redfish JSON (%w)", c.endpoint, ErrBadAnswer, err)
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("redfish: %s: %w", c.endpoint, authErr(err))
+		return nil, fmt.Errorf("redfish: %s: log in: %w", c.endpoint, authErr(err))
+	}
+	c.api = api
+	return api, nil
+}
+
+// noSessionService reports whether a failed session login means the BMC has no session service
+// (no Sessions link, or a login the BMC does not implement), not a refusal or a failure.
+func noSessionService(err error) bool {
+	var re *schemas.Error
+	if !errors.As(err, &re) {
+		return false
+	}
+	switch re.HTTPReturnedStatusCode {
+	case 0, http.StatusNotFound, http.StatusMethodNotAllowed, http.StatusNotImplemented:
+		return true
+	}
+	return false
+}
+
+// logout ends the session, if any, and forgets it. Caller holds c.mu.
+func (c *Client) logout(ctx context.Context) {
+	if c.api == nil {
+		return
+	}
+	c.api.WithContext(ctx).Logout() // DELETE the session (nothing to delete with basic auth)
+	c.api = nil
+}
+
+// system reads the configured system, finding it first if need be, with one new login if the
+// BMC refuses the session (it expired, or the BMC restarted). Caller holds c.mu.
+func (c *Client) system(ctx context.Context) (*schemas.ComputerSystem, error) {
+	for attempt := 0; ; attempt++ {
+		api, err := c.login(ctx)
+		if err != nil {
+			return nil, err
+		}
+		sys, err := c.readSystem(api.WithContext(ctx))
+		if err == nil {
+			return sys, nil
+		}
+		if code := httpStatus(err); attempt == 0 && (code == http.StatusUnauthorized || code == http.StatusForbidden) {
+			c.api = nil // the session is gone: the BMC forgot it; log in anew
+			continue
+		}
+		return nil, err
+	}
+}
+
+// readSystem GETs the system at its known path, or lists the systems to find it.
+func (c *Client) readSystem(api *gofish.APIClient) (*schemas.ComputerSystem, error) {
+	if c.sysPath != "" {
+		sys, err := schemas.GetComputerSystem(api, c.sysPath)
+		if err != nil {
+			return nil, fmt.Errorf("redfish: %s: read system: %w", c.endpoint, wrapStatus(err))
+		}
+		return sys, nil
 	}
 	systems, err := api.GetService().Systems()
 	if err != nil {
 		// The collection's error hides the HTTP status: ask once more, plainly, to tell a refusal
 		// of the credentials from other failures.
 		if resp, gerr := api.Get(api.GetService().ODataID + "/Systems"); gerr != nil {
-			err = authErr(gerr)
+			err = gerr
 		} else {
 			resp.Body.Close()
 		}
-		api.Logout()
-		return nil, nil, fmt.Errorf("redfish: %s: list systems: %w", c.endpoint, err)
+		return nil, fmt.Errorf("redfish: %s: list systems: %w", c.endpoint, wrapStatus(err))
 	}
 	for _, s := range systems {
 		if c.systemID == "" || s.ID == c.systemID {
-			return api, s, nil
+			c.sysPath = s.ODataID
+			return s, nil
 		}
 	}
-	api.Logout()
-	return nil, nil, fmt.Errorf("redfish: %s: %w: no system %q among %d", c.endpoint, ErrBadAnswer, c.systemID, len(systems))
+	return nil, fmt.Errorf("redfish: %s: %w: no system %q among %d", c.endpoint, ErrBadAnswer, c.systemID, len(systems))
 }
+
+// statusErr is a Redfish error answer that also matches ErrUnauthorized when it is a refusal.
+type statusErr struct{ err error }
+
+func (e statusErr) Error() string { return authErr(e.err).Error() }
+func (e statusErr) Unwrap() []error {
+	if a := authErr(e.err); a != e.err {
+		return []error{e.err, ErrUnauthorized}
+	}
+	return []error{e.err}
+}
+
+// wrapStatus keeps err's HTTP status readable (for the new login on 401) and marks a refusal
+// with ErrUnauthorized.
+func wrapStatus(err error) error { return statusErr{err} }
 
 // Status reads the system's power state and health.
 func (c *Client) Status(ctx context.Context) (Status, error) {
-	api, sys, err := c.system(ctx)
+	c.mu.Lock()
+	sys, err := c.system(ctx)
+	c.mu.Unlock()
 	if err != nil {
 		return Status{}, err
 	}
-	defer api.Logout()
 	if sys.PowerState == "" {
 		return Status{}, fmt.Errorf("redfish: %s: %w: system %s has no PowerState", c.endpoint, ErrBadAnswer, sys.ID)
 	}
@@ -120,13 +221,24 @@ func (c *Client) Status(ctx context.Context) (Status, error) {
 // ForceOff asks the BMC to cut the system's power (ComputerSystem.Reset ForceOff). It does not
 // wait: verify with Status.
 func (c *Client) ForceOff(ctx context.Context) error {
-	api, sys, err := c.system(ctx)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	sys, err := c.system(ctx)
 	if err != nil {
 		return err
 	}
-	defer api.Logout()
 	if _, err := sys.Reset(schemas.ForceOffResetType); err != nil {
-		return fmt.Errorf("redfish: %s: ForceOff: %w", c.endpoint, err)
+		return fmt.Errorf("redfish: %s: ForceOff: %w", c.endpoint, wrapStatus(err))
 	}
 	return nil
+}
+
+// Close logs out of the BMC (DELETE of the session) and closes the kept-alive connection. The
+// client cannot be used afterwards.
+func (c *Client) Close(ctx context.Context) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.logout(ctx)
+	c.closed = true
+	c.http.CloseIdleConnections()
 }
