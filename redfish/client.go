@@ -112,12 +112,17 @@ func (c *Client) login(ctx context.Context) (*gofish.APIClient, error) {
 // noSessionService reports whether a failed session login means the BMC has no session service
 // (no Sessions link, or a login the BMC does not implement), not a refusal or a failure.
 func noSessionService(err error) bool {
+	// gofish keeps the service root's Sessions link to itself; without one, its login fails
+	// before any request with this plain error, the only sign it gives.
+	if strings.Contains(err.Error(), "no target provided") {
+		return true
+	}
 	var re *schemas.Error
 	if !errors.As(err, &re) {
 		return false
 	}
 	switch re.HTTPReturnedStatusCode {
-	case 0, http.StatusNotFound, http.StatusMethodNotAllowed, http.StatusNotImplemented:
+	case http.StatusNotFound, http.StatusMethodNotAllowed, http.StatusNotImplemented:
 		return true
 	}
 	return false

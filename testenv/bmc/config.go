@@ -84,6 +84,9 @@ type Config struct {
 	MaxSessions int
 	// Now is the clock sessions expire by; nil means time.Now.
 	Now func() time.Time
+	// NoSessionService makes the emulator an older BMC without a SessionService: no Sessions
+	// link in the service root, no login, basic auth only.
+	NoSessionService bool
 }
 
 // systemIDPattern keeps SystemID a single, unescaped URL path segment.

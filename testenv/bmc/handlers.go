@@ -50,6 +50,15 @@ func (rt route) handler(method string) (http.HandlerFunc, bool) {
 // routes builds the emulator's resource table, keyed by path without a
 // trailing slash.
 func (s *Server) routes() map[string]route {
+	if s.cfg.NoSessionService {
+		return map[string]route{
+			pathVersions:   {public: true, methods: map[string]http.HandlerFunc{http.MethodGet: s.getVersions}},
+			pathRoot:       {public: true, methods: map[string]http.HandlerFunc{http.MethodGet: s.getServiceRoot}},
+			pathSystems:    {methods: map[string]http.HandlerFunc{http.MethodGet: s.getSystems}},
+			s.systemPath(): {methods: map[string]http.HandlerFunc{http.MethodGet: s.getSystem}},
+			s.resetPath():  {methods: map[string]http.HandlerFunc{http.MethodPost: s.postReset}},
+		}
+	}
 	return map[string]route{
 		pathVersions:       {public: true, methods: map[string]http.HandlerFunc{http.MethodGet: s.getVersions}},
 		pathRoot:           {public: true, methods: map[string]http.HandlerFunc{http.MethodGet: s.getServiceRoot}},
@@ -67,7 +76,7 @@ func (s *Server) route(path string) (route, bool) {
 	if rt, ok := s.routeTable[path]; ok {
 		return rt, true
 	}
-	if id := sessionID(path); id != "" {
+	if id := sessionID(path); id != "" && !s.cfg.NoSessionService {
 		return s.sessionMember(id), true
 	}
 	return route{}, false

@@ -53,7 +53,7 @@ func (s *Server) getVersions(w http.ResponseWriter, _ *http.Request) {
 
 // getServiceRoot answers GET /redfish/v1.
 func (s *Server) getServiceRoot(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{
+	root := map[string]any{
 		"@odata.type":    "#ServiceRoot.v1_15_0.ServiceRoot",
 		"@odata.id":      pathRoot,
 		"Id":             "RootService",
@@ -65,7 +65,12 @@ func (s *Server) getServiceRoot(w http.ResponseWriter, _ *http.Request) {
 		"Systems":        odataID{pathSystems},
 		"SessionService": odataID{pathSessionService},
 		"Links":          map[string]any{"Sessions": odataID{pathSessions}},
-	})
+	}
+	if s.cfg.NoSessionService {
+		delete(root, "SessionService")
+		root["Links"] = map[string]any{}
+	}
+	writeJSON(w, http.StatusOK, root)
 }
 
 // getSystems answers GET /redfish/v1/Systems.
