@@ -39,7 +39,7 @@ type emuPower struct {
 }
 
 func (p *emuPower) PowerState() bmc.PowerState { p.mu.Lock(); defer p.mu.Unlock(); return p.state }
-func (p *emuPower) set(s bmc.PowerState)      { p.mu.Lock(); defer p.mu.Unlock(); p.state = s }
+func (p *emuPower) set(s bmc.PowerState)       { p.mu.Lock(); defer p.mu.Unlock(); p.state = s }
 func (p *emuPower) ForceOff(context.Context) error {
 	p.set(bmc.PowerOff)
 	return nil

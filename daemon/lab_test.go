@@ -135,6 +135,9 @@ func TestLabDaemonVerdicts(t *testing.T) {
 	l := testenv.StartForTest(t, testenv.Options{Hosts: 3, VMs: 3, GuestKind: testenv.GuestBIOS})
 	cfg := labConfig(t, l)
 	cfg.Recovery.Automatic = false // verdicts only: recovery (fencing) is tested on its own
+	// The dead BMC of a healthy host below is seen by a steady-state read: read every 3 s, not
+	// the default 30 s (TestLabRecoverPowerLoss keeps the default).
+	cfg.Timings.BMCHealthInterval = config.Duration(3 * time.Second)
 	rd := startDaemon(t, cfg)
 	c := rd.client
 	ctx := context.Background()
