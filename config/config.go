@@ -178,6 +178,9 @@ type Store struct {
 	Path string `yaml:"path,omitempty"`
 	// Etcd is the etcd cluster (backend etcd).
 	Etcd Etcd `yaml:"etcd,omitempty"`
+	// JournalMaxEntries bounds the journal on either backend: each append deletes the oldest
+	// entries beyond the newest JournalMaxEntries, in the same transaction.
+	JournalMaxEntries int `yaml:"journal_max_entries,omitempty"`
 }
 
 // API is the HTTP API.

@@ -2,6 +2,10 @@ package config
 
 import "time"
 
+// DefaultJournalMaxEntries is the default bound of the journal (store.journal_max_entries):
+// at about 300 bytes an entry, some 30 MB.
+const DefaultJournalMaxEntries = 100000
+
 // Default returns the configuration before any file or flag is applied.
 func Default() Config {
 	return Config{
@@ -27,7 +31,7 @@ func Default() Config {
 			RPCLatency: Duration(500 * time.Millisecond), MemoryAvailable: 0.03},
 		Failback: Failback{Enabled: true, StableFor: Duration(5 * time.Minute), WaveSize: 2, WaveInterval: Duration(30 * time.Second)},
 		Approval: Approval{Mode: ApprovalAutomatic, TTL: Duration(30 * time.Minute)},
-		Store: Store{Backend: StoreBbolt, Path: "/var/lib/lifeboat/lifeboat.db",
+		Store: Store{Backend: StoreBbolt, Path: "/var/lib/lifeboat/lifeboat.db", JournalMaxEntries: DefaultJournalMaxEntries,
 			Etcd: Etcd{Prefix: "/lifeboat/", DialTimeout: Duration(5 * time.Second), SessionTTL: Duration(5 * time.Second)}},
 		API: API{Listen: "127.0.0.1:7400"},
 	}

@@ -47,6 +47,9 @@ type EtcdTLS struct {
 // Enabled tells whether any TLS file is set.
 func (t EtcdTLS) Enabled() bool { return t.CAFile != "" || t.CertFile != "" || t.KeyFile != "" }
 
+// MinJournalMaxEntries is the least store.journal_max_entries accepted.
+const MinJournalMaxEntries = 100
+
 func (s Store) validate() []error {
 	var errs []error
 	switch s.Backend {
@@ -58,6 +61,9 @@ func (s Store) validate() []error {
 		errs = append(errs, s.Etcd.validate("store.etcd")...)
 	default:
 		errs = append(errs, fieldErr("store.backend", "%q: want bbolt or etcd", s.Backend))
+	}
+	if s.JournalMaxEntries < MinJournalMaxEntries {
+		errs = append(errs, fieldErr("store.journal_max_entries", "%d: want at least %d (the journal is what the events command and the API show)", s.JournalMaxEntries, MinJournalMaxEntries))
 	}
 	return errs
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lifeboat-ha/lifeboat/config"
 	"github.com/lifeboat-ha/lifeboat/policy"
 	"github.com/lifeboat-ha/lifeboat/testenv/etcdtest"
 )
@@ -39,7 +40,8 @@ func TestContract(t *testing.T) {
 			t.Run(name, func(t *testing.T) {
 				path := storePath(t)
 				fn(t, func(t *testing.T, maxJournal int) Store {
-					db, err := Open(path, Options{Create: true, MaxJournal: maxJournal})
+					// Through the configuration, as the daemon opens it (store.journal_max_entries).
+					db, err := OpenConfig(context.Background(), config.Store{Backend: config.StoreBbolt, Path: path, JournalMaxEntries: maxJournal})
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -55,7 +57,8 @@ func TestContract(t *testing.T) {
 			t.Run(name, func(t *testing.T) {
 				prefix := "/lifeboat-test/" + name + "/"
 				fn(t, func(t *testing.T, maxJournal int) Store {
-					s, err := OpenEtcd(context.Background(), EtcdOptions{Endpoints: []string{m.ClientURL}, Prefix: prefix, MaxJournal: maxJournal})
+					s, err := OpenConfig(context.Background(), config.Store{Backend: config.StoreEtcd, JournalMaxEntries: maxJournal,
+						Etcd: config.Etcd{Endpoints: []string{m.ClientURL}, Prefix: prefix}})
 					if err != nil {
 						t.Fatal(err)
 					}

@@ -23,6 +23,8 @@ import (
 
 	"go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
+
+	"github.com/lifeboat-ha/lifeboat/config"
 )
 
 // lockRetry is how often bbolt retries a held lock.
@@ -31,7 +33,7 @@ const lockRetry = 50 * time.Millisecond
 // Defaults for Options.
 const (
 	DefaultLockTimeout = time.Second
-	DefaultMaxJournal  = 200000
+	DefaultMaxJournal  = config.DefaultJournalMaxEntries
 )
 
 // Options tune Open.

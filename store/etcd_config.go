@@ -16,12 +16,13 @@ import (
 func OpenConfig(ctx context.Context, c config.Store) (Store, error) {
 	switch c.Backend {
 	case config.StoreBbolt, "":
-		return Open(c.Path, Options{Create: true})
+		return Open(c.Path, Options{Create: true, MaxJournal: c.JournalMaxEntries})
 	case config.StoreEtcd:
 		opts, err := EtcdOptionsFromConfig(c.Etcd)
 		if err != nil {
 			return nil, err
 		}
+		opts.MaxJournal = c.JournalMaxEntries
 		return OpenEtcd(ctx, opts)
 	}
 	return nil, fmt.Errorf("store.backend %q: want bbolt or etcd", c.Backend)
