@@ -25,8 +25,11 @@ func TestStoreEtcdConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if def.Store.Backend != StoreBbolt {
-		t.Errorf("default backend %q, want bbolt", def.Store.Backend)
+	if def.Store.Backend != StoreBbolt || def.Store.JournalMaxEntries != 100000 {
+		t.Errorf("default backend %q, journal bound %d; want bbolt, 100000", def.Store.Backend, def.Store.JournalMaxEntries)
+	}
+	if def.Timings.BMCHealthInterval.D() != 30*time.Second {
+		t.Errorf("default timings.bmc_health_interval %s, want 30s", def.Timings.BMCHealthInterval)
 	}
 }
 
@@ -45,6 +48,8 @@ func TestStoreConfigNamesTheField(t *testing.T) {
 		{`store: {backend: etcd, etcd: {endpoints: ["https://a:2379"], tls: {ca_file: /nonexistent/ca.pem}}}`, "store.etcd.tls.ca_file"},
 		{`store: {backend: etcd, etcd: {endpoints: ["http://a:2379"], tls: {ca_file: /etc/hostname}}}`, "plain http while store.etcd.tls is set"},
 		{`api: {advertise: "10.0.0.5:7400"}`, "api.advertise"},
+		{`store: {journal_max_entries: 10}`, "store.journal_max_entries: 10: want at least 100"},
+		{`timings: {bmc_interval: 2s, bmc_health_interval: 1s}`, "timings.bmc_health_interval: 1s is out of range: want at least timings.bmc_interval (2s)"},
 	}
 	for _, c := range cases {
 		_, err := Parse([]byte(storeHost + c.yaml))

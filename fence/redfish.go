@@ -43,8 +43,22 @@ func NewRedfish(endpoint, systemID string, creds redfish.Credentials, insecure b
 // Name implements Method.
 func (m *redfishMethod) Name() string { return "redfish" }
 
-// Status implements Method: true when the BMC reads the power Off.
+// Status implements Method: true when the BMC reads the power Off. It logs out afterwards: a
+// fence method is used now and then and should not hold one of the BMC's sessions meanwhile.
 func (m *redfishMethod) Status(ctx context.Context) (bool, error) {
+	defer m.logout(ctx)
+	return m.status(ctx)
+}
+
+// logout ends the method's BMC session, within a few seconds even when ctx is done.
+func (m *redfishMethod) logout(ctx context.Context) {
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	m.client.Logout(lctx)
+}
+
+// status reads whether the power is Off.
+func (m *redfishMethod) status(ctx context.Context) (bool, error) {
 	st, err := m.client.Status(ctx)
 	if err != nil {
 		return false, err
@@ -55,9 +69,10 @@ func (m *redfishMethod) Status(ctx context.Context) (bool, error) {
 // Off implements Method. A ForceOff the BMC refuses still counts if the power reads Off (some
 // BMCs refuse to turn off a system that is already off).
 func (m *redfishMethod) Off(ctx context.Context) error {
+	defer m.logout(ctx)
 	offErr := m.client.ForceOff(ctx)
 	if offErr != nil {
-		if off, err := m.Status(ctx); err == nil && off {
+		if off, err := m.status(ctx); err == nil && off {
 			return nil
 		}
 		return offErr

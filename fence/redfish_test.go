@@ -31,6 +31,10 @@ func TestRedfishFence(t *testing.T) {
 	if _, err := l.Fence(t.Context()); err != nil {
 		t.Fatalf("second Fence: %v", err)
 	}
+	// The method logged in with a session and does not keep one of the BMC's few sessions.
+	if st := s.Stats(); st.SessionsCreated == 0 || st.SessionsOpen != 0 || st.BasicAuth != 0 {
+		t.Errorf("BMC sessions after fencing: %+v; want sessions used, none left open", st)
+	}
 }
 
 func TestRedfishDownTimesOut(t *testing.T) {

@@ -66,6 +66,7 @@ func readPower(ctx context.Context, b config.BMC) (string, error) {
 		if err != nil {
 			return "", err
 		}
+		defer c.Close(context.WithoutCancel(ctx))
 		st, err := c.Status(ctx)
 		if err != nil {
 			return "", err

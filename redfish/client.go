@@ -238,6 +238,14 @@ func (c *Client) ForceOff(ctx context.Context) error {
 	return nil
 }
 
+// Logout ends the session (DELETE), for a client used now and then (a fence method, a check)
+// that should not hold one of the BMC's few sessions meanwhile; the next request logs in again.
+func (c *Client) Logout(ctx context.Context) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.logout(ctx)
+}
+
 // Close logs out of the BMC (DELETE of the session) and closes the kept-alive connection. The
 // client cannot be used afterwards.
 func (c *Client) Close(ctx context.Context) {
