@@ -95,6 +95,31 @@ func (c *Client) Hosts(ctx context.Context) ([]HostView, error) {
 	return hosts, err
 }
 
+// HostsPage returns at most limit hosts whose names sort after after ("": from the first), in
+// name order; a page shorter than limit is the last.
+func (c *Client) HostsPage(ctx context.Context, after string, limit int) ([]HostView, error) {
+	var hosts []HostView
+	err := c.getJSON(ctx, "/v1/hosts", pageValues(after, limit), &hosts)
+	return hosts, err
+}
+
+// VMsPage returns at most limit VMs whose UUIDs sort after after ("": from the first), in UUID
+// order; a page shorter than limit is the last.
+func (c *Client) VMsPage(ctx context.Context, after string, limit int) ([]VMView, error) {
+	var vms []VMView
+	err := c.getJSON(ctx, "/v1/vms", pageValues(after, limit), &vms)
+	return vms, err
+}
+
+// pageValues is the query of a page.
+func pageValues(after string, limit int) url.Values {
+	q := url.Values{"limit": {strconv.Itoa(limit)}}
+	if after != "" {
+		q.Set("after", after)
+	}
+	return q
+}
+
 // VMs returns every VM.
 func (c *Client) VMs(ctx context.Context) ([]VMView, error) {
 	var vms []VMView

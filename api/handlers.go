@@ -23,8 +23,14 @@ func (s *server) handleStatus(w http.ResponseWriter, r *http.Request) {
 	s.writeJSON(w, r, st)
 }
 
-// handleHosts serves GET /v1/hosts.
+// handleHosts serves GET /v1/hosts: every host, or with ?limit=&after= a page of hosts in name
+// order after the named one (a Link header names the next page).
 func (s *server) handleHosts(w http.ResponseWriter, r *http.Request) {
+	q, err := parsePageQuery(r.URL.RawQuery, "host name")
+	if err != nil {
+		writeError(w, http.StatusBadRequest, CodeBadRequest, err.Error())
+		return
+	}
 	hosts, err := s.b.Hosts(r.Context())
 	if err != nil {
 		s.backendError(w, r, "hosts", err)
@@ -32,6 +38,11 @@ func (s *server) handleHosts(w http.ResponseWriter, r *http.Request) {
 	}
 	if hosts == nil {
 		hosts = []HostView{}
+	}
+	if q.Paged {
+		var next string
+		hosts, next = page(hosts, func(h HostView) string { return h.Name }, q)
+		setNextLink(w, r, q, next)
 	}
 	for i := range hosts {
 		if hosts[i].VMs == nil {
@@ -41,8 +52,15 @@ func (s *server) handleHosts(w http.ResponseWriter, r *http.Request) {
 	s.writeJSON(w, r, hosts)
 }
 
-// handleVMs serves GET /v1/vms.
+// handleVMs serves GET /v1/vms: every VM (by name), or with ?limit=&after= a page of VMs in
+// UUID order after the given UUID (a Link header names the next page). Pages go by UUID, which
+// never changes, so a VM renamed while a client pages is neither skipped nor listed twice.
 func (s *server) handleVMs(w http.ResponseWriter, r *http.Request) {
+	q, err := parsePageQuery(r.URL.RawQuery, "VM UUID")
+	if err != nil {
+		writeError(w, http.StatusBadRequest, CodeBadRequest, err.Error())
+		return
+	}
 	vms, err := s.b.VMs(r.Context())
 	if err != nil {
 		s.backendError(w, r, "vms", err)
@@ -50,6 +68,11 @@ func (s *server) handleVMs(w http.ResponseWriter, r *http.Request) {
 	}
 	if vms == nil {
 		vms = []VMView{}
+	}
+	if q.Paged {
+		var next string
+		vms, next = page(vms, func(v VMView) string { return v.UUID }, q)
+		setNextLink(w, r, q, next)
 	}
 	s.writeJSON(w, r, vms)
 }
