@@ -179,7 +179,8 @@ type Store struct {
 	// Etcd is the etcd cluster (backend etcd).
 	Etcd Etcd `yaml:"etcd,omitempty"`
 	// JournalMaxEntries bounds the journal on either backend: each append deletes the oldest
-	// entries beyond the newest JournalMaxEntries, in the same transaction.
+	// entries beyond the newest JournalMaxEntries, in the same transaction. Zero means
+	// DefaultJournalMaxEntries.
 	JournalMaxEntries int `yaml:"journal_max_entries,omitempty"`
 }
 

@@ -2,8 +2,8 @@ package config
 
 import "time"
 
-// DefaultJournalMaxEntries is the default bound of the journal (store.journal_max_entries):
-// at about 300 bytes an entry, some 30 MB.
+// DefaultJournalMaxEntries is the default bound of the journal (store.journal_max_entries); an
+// entry is a few hundred bytes of JSON.
 const DefaultJournalMaxEntries = 100000
 
 // Default returns the configuration before any file or flag is applied.

@@ -62,7 +62,7 @@ func (s Store) validate() []error {
 	default:
 		errs = append(errs, fieldErr("store.backend", "%q: want bbolt or etcd", s.Backend))
 	}
-	if s.JournalMaxEntries < MinJournalMaxEntries {
+	if s.JournalMaxEntries != 0 && s.JournalMaxEntries < MinJournalMaxEntries {
 		errs = append(errs, fieldErr("store.journal_max_entries", "%d: want at least %d (the journal is what the events command and the API show)", s.JournalMaxEntries, MinJournalMaxEntries))
 	}
 	return errs

@@ -49,6 +49,7 @@ func TestStoreConfigNamesTheField(t *testing.T) {
 		{`store: {backend: etcd, etcd: {endpoints: ["http://a:2379"], tls: {ca_file: /etc/hostname}}}`, "plain http while store.etcd.tls is set"},
 		{`api: {advertise: "10.0.0.5:7400"}`, "api.advertise"},
 		{`store: {journal_max_entries: 10}`, "store.journal_max_entries: 10: want at least 100"},
+		{`store: {journal_max_entries: -1}`, "store.journal_max_entries: -1: want at least 100"},
 		{`timings: {bmc_interval: 2s, bmc_health_interval: 1s}`, "timings.bmc_health_interval: 1s is out of range: want at least timings.bmc_interval (2s)"},
 	}
 	for _, c := range cases {
