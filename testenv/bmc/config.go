@@ -1,9 +1,11 @@
 // Package bmc is a Redfish BMC emulator for the lifeboat test lab.
 //
-// A Server exposes one Redfish ComputerSystem over HTTPS with basic
-// authentication, close enough to a real BMC that the ClusterLabs
-// fence_redfish agent and the gofish library can read and change its power
-// state. The power itself is whatever the lab plugs in through the Power
+// A Server exposes one Redfish ComputerSystem over HTTPS, with basic
+// authentication and Redfish sessions (SessionService: login by POST,
+// X-Auth-Token, logout by DELETE, expiry when unused, a session limit), close
+// enough to a real BMC that the ClusterLabs fence_redfish agent and the gofish
+// library can read and change its power state. Stats counts what clients cost
+// it: requests, TLS handshakes and sessions. The power itself is whatever the lab plugs in through the Power
 // interface. The emulator can also report a degraded health and "die"
 // (SetDown), so the lab can test what the cluster does when a host's BMC
 // misbehaves.
