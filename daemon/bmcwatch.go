@@ -29,13 +29,6 @@ func bmcPollDelay(t config.Timings, libvirtFailing bool, u float64) time.Duratio
 	return d + time.Duration(float64(d)*bmcJitter*(2*u-1))
 }
 
-// bmcFirstDelay is how long the BMC loop waits before its first read: a uniform share (u in
-// [0,1)) of the jitter window, so a daemon that starts with a large fleet does not log in to
-// every BMC in the same instant. A host whose libvirt fails meanwhile is read at once anyway.
-func bmcFirstDelay(t config.Timings, u float64) time.Duration {
-	return time.Duration(float64(t.BMCHealthInterval.D()) * bmcJitter * u)
-}
-
 // libvirtFailing reports whether a probe of the host has finished and failed. Caller holds d.mu.
 func libvirtFailing(w *hostWatch) bool {
 	r := w.sig.Libvirt.Result
@@ -55,10 +48,10 @@ type bmcCloser interface {
 	Close(ctx context.Context)
 }
 
-// bmcLoop reads the host's BMC (power state and health): soon after the start (see
-// bmcFirstDelay), then every bmc_health_interval while the host answers, and at once and then
-// every bmc_interval while its libvirt probe fails (see bmcPollDelay). It logs out of the BMC
-// when it stops.
+// bmcLoop reads the host's BMC (power state and health): at once (recovery waits until every
+// host and BMC has been heard from), then every bmc_health_interval while the host answers, and
+// at once and then every bmc_interval while its libvirt probe fails (see bmcPollDelay). It logs
+// out of the BMC when it stops.
 func (d *Daemon) bmcLoop(ctx context.Context, w *hostWatch) {
 	if w.bmc == nil {
 		return
@@ -70,7 +63,7 @@ func (d *Daemon) bmcLoop(ctx context.Context, w *hostWatch) {
 			c.Close(cctx)
 		}()
 	}
-	t := time.NewTimer(bmcFirstDelay(d.cfg.Timings, rand.Float64())) //nolint:gosec // jitter, not a secret
+	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
 		select {
