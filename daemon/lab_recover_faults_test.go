@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -79,8 +80,16 @@ func TestLabRecoverBadFenceInput(t *testing.T) {
 			t.Errorf("%s runs on %v, want only its home %s", v.Name, on, v.HomeHost)
 		}
 	}
+	// The agent also reads h3's power (its status action) every bmc_interval, so a fresh
+	// instance may be running now; none may outlive its timeout (fence_timeout, bmc_timeout:
+	// a few seconds at most).
 	if out, err := exec.Command("pgrep", "-f", hang).Output(); err == nil && len(out) > 0 {
-		t.Errorf("the hanging fence agent survived its timeout: pids %s", out)
+		for _, pid := range strings.Fields(string(out)) {
+			age, err := exec.Command("ps", "-o", "etimes=", "-p", pid).Output()
+			if n, perr := strconv.Atoi(strings.TrimSpace(string(age))); err == nil && perr == nil && n >= 8 {
+				t.Errorf("the hanging fence agent (pid %s) survived its timeout: running for %d s", pid, n)
+			}
+		}
 	}
 }
 
