@@ -78,6 +78,13 @@ func (s *server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if q.Follow {
+		if s.streams.Add(1) > MaxEventStreams {
+			s.streams.Add(-1)
+			writeError(w, http.StatusServiceUnavailable, CodeInternal,
+				fmt.Sprintf("too many event streams open (at most %d): try again later", MaxEventStreams))
+			return
+		}
+		defer s.streams.Add(-1)
 		s.followEvents(w, r, q.After)
 		return
 	}
@@ -108,9 +115,13 @@ func (s *server) followEvents(w http.ResponseWriter, r *http.Request, after uint
 		return
 	}
 	rc := http.NewResponseController(w)
-	// A stream outlives any write timeout of the http.Server; the client ends it.
+	// A stream outlives the http.Server's read and write timeouts; the client ends it, and
+	// MaxEventStreams bounds how many there are.
 	if err := rc.SetWriteDeadline(time.Time{}); err != nil && !errors.Is(err, http.ErrNotSupported) {
 		s.log.Warn("api: event stream: clear write deadline", "err", err)
+	}
+	if err := rc.SetReadDeadline(time.Time{}); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		s.log.Warn("api: event stream: clear read deadline", "err", err)
 	}
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.Header().Set("Cache-Control", "no-cache")

@@ -1,12 +1,9 @@
 package api
 
 import (
-	"fmt"
 	"net"
 	"net/http"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 )
 
 // Limits on a PlanDecision's fields.
@@ -89,30 +86,16 @@ func checkDecision(d PlanDecision, needReason bool) string {
 	switch {
 	case d.By == "":
 		return "by is required: name who decides, e.g. alice@ws1"
-	case utf8.RuneCountInString(d.By) > maxDeciderLen:
-		return fmt.Sprintf("by is too long (%d characters, at most %d)", utf8.RuneCountInString(d.By), maxDeciderLen)
 	case needReason && d.Reason == "":
 		return "reject needs --reason"
-	case utf8.RuneCountInString(d.Reason) > maxDecisionReasonLen:
-		return fmt.Sprintf("reason is too long (%d characters, at most %d)", utf8.RuneCountInString(d.Reason), maxDecisionReasonLen)
 	}
-	if c, ok := controlChar(d.By); ok {
-		return fmt.Sprintf("by contains the control character %U", c)
+	if err := CheckText("by", d.By, maxDeciderLen); err != nil {
+		return err.Error()
 	}
-	if c, ok := controlChar(d.Reason); ok {
-		return fmt.Sprintf("reason contains the control character %U", c)
+	if err := CheckText("reason", d.Reason, maxDecisionReasonLen); err != nil {
+		return err.Error()
 	}
 	return ""
-}
-
-// controlChar returns the first control character in s.
-func controlChar(s string) (rune, bool) {
-	for _, c := range s {
-		if unicode.IsControl(c) {
-			return c, true
-		}
-	}
-	return 0, false
 }
 
 // remoteHost is the caller's address without the port.

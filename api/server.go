@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -35,6 +36,8 @@ type server struct {
 	alertAuth *tokenAuth
 	mux       *http.ServeMux
 	log       *slog.Logger
+	// streams counts the open event streams (at most MaxEventStreams).
+	streams atomic.Int64
 }
 
 // NewServer returns the API's handler over b. The event stream (follow=true) clears the

@@ -135,9 +135,9 @@ func runDaemon(ctx context.Context, cfg config.Config, name string, log *slog.Lo
 	if err != nil {
 		return fmt.Errorf("api.listen %s: %w", cfg.API.Listen, err)
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	srv := api.NewHTTPServer(h, log)
 	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := srv.Serve(api.LimitListener(ln, api.MaxConnections)); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("API server failed", "err", err)
 		}
 	}()

@@ -117,5 +117,5 @@ func printEvent(w io.Writer, e api.Event) {
 	case e.VM != "":
 		subject = e.VM
 	}
-	fmt.Fprintf(w, eventsFormat, when(e.At), dash(e.Kind), dash(subject), dash(e.Reason), e.Message)
+	fmt.Fprintf(w, eventsFormat, when(e.At), dash(e.Kind), dash(subject), dash(e.Reason), api.Printable(e.Message))
 }
