@@ -62,19 +62,19 @@ func TestOperatorTextRefusesControlCharacters(t *testing.T) {
 
 func TestPrintableAndSanitize(t *testing.T) {
 	for in, want := range map[string]string{
-		"plain text, é ✓":     "plain text, é ✓",
-		"a\nb":                `a\nb`,
-		"\x1b[31mred":         `\x1b[31mred`,
-		"tab\there":           `tab\there`,
-		"rtl\u202eevil":       `rtl\u202eevil`,
-		"bad\xffbyte":         `bad\xffbyte`,
-		"c1\u009bcontrol":     `c1\u009bcontrol`,
-		"zero\u200bwidth":     `zero\u200bwidth`,
-		"":                    "",
-		`back\slash stays`:    `back\slash stays`,
-		"del\x7f":             `del\x7f`,
-		"newline at end\r\n":  `newline at end\r\n`,
-		"nul\x00":             `nul\x00`,
+		"plain text, é ✓":      "plain text, é ✓",
+		"a\nb":                 `a\nb`,
+		"\x1b[31mred":          `\x1b[31mred`,
+		"tab\there":            `tab\there`,
+		"rtl\u202eevil":        `rtl\u202eevil`,
+		"bad\xffbyte":          `bad\xffbyte`,
+		"c1\u009bcontrol":      `c1\u009bcontrol`,
+		"zero\u200bwidth":      `zero\u200bwidth`,
+		"":                     "",
+		`back\slash stays`:     `back\slash stays`,
+		"del\x7f":              `del\x7f`,
+		"newline at end\r\n":   `newline at end\r\n`,
+		"nul\x00":              `nul\x00`,
 		"emoji 🚒 is printable": "emoji 🚒 is printable",
 	} {
 		if got := Printable(in); got != want {
