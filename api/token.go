@@ -6,20 +6,18 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
 	"strings"
+
+	"github.com/lifeboat-ha/lifeboat/secret"
 )
 
-// ReadTokenFile reads a bearer token from a file, trimming surrounding white space (a trailing
-// newline, say). An empty file or a token with inner white space is an error.
+// ReadTokenFile reads a bearer token from a secret file (see secret.ReadFile: owner-only, not
+// empty), trimming surrounding white space (a trailing newline, say). A token with inner white
+// space is an error.
 func ReadTokenFile(path string) (string, error) {
-	b, err := os.ReadFile(path)
+	tok, err := secret.ReadString(path)
 	if err != nil {
 		return "", fmt.Errorf("token file: %w", err)
-	}
-	tok := strings.TrimSpace(string(b))
-	if tok == "" {
-		return "", fmt.Errorf("token file %s is empty", path)
 	}
 	if err := checkToken(tok); err != nil {
 		return "", fmt.Errorf("token file %s: %w", path, err)

@@ -277,7 +277,8 @@ const (
 type Notify struct {
 	// WebhookURL receives a JSON POST per notification ("" disables).
 	WebhookURL string `yaml:"webhook_url,omitempty"`
-	// SecretFile holds the HMAC-SHA256 key; the signature goes in X-Lifeboat-Signature.
+	// SecretFile holds the HMAC-SHA256 key (owner-only, not empty); each delivery carries the
+	// Standard Webhooks headers webhook-id, webhook-timestamp and webhook-signature.
 	SecretFile string `yaml:"secret_file,omitempty"`
 }
 
