@@ -30,9 +30,10 @@ type Client struct {
 	hc    *http.Client
 }
 
-// NewClient returns a client for the daemon at server, a URL such as http://127.0.0.1:7400 or
-// just HOST:PORT (http is assumed). A non-empty token is sent as a bearer token.
-func NewClient(server string, token string) (*Client, error) {
+// NewClient returns a client for the daemon at server, a URL such as http://127.0.0.1:7400,
+// https://lifeboat.example:7400 or just HOST:PORT (http is assumed). A non-empty token is sent
+// as a bearer token. Options add a CA to trust and a client certificate.
+func NewClient(server string, token string, opts ...ClientOption) (*Client, error) {
 	base, err := parseServer(server)
 	if err != nil {
 		return nil, err
@@ -44,6 +45,15 @@ func NewClient(server string, token string) (*Client, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
 	tr.ResponseHeaderTimeout = 30 * time.Second
+	var ct clientTLS
+	for _, o := range opts {
+		if err := o(&ct); err != nil {
+			return nil, fmt.Errorf("api: %w", err)
+		}
+	}
+	if err := ct.apply(tr); err != nil {
+		return nil, fmt.Errorf("api: %w", err)
+	}
 	return &Client{base: base, token: token, hc: &http.Client{Transport: tr}}, nil
 }
 

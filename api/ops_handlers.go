@@ -12,7 +12,7 @@ import (
 
 // registerOperator adds the operation routes when the Backend carries out operations.
 func (s *server) registerOperator(op Operator) {
-	s.mux.HandleFunc("POST /v1/vms/{name}/switchover", func(w http.ResponseWriter, r *http.Request) {
+	s.handle(RoleOperator, "POST /v1/vms/{name}/switchover", func(w http.ResponseWriter, r *http.Request) {
 		var req SwitchoverRequest
 		if !decodeBody(w, r, &req) {
 			return
@@ -28,7 +28,7 @@ func (s *server) registerOperator(op Operator) {
 		}
 		s.writeJSON(w, r, res)
 	})
-	s.mux.HandleFunc("GET /v1/vms/{name}/explain", func(w http.ResponseWriter, r *http.Request) {
+	s.handle(RoleViewer, "GET /v1/vms/{name}/explain", func(w http.ResponseWriter, r *http.Request) {
 		ex, err := op.ExplainVM(r.Context(), r.PathValue("name"))
 		if err != nil {
 			s.backendError(w, r, "explain vm "+r.PathValue("name"), err)
@@ -36,7 +36,7 @@ func (s *server) registerOperator(op Operator) {
 		}
 		s.writeJSON(w, r, ex)
 	})
-	s.mux.HandleFunc("POST /v1/hosts/{name}/drain", func(w http.ResponseWriter, r *http.Request) {
+	s.handle(RoleOperator, "POST /v1/hosts/{name}/drain", func(w http.ResponseWriter, r *http.Request) {
 		dry, ok := boolParam(w, r, "dry_run")
 		if !ok {
 			return
@@ -51,14 +51,14 @@ func (s *server) registerOperator(op Operator) {
 		}
 		s.writeJSON(w, r, res)
 	})
-	s.mux.HandleFunc("POST /v1/hosts/{name}/undrain", func(w http.ResponseWriter, r *http.Request) {
+	s.handle(RoleOperator, "POST /v1/hosts/{name}/undrain", func(w http.ResponseWriter, r *http.Request) {
 		if err := op.Undrain(r.Context(), r.PathValue("name")); err != nil {
 			s.backendError(w, r, "undrain "+r.PathValue("name"), err)
 			return
 		}
 		s.writeJSON(w, r, struct{}{})
 	})
-	s.mux.HandleFunc("POST /v1/hosts/{name}/degrade", func(w http.ResponseWriter, r *http.Request) {
+	s.handle(RoleOperator, "POST /v1/hosts/{name}/degrade", func(w http.ResponseWriter, r *http.Request) {
 		var req DegradeRequest
 		if !decodeBody(w, r, &req) {
 			return
@@ -73,14 +73,14 @@ func (s *server) registerOperator(op Operator) {
 		}
 		s.writeJSON(w, r, struct{}{})
 	})
-	s.mux.HandleFunc("POST /v1/hosts/{name}/repair", func(w http.ResponseWriter, r *http.Request) {
+	s.handle(RoleOperator, "POST /v1/hosts/{name}/repair", func(w http.ResponseWriter, r *http.Request) {
 		if err := op.Repair(r.Context(), r.PathValue("name")); err != nil {
 			s.backendError(w, r, "repair "+r.PathValue("name"), err)
 			return
 		}
 		s.writeJSON(w, r, struct{}{})
 	})
-	s.mux.HandleFunc("GET /v1/migrations", func(w http.ResponseWriter, r *http.Request) {
+	s.handle(RoleViewer, "GET /v1/migrations", func(w http.ResponseWriter, r *http.Request) {
 		ms, err := op.Migrations(r.Context())
 		if err != nil {
 			s.backendError(w, r, "migrations", err)
@@ -88,7 +88,7 @@ func (s *server) registerOperator(op Operator) {
 		}
 		s.writeJSON(w, r, ms)
 	})
-	s.mux.HandleFunc("GET /v1/migrations/{id}", func(w http.ResponseWriter, r *http.Request) {
+	s.handle(RoleViewer, "GET /v1/migrations/{id}", func(w http.ResponseWriter, r *http.Request) {
 		m, err := op.Migration(r.Context(), r.PathValue("id"))
 		if err != nil {
 			s.backendError(w, r, "migration "+r.PathValue("id"), err)
@@ -96,7 +96,7 @@ func (s *server) registerOperator(op Operator) {
 		}
 		s.writeJSON(w, r, m)
 	})
-	s.mux.HandleFunc("POST /v1/migrations/{id}/cancel", func(w http.ResponseWriter, r *http.Request) {
+	s.handle(RoleOperator, "POST /v1/migrations/{id}/cancel", func(w http.ResponseWriter, r *http.Request) {
 		if err := op.CancelMigration(r.Context(), r.PathValue("id")); err != nil {
 			s.backendError(w, r, "cancel "+r.PathValue("id"), err)
 			return
@@ -194,7 +194,7 @@ func boolParam(w http.ResponseWriter, r *http.Request, name string) (bool, bool)
 
 // registerRecoverer adds the recovery routes.
 func (s *server) registerRecoverer(rc Recoverer) {
-	s.mux.HandleFunc("GET /v1/recoveries", func(w http.ResponseWriter, r *http.Request) {
+	s.handle(RoleViewer, "GET /v1/recoveries", func(w http.ResponseWriter, r *http.Request) {
 		rs, err := rc.Recoveries(r.Context())
 		if err != nil {
 			s.backendError(w, r, "recoveries", err)
@@ -202,7 +202,7 @@ func (s *server) registerRecoverer(rc Recoverer) {
 		}
 		s.writeJSON(w, r, rs)
 	})
-	s.mux.HandleFunc("POST /v1/hosts/{name}/confirm-off", func(w http.ResponseWriter, r *http.Request) {
+	s.handle(RoleAdmin, "POST /v1/hosts/{name}/confirm-off", func(w http.ResponseWriter, r *http.Request) {
 		var req ConfirmOffRequest
 		if !decodeBody(w, r, &req) {
 			return

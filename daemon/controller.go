@@ -36,7 +36,9 @@ func (d *Daemon) initController(db store.Store, name string) error {
 		name = h
 	}
 	url := d.cfg.API.Advertise
-	if url == "" {
+	if url == "" && d.cfg.API.TLS.Enabled() {
+		url = "https://" + d.cfg.API.Listen
+	} else if url == "" {
 		url = "http://" + d.cfg.API.Listen
 	}
 	d.ha.leader, d.ha.changes = newHAMetrics(d.m.reg)
