@@ -143,3 +143,49 @@ func FuzzPrintable(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseUsers: the users file parser never panics, and what it accepts has valid names,
+// roles and hashes.
+func FuzzParseUsers(f *testing.F) {
+	f.Add("alice operator sha256:" + strings.Repeat("ab", 32) + "\n# c\n\nbob viewer sha256:" + strings.Repeat("01", 32))
+	f.Add("alice operator")
+	f.Add("x admin sha256:")
+	f.Fuzz(func(t *testing.T, body string) {
+		us, err := ParseUsers([]byte(body))
+		if err != nil {
+			return
+		}
+		for _, u := range us.list {
+			if CheckUserName(u.Name) != nil || u.Role < RoleViewer || u.Role > RoleAdmin {
+				t.Fatalf("%q: accepted %+v", body, u)
+			}
+		}
+	})
+}
+
+// FuzzAuthorizationHeader: whatever the Authorization header holds, the server answers 401
+// unless it is exactly a configured token, and never panics.
+func FuzzAuthorizationHeader(f *testing.F) {
+	us, err := ParseUsers([]byte("otto operator sha256:" + strings.Repeat("ab", 32)))
+	if err != nil {
+		f.Fatal(err)
+	}
+	h, err := NewServer(newFake(), ServerOptions{Token: "admin-token", Users: us})
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, seed := range []string{"", "Bearer admin-token", "bearer admin-token", "Bearer  admin-token ", "Basic YWRtaW4=", "Bearer", "Bearer ", "admin-token", "Bearer admin-tokenx", "Bearer \x00"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, header string) {
+		req := httptest.NewRequest(http.MethodGet, "/v1/status", nil)
+		req.Header["Authorization"] = []string{header}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		scheme, tok, _ := strings.Cut(header, " ")
+		valid := strings.EqualFold(scheme, "Bearer") && strings.TrimSpace(tok) == "admin-token"
+		if valid != (rec.Code == http.StatusOK) || (!valid && rec.Code != http.StatusUnauthorized) {
+			t.Fatalf("Authorization %q: %d", header, rec.Code)
+		}
+	})
+}

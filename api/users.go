@@ -49,7 +49,7 @@ type Users struct {
 // with a letter or digit.
 func CheckUserName(name string) error {
 	if !userNameRE.MatchString(name) {
-		return fmt.Errorf("name %q: want 1 to 64 letters, digits and . _ @ -, starting with a letter or digit", Printable(name))
+		return fmt.Errorf("name \"%s\": want 1 to 64 letters, digits and . _ @ -, starting with a letter or digit", Printable(name))
 	}
 	if name == "token" || name == "anonymous" {
 		return fmt.Errorf("name %q is lifeboat's own (the api.token_file credential, or no authentication)", name)
