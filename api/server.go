@@ -181,7 +181,11 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	r = r.WithContext(WithIdentity(r.Context(), id))
 	_, pattern := s.mux.Handler(r)
-	if need := s.roles[pattern]; id.Role < need {
+	need, declared := s.roles[pattern]
+	if !declared && pattern != "" && s.protected(r.URL.Path) {
+		need = RoleAdmin // a protected route registered without a role: fail closed
+	}
+	if id.Role < need {
 		writeError(sw, http.StatusForbidden, CodeForbidden, fmt.Sprintf("%s may not %s %s: that needs the %s role", id.Name, r.Method, r.URL.Path, need))
 		return
 	}

@@ -39,6 +39,13 @@ loses its etcd session stops acting at once. With the embedded store (bbolt) the
 "single": it acts only while it holds the controller lock in lease_dir, so a second single daemon
 pointed at the same cluster waits and says who holds it. 'lifeboat status' shows the role.
 
+The API serves HTTPS with api.tls (cert_file, key_file; client_ca_file adds client certificates)
+and authenticates with api.users_file (named tokens with roles: 'lifeboat token create'),
+api.token_file (an admin token) or client certificates. An api.listen that is not a loopback
+address is refused unless it has both TLS and a credential. Secret files (tokens, users, the TLS
+key, BMC credentials, the webhook key) must be readable by their owner only. 'lifeboat disarm'
+stops all automatic action until 'lifeboat arm', across restarts.
+
 Settings are layered: defaults, then the YAML file, then these flags; then they are validated and
 every error names the field at fault ('lifeboat config check' does the same without starting).
 The file is --config, else $LIFEBOAT_CONFIG, else ` + config.DefaultPath + ` (where the package
