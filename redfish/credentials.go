@@ -30,6 +30,12 @@ func ReadCredentials(path string) (Credentials, error) {
 	if err != nil {
 		return Credentials{}, fmt.Errorf("redfish: credentials: %w", err)
 	}
+	return parseCredentials(path, b)
+}
+
+// parseCredentials parses a credentials file's contents; path names it in errors, which never
+// show a value.
+func parseCredentials(path string, b []byte) (Credentials, error) {
 	var c Credentials
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	for n := 1; sc.Scan(); n++ {
