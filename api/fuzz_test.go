@@ -189,3 +189,30 @@ func FuzzAuthorizationHeader(f *testing.F) {
 		}
 	})
 }
+
+// FuzzFollowEventsStream feeds arbitrary stream bodies to the client's event stream decoder: it
+// never panics, and a stream that ends (or holds garbage, or an error line) ends with an error
+// rather than hanging or passing for a normal end.
+func FuzzFollowEventsStream(f *testing.F) {
+	f.Add("{\"seq\":1,\"at\":\"2025-03-14T09:26:53Z\",\"kind\":\"verdict\",\"message\":\"x\"}\n")
+	f.Add("{\"error\":\"events: boom\",\"code\":\"internal\"}\n")
+	f.Add("{\"seq\":1}\n{\"seq\":\n")
+	f.Add("not json")
+	f.Add("")
+	f.Fuzz(func(t *testing.T, body string) {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/x-ndjson")
+			_, _ = w.Write([]byte(body))
+		}))
+		defer srv.Close()
+		c, err := NewClient(srv.URL, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		err = c.FollowEvents(t.Context(), 0, func(Event) error { n++; return nil })
+		if err == nil {
+			t.Fatalf("%q: the stream ended without an error after %d events", body, n)
+		}
+	})
+}
