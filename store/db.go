@@ -30,8 +30,9 @@ const lockRetry = 50 * time.Millisecond
 
 // Defaults for Options.
 const (
-	DefaultLockTimeout = time.Second
-	DefaultMaxJournal  = 200000
+	DefaultLockTimeout     = time.Second
+	DefaultMaxJournal      = 200000
+	DefaultMaxJournalBytes = 256 << 20
 )
 
 // Options tune Open.
@@ -46,6 +47,9 @@ type Options struct {
 	// MaxJournal is the most journal entries kept; Append prunes the oldest
 	// beyond it. Zero or less means DefaultMaxJournal.
 	MaxJournal int
+	// MaxJournalBytes bounds the journal's encoded size too; Append prunes
+	// the oldest entries beyond it. Zero or less means DefaultMaxJournalBytes.
+	MaxJournalBytes int64
 }
 
 func (o Options) withDefaults() Options {
@@ -55,15 +59,19 @@ func (o Options) withDefaults() Options {
 	if o.MaxJournal <= 0 {
 		o.MaxJournal = DefaultMaxJournal
 	}
+	if o.MaxJournalBytes <= 0 {
+		o.MaxJournalBytes = DefaultMaxJournalBytes
+	}
 	return o
 }
 
 // DB is an open store. It is safe for concurrent use by goroutines of one
 // process; other processes are kept out by the file lock.
 type DB struct {
-	bolt       *bbolt.DB
-	path       string
-	maxJournal int
+	bolt         *bbolt.DB
+	path         string
+	maxJournal   int
+	maxJournalSz int64
 
 	mu     sync.Mutex
 	notify chan struct{} // closed and replaced on each Append; see Wait
@@ -119,11 +127,12 @@ func Open(path string, opts Options) (*DB, error) {
 		return nil, openError(path, err)
 	}
 	return &DB{
-		bolt:       b,
-		path:       path,
-		maxJournal: opts.MaxJournal,
-		notify:     make(chan struct{}),
-		done:       make(chan struct{}),
+		bolt:         b,
+		path:         path,
+		maxJournal:   opts.MaxJournal,
+		maxJournalSz: opts.MaxJournalBytes,
+		notify:       make(chan struct{}),
+		done:         make(chan struct{}),
 	}, nil
 }
 
