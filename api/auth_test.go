@@ -310,3 +310,20 @@ func TestPlainHTTPToTLSFails(t *testing.T) {
 		t.Fatal("plain HTTP to the TLS port answered")
 	}
 }
+
+// TestRouteWithoutRoleFailsClosed: a /v1 route registered without a role needs an admin.
+func TestRouteWithoutRoleFailsClosed(t *testing.T) {
+	us, toks := testUsers(t)
+	h, err := NewServer(newFake(), ServerOptions{Users: us})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.(*server).mux.HandleFunc("GET /v1/new-thing", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	for name, want := range map[string]int{"vera": http.StatusForbidden, "otto": http.StatusForbidden, "ada": http.StatusOK} {
+		if code, body, _ := get(t, srv.URL+"/v1/new-thing", toks[name]); code != want {
+			t.Errorf("%s: %d %s, want %d", name, code, body, want)
+		}
+	}
+}
