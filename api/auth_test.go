@@ -327,3 +327,43 @@ func TestRouteWithoutRoleFailsClosed(t *testing.T) {
 		}
 	}
 }
+
+// TestClientFollowsTheLeaderWithItsToken: a follower's 307 to the leader (another host) keeps
+// the bearer token, which net/http would drop; a redirect from https to http is refused.
+func TestClientFollowsTheLeaderWithItsToken(t *testing.T) {
+	f := &auditFake{opsFake: newOpsFake()}
+	leader := serveAuditFake(t, f, ServerOptions{Token: "tok"})
+	leaderURL := strings.Replace(leader, "127.0.0.1", "localhost", 1) // another host name
+	follower := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Location", leaderURL+r.URL.RequestURI())
+		writeError(w, http.StatusTemporaryRedirect, CodeNotLeader, "this daemon is a follower")
+	}))
+	defer follower.Close()
+	c, err := NewClient(follower.URL, "tok")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Degrade(t.Context(), "h1", "fan"); err != nil {
+		t.Fatalf("degrade through the follower: %v", err)
+	}
+	if got := f.recorded(); len(got) != 1 || got[0] != "degrade h1: fan by token" {
+		t.Fatalf("the leader got %q", got)
+	}
+
+	ca := pki.New(t, "ca")
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Location", leader+r.URL.RequestURI()) // plain http
+		writeError(w, http.StatusTemporaryRedirect, CodeNotLeader, "this daemon is a follower")
+	})
+	tlsFollower := serveTLS(t, h, ca)
+	c, err = NewClient(tlsFollower, "tok", WithCAFile(ca.CAFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Degrade(t.Context(), "h1", "fan"); err == nil || !strings.Contains(err.Error(), "not https") {
+		t.Fatalf("a redirect from https to http: %v", err)
+	}
+	if len(f.recorded()) != 1 {
+		t.Fatal("the token went to a plain-http leader")
+	}
+}

@@ -54,7 +54,25 @@ func NewClient(server string, token string, opts ...ClientOption) (*Client, erro
 	if err := ct.apply(tr); err != nil {
 		return nil, fmt.Errorf("api: %w", err)
 	}
-	return &Client{base: base, token: token, hc: &http.Client{Transport: tr}}, nil
+	return &Client{base: base, token: token, hc: &http.Client{Transport: tr, CheckRedirect: followLeader}}, nil
+}
+
+// followLeader follows a follower's redirect to the leader (307, see Follower) with the same
+// credentials: net/http drops the Authorization header on a redirect to another host, and the
+// leader needs it. It refuses a redirect from https to http, which would send the token in clear
+// text, and more than 5 redirects.
+func followLeader(req *http.Request, via []*http.Request) error {
+	if len(via) >= 5 {
+		return fmt.Errorf("api: %d redirects in a row: stopped", len(via))
+	}
+	first := via[0]
+	if first.URL.Scheme == "https" && req.URL.Scheme != "https" {
+		return fmt.Errorf("api: the daemon redirected to %s, which is not https: not followed", req.URL.Redacted())
+	}
+	if auth := first.Header.Get("Authorization"); auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	return nil
 }
 
 // parseServer checks a server address and returns its normalized base URL.
