@@ -43,7 +43,7 @@ type usersFileFlags struct {
 // add declares --users-file and --config.
 func (f *usersFileFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.file, "users-file", "", "the users file (default: api.users_file of --config)")
-	cmd.Flags().StringVar(&f.config, "config", "", "daemon configuration file to take api.users_file from (default $"+envConfig+")")
+	cmd.Flags().StringVar(&f.config, "config", "", "daemon configuration file to take api.users_file from (default $"+envConfig+", else "+config.DefaultPath+" if it exists)")
 }
 
 // path returns the users file to edit.
@@ -51,10 +51,7 @@ func (f *usersFileFlags) path() (string, error) {
 	if f.file != "" {
 		return f.file, nil
 	}
-	cfgPath, src := f.config, "--config"
-	if cfgPath == "" {
-		cfgPath, src = os.Getenv(envConfig), envConfig
-	}
+	cfgPath, src := configPath(f.config)
 	if cfgPath == "" {
 		return "", errors.New("which users file? give --users-file, or --config with api.users_file")
 	}
