@@ -27,17 +27,23 @@ func (d *Daemon) loadDisarm(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("daemon: %w", err)
 	}
-	d.disarm.gauge = prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "lifeboat_disarmed",
-		Help: "1 while an admin has stopped all automatic action ('lifeboat disarm'), else 0.",
-	})
-	d.m.reg.MustRegister(d.disarm.gauge)
+	d.disarm.gauge = newDisarmGauge(d.m.reg)
 	d.setDisarm(rec)
 	if rec.Disarmed {
 		d.log.Warn("automatic action is DISARMED: no fence, restart, evacuation or failback until 'lifeboat arm'",
 			"by", rec.By, "since", rec.Since, "reason", rec.Reason)
 	}
 	return nil
+}
+
+// newDisarmGauge registers lifeboat_disarmed on reg.
+func newDisarmGauge(reg *registry) prometheus.Gauge {
+	g := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "lifeboat_disarmed",
+		Help: "1 while an admin has stopped all automatic action ('lifeboat disarm'), else 0.",
+	})
+	reg.MustRegister(g)
+	return g
 }
 
 // setDisarm replaces the in-memory record, the snapshot's switch and the metric.
