@@ -10,7 +10,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # Lab tests are the tests named TestLab*; they need root and /dev/kvm, and run one package at a time.
 LAB_TESTS := ^TestLab
 
-.PHONY: help deps build guest package test unit-test lab-test bench lint demo clean
+.PHONY: help deps build guest package test unit-test lab-test fuzz bench lint demo clean
 
 help: ## Show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -34,6 +34,15 @@ unit-test: ## Unit tests only, with the race detector
 
 lab-test: ## Real-lab end-to-end tests only (root, /dev/kvm)
 	LIFEBOAT_GUEST_DIR=$(CURDIR)/$(GUEST) $(GO) test -count=1 -p 1 -timeout 20m -run '$(LAB_TESTS)' ./...
+
+FUZZTIME ?= 10s
+fuzz: ## Run every fuzz target for FUZZTIME (default 10s) each
+	@set -e; for f in $$(grep -rl --include='*_test.go' '^func Fuzz' .); do \
+		pkg=$$(dirname $$f); \
+		for t in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$f); do \
+			echo "== $$pkg $$t"; $(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) $$pkg; \
+		done; \
+	done
 
 bench: deps guest ## Run the benchmarks
 	LIFEBOAT_GUEST_DIR=$(CURDIR)/$(GUEST) $(GO) test -run '^$$' -bench . -benchmem -count=1 ./...

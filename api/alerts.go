@@ -239,7 +239,7 @@ func (a *alertReceiver) mapAlerts(alerts []amAlert) ([]AlertObservation, []strin
 		host, ok := a.host(value)
 		if !ok {
 			ignored = append(ignored, fmt.Sprintf("alert %s: %s=%s matches no host; map it under alerts.alertmanager.hosts",
-				alertName(al), a.hostLabel, value))
+				alertName(al), a.hostLabel, SanitizeText(value, MaxNameLen)))
 			continue
 		}
 		sev := SeverityWarning
@@ -247,16 +247,16 @@ func (a *alertReceiver) mapAlerts(alerts []amAlert) ([]AlertObservation, []strin
 			sev = SeverityCritical
 		}
 		fp := al.Fingerprint
-		if fp == "" {
+		if fp == "" || CheckText("fingerprint", fp, 64) != nil {
 			fp = labelsDigest(al.Labels)
 		}
 		obs = append(obs, AlertObservation{
 			Host:        host,
 			Fingerprint: fp,
-			Name:        al.Labels["alertname"],
+			Name:        SanitizeText(al.Labels["alertname"], MaxAlertTextLen),
 			Firing:      al.Status == "firing",
 			Severity:    sev,
-			Summary:     alertSummary(al),
+			Summary:     SanitizeText(alertSummary(al), MaxAlertTextLen),
 			StartsAt:    al.StartsAt,
 		})
 	}
@@ -305,7 +305,7 @@ func isDigits(s string) bool {
 
 // alertName is the alertname label, for messages.
 func alertName(al amAlert) string {
-	if n := al.Labels["alertname"]; n != "" {
+	if n := SanitizeText(al.Labels["alertname"], MaxAlertTextLen); n != "" {
 		return n
 	}
 	return "no alertname"

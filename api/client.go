@@ -30,9 +30,10 @@ type Client struct {
 	hc    *http.Client
 }
 
-// NewClient returns a client for the daemon at server, a URL such as http://127.0.0.1:7400 or
-// just HOST:PORT (http is assumed). A non-empty token is sent as a bearer token.
-func NewClient(server string, token string) (*Client, error) {
+// NewClient returns a client for the daemon at server, a URL such as http://127.0.0.1:7400,
+// https://lifeboat.example:7400 or just HOST:PORT (http is assumed). A non-empty token is sent
+// as a bearer token. Options add a CA to trust and a client certificate.
+func NewClient(server string, token string, opts ...ClientOption) (*Client, error) {
 	base, err := parseServer(server)
 	if err != nil {
 		return nil, err
@@ -44,7 +45,34 @@ func NewClient(server string, token string) (*Client, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
 	tr.ResponseHeaderTimeout = 30 * time.Second
-	return &Client{base: base, token: token, hc: &http.Client{Transport: tr}}, nil
+	var ct clientTLS
+	for _, o := range opts {
+		if err := o(&ct); err != nil {
+			return nil, fmt.Errorf("api: %w", err)
+		}
+	}
+	if err := ct.apply(tr); err != nil {
+		return nil, fmt.Errorf("api: %w", err)
+	}
+	return &Client{base: base, token: token, hc: &http.Client{Transport: tr, CheckRedirect: followLeader}}, nil
+}
+
+// followLeader follows a follower's redirect to the leader (307, see Follower) with the same
+// credentials: net/http drops the Authorization header on a redirect to another host, and the
+// leader needs it. It refuses a redirect from https to http, which would send the token in clear
+// text, and more than 5 redirects.
+func followLeader(req *http.Request, via []*http.Request) error {
+	if len(via) >= 5 {
+		return fmt.Errorf("api: %d redirects in a row: stopped", len(via))
+	}
+	first := via[0]
+	if first.URL.Scheme == "https" && req.URL.Scheme != "https" {
+		return fmt.Errorf("api: the daemon redirected to %s, which is not https: not followed", req.URL.Redacted())
+	}
+	if auth := first.Header.Get("Authorization"); auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	return nil
 }
 
 // parseServer checks a server address and returns its normalized base URL.

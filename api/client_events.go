@@ -14,7 +14,21 @@ import (
 // Events returns at most limit events with Seq > after, oldest first; limit 0 means the
 // server's default (DefaultEventsLimit).
 func (c *Client) Events(ctx context.Context, after uint64, limit int) ([]Event, error) {
+	return c.events(ctx, after, limit, false)
+}
+
+// AuditEvents returns at most limit events of the audit trail (IsAudit) with Seq > after,
+// oldest first.
+func (c *Client) AuditEvents(ctx context.Context, after uint64, limit int) ([]Event, error) {
+	return c.events(ctx, after, limit, true)
+}
+
+// events gets GET /v1/events.
+func (c *Client) events(ctx context.Context, after uint64, limit int, audit bool) ([]Event, error) {
 	q := url.Values{"after": {strconv.FormatUint(after, 10)}}
+	if audit {
+		q.Set("audit", "true")
+	}
 	if limit != 0 {
 		q.Set("limit", strconv.Itoa(limit))
 	}
@@ -34,7 +48,20 @@ type streamLine struct {
 // them, until ctx ends (it then returns ctx.Err()), fn returns an error (returned as is), or the
 // stream breaks.
 func (c *Client) FollowEvents(ctx context.Context, after uint64, fn func(Event) error) error {
+	return c.follow(ctx, after, false, fn)
+}
+
+// FollowAuditEvents is FollowEvents for the audit trail only (IsAudit).
+func (c *Client) FollowAuditEvents(ctx context.Context, after uint64, fn func(Event) error) error {
+	return c.follow(ctx, after, true, fn)
+}
+
+// follow reads the event stream.
+func (c *Client) follow(ctx context.Context, after uint64, audit bool, fn func(Event) error) error {
 	q := url.Values{"after": {strconv.FormatUint(after, 10)}, "follow": {"true"}}
+	if audit {
+		q.Set("audit", "true")
+	}
 	resp, err := c.get(ctx, "/v1/events", q)
 	if err != nil {
 		return err

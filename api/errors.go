@@ -12,8 +12,10 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrBadRequest: the request is malformed (HTTP 400, or 405 for a wrong method).
 	ErrBadRequest = errors.New("bad request")
-	// ErrUnauthorized: the bearer token is missing or wrong (HTTP 401).
+	// ErrUnauthorized: the credentials are missing or wrong (HTTP 401).
 	ErrUnauthorized = errors.New("unauthorized")
+	// ErrForbidden: the caller's role may not make the call (HTTP 403).
+	ErrForbidden = errors.New("forbidden")
 	// ErrInternal: the daemon failed to answer (HTTP 5xx).
 	ErrInternal = errors.New("internal error")
 	// ErrConflict: the request cannot be done in the current state (HTTP 409): the VM is not
@@ -29,8 +31,10 @@ const (
 	CodeNotFound = "not_found"
 	// CodeBadRequest: HTTP 400 (a bad parameter) or 405 (a wrong method).
 	CodeBadRequest = "bad_request"
-	// CodeUnauthorized: HTTP 401, a missing or wrong bearer token.
+	// CodeUnauthorized: HTTP 401, missing or wrong credentials.
 	CodeUnauthorized = "unauthorized"
+	// CodeForbidden: HTTP 403, the caller's role may not make the call.
+	CodeForbidden = "forbidden"
 	// CodeInternal: HTTP 500, the daemon failed.
 	CodeInternal = "internal"
 	// CodeConflict: HTTP 409, the request conflicts with the current state.
@@ -72,6 +76,8 @@ func (e *Error) Is(target error) bool {
 		return code == CodeBadRequest
 	case ErrUnauthorized:
 		return code == CodeUnauthorized
+	case ErrForbidden:
+		return code == CodeForbidden
 	case ErrInternal:
 		return code == CodeInternal
 	case ErrConflict:
@@ -93,6 +99,8 @@ func codeForStatus(status int) string {
 		return CodeNotFound
 	case status == http.StatusUnauthorized:
 		return CodeUnauthorized
+	case status == http.StatusForbidden:
+		return CodeForbidden
 	case status == http.StatusConflict:
 		return CodeConflict
 	case status >= 400 && status < 500:
@@ -111,6 +119,8 @@ func statusForError(err error) int {
 		return http.StatusBadRequest
 	case errors.Is(err, ErrUnauthorized):
 		return http.StatusUnauthorized
+	case errors.Is(err, ErrForbidden):
+		return http.StatusForbidden
 	case errors.Is(err, ErrConflict):
 		return http.StatusConflict
 	default:

@@ -26,6 +26,22 @@ type eventsQuery struct {
 	After  uint64
 	Limit  int
 	Follow bool
+	// Audit keeps only the audit trail (IsAudit).
+	Audit bool
+}
+
+// AuditKinds are the journal kinds of the audit trail: API calls that change something
+// ("audit"), and the daemon's own decisions and actions.
+var AuditKinds = []string{"audit", "decision", "action"}
+
+// IsAudit reports whether an event belongs to the audit trail.
+func IsAudit(e Event) bool {
+	for _, k := range AuditKinds {
+		if e.Kind == k {
+			return true
+		}
+	}
+	return false
 }
 
 // parseEventsQuery parses the raw query of GET /v1/events; errors name the parameter at fault.
@@ -60,8 +76,14 @@ func parseEventsQuery(raw string) (eventsQuery, error) {
 				return q, fmt.Errorf("follow %q: want true or false", v)
 			}
 			q.Follow = b
+		case "audit":
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return q, fmt.Errorf("audit %q: want true or false", v)
+			}
+			q.Audit = b
 		default:
-			return q, fmt.Errorf("unknown query parameter %q: want after, limit or follow", key)
+			return q, fmt.Errorf("unknown query parameter %q: want after, limit, follow or audit", key)
 		}
 	}
 	if q.Follow && hasLimit {
@@ -78,10 +100,17 @@ func (s *server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if q.Follow {
-		s.followEvents(w, r, q.After)
+		if s.streams.Add(1) > MaxEventStreams {
+			s.streams.Add(-1)
+			writeError(w, http.StatusServiceUnavailable, CodeInternal,
+				fmt.Sprintf("too many event streams open (at most %d): try again later", MaxEventStreams))
+			return
+		}
+		defer s.streams.Add(-1)
+		s.followEvents(w, r, q.After, q.Audit)
 		return
 	}
-	evs, err := s.b.Events(r.Context(), q.After, q.Limit)
+	evs, err := s.events(r, q)
 	if err != nil {
 		s.backendError(w, r, "events", err)
 		return
@@ -95,10 +124,40 @@ func (s *server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	s.writeJSON(w, r, evs)
 }
 
-// followEvents streams every event with Seq > after as NDJSON, one event a line, flushing each
+// events reads the events a non-following query asks for; with Audit it reads on until it has
+// Limit audit events or the journal ends.
+func (s *server) events(r *http.Request, q eventsQuery) ([]Event, error) {
+	if !q.Audit {
+		return s.b.Events(r.Context(), q.After, q.Limit)
+	}
+	var out []Event
+	after := q.After
+	for len(out) < q.Limit {
+		evs, err := s.b.Events(r.Context(), after, MaxEventsLimit)
+		if err != nil {
+			return nil, err
+		}
+		progressed := false
+		for _, e := range evs {
+			if e.Seq <= after {
+				continue
+			}
+			after, progressed = e.Seq, true
+			if IsAudit(e) && len(out) < q.Limit {
+				out = append(out, e)
+			}
+		}
+		if !progressed || len(evs) < MaxEventsLimit {
+			break
+		}
+	}
+	return out, nil
+}
+
+// followEvents streams every event (with audit, every audit event) with Seq > after as NDJSON, one event a line, flushing each
 // batch, until the client goes away. A Backend failure after the stream has started ends it with
 // one error line, {"error": "...", "code": "internal"}.
-func (s *server) followEvents(w http.ResponseWriter, r *http.Request, after uint64) {
+func (s *server) followEvents(w http.ResponseWriter, r *http.Request, after uint64, audit bool) {
 	ctx := r.Context()
 	// The first read happens before the status is sent, so that a failing Backend gets a proper
 	// error response.
@@ -108,9 +167,13 @@ func (s *server) followEvents(w http.ResponseWriter, r *http.Request, after uint
 		return
 	}
 	rc := http.NewResponseController(w)
-	// A stream outlives any write timeout of the http.Server; the client ends it.
+	// A stream outlives the http.Server's read and write timeouts; the client ends it, and
+	// MaxEventStreams bounds how many there are.
 	if err := rc.SetWriteDeadline(time.Time{}); err != nil && !errors.Is(err, http.ErrNotSupported) {
 		s.log.Warn("api: event stream: clear write deadline", "err", err)
+	}
+	if err := rc.SetReadDeadline(time.Time{}); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		s.log.Warn("api: event stream: clear read deadline", "err", err)
 	}
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.Header().Set("Cache-Control", "no-cache")
@@ -123,8 +186,10 @@ func (s *server) followEvents(w http.ResponseWriter, r *http.Request, after uint
 			if e.Seq <= after {
 				continue // never send an event twice or out of order
 			}
-			if err := enc.Encode(e); err != nil {
-				return // the client went away
+			if !audit || IsAudit(e) {
+				if err := enc.Encode(e); err != nil {
+					return // the client went away
+				}
 			}
 			after, progressed = e.Seq, true
 		}

@@ -8,7 +8,7 @@ import (
 
 // registerForecaster adds the what-if and capacity routes.
 func (s *server) registerForecaster(fc Forecaster) {
-	s.mux.HandleFunc("POST /v1/whatif", func(w http.ResponseWriter, r *http.Request) {
+	s.handle(RoleViewer, "POST /v1/whatif", func(w http.ResponseWriter, r *http.Request) {
 		var req WhatIfRequest
 		if !decodeBody(w, r, &req) {
 			return
@@ -24,7 +24,7 @@ func (s *server) registerForecaster(fc Forecaster) {
 		}
 		s.writeJSON(w, r, res)
 	})
-	s.mux.HandleFunc("GET /v1/capacity", func(w http.ResponseWriter, r *http.Request) {
+	s.handle(RoleViewer, "GET /v1/capacity", func(w http.ResponseWriter, r *http.Request) {
 		c, err := fc.Capacity(r.Context())
 		if err != nil {
 			s.backendError(w, r, "capacity", err)

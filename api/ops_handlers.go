@@ -7,16 +7,20 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 )
 
 // registerOperator adds the operation routes when the Backend carries out operations.
 func (s *server) registerOperator(op Operator) {
-	s.mux.HandleFunc("POST /v1/vms/{name}/switchover", func(w http.ResponseWriter, r *http.Request) {
+	s.handle(RoleOperator, "POST /v1/vms/{name}/switchover", func(w http.ResponseWriter, r *http.Request) {
 		var req SwitchoverRequest
 		if !decodeBody(w, r, &req) {
 			return
 		}
 		req.VM = r.PathValue("name")
+		if !checkTexts(w, textField{"to", req.To, MaxNameLen}) {
+			return
+		}
 		res, err := op.Switchover(r.Context(), req)
 		if err != nil {
 			s.backendError(w, r, "switchover "+req.VM, err)
@@ -24,7 +28,7 @@ func (s *server) registerOperator(op Operator) {
 		}
 		s.writeJSON(w, r, res)
 	})
-	s.mux.HandleFunc("GET /v1/vms/{name}/explain", func(w http.ResponseWriter, r *http.Request) {
+	s.handle(RoleViewer, "GET /v1/vms/{name}/explain", func(w http.ResponseWriter, r *http.Request) {
 		ex, err := op.ExplainVM(r.Context(), r.PathValue("name"))
 		if err != nil {
 			s.backendError(w, r, "explain vm "+r.PathValue("name"), err)
@@ -32,7 +36,7 @@ func (s *server) registerOperator(op Operator) {
 		}
 		s.writeJSON(w, r, ex)
 	})
-	s.mux.HandleFunc("POST /v1/hosts/{name}/drain", func(w http.ResponseWriter, r *http.Request) {
+	s.handle(RoleOperator, "POST /v1/hosts/{name}/drain", func(w http.ResponseWriter, r *http.Request) {
 		dry, ok := boolParam(w, r, "dry_run")
 		if !ok {
 			return
@@ -47,16 +51,20 @@ func (s *server) registerOperator(op Operator) {
 		}
 		s.writeJSON(w, r, res)
 	})
-	s.mux.HandleFunc("POST /v1/hosts/{name}/undrain", func(w http.ResponseWriter, r *http.Request) {
+	s.handle(RoleOperator, "POST /v1/hosts/{name}/undrain", func(w http.ResponseWriter, r *http.Request) {
 		if err := op.Undrain(r.Context(), r.PathValue("name")); err != nil {
 			s.backendError(w, r, "undrain "+r.PathValue("name"), err)
 			return
 		}
 		s.writeJSON(w, r, struct{}{})
 	})
-	s.mux.HandleFunc("POST /v1/hosts/{name}/degrade", func(w http.ResponseWriter, r *http.Request) {
+	s.handle(RoleOperator, "POST /v1/hosts/{name}/degrade", func(w http.ResponseWriter, r *http.Request) {
 		var req DegradeRequest
 		if !decodeBody(w, r, &req) {
+			return
+		}
+		req.Reason = strings.TrimSpace(req.Reason)
+		if !checkTexts(w, textField{"reason", req.Reason, MaxReasonLen}) {
 			return
 		}
 		if err := op.Degrade(r.Context(), r.PathValue("name"), req.Reason); err != nil {
@@ -65,14 +73,14 @@ func (s *server) registerOperator(op Operator) {
 		}
 		s.writeJSON(w, r, struct{}{})
 	})
-	s.mux.HandleFunc("POST /v1/hosts/{name}/repair", func(w http.ResponseWriter, r *http.Request) {
+	s.handle(RoleOperator, "POST /v1/hosts/{name}/repair", func(w http.ResponseWriter, r *http.Request) {
 		if err := op.Repair(r.Context(), r.PathValue("name")); err != nil {
 			s.backendError(w, r, "repair "+r.PathValue("name"), err)
 			return
 		}
 		s.writeJSON(w, r, struct{}{})
 	})
-	s.mux.HandleFunc("GET /v1/migrations", func(w http.ResponseWriter, r *http.Request) {
+	s.handle(RoleViewer, "GET /v1/migrations", func(w http.ResponseWriter, r *http.Request) {
 		ms, err := op.Migrations(r.Context())
 		if err != nil {
 			s.backendError(w, r, "migrations", err)
@@ -80,7 +88,7 @@ func (s *server) registerOperator(op Operator) {
 		}
 		s.writeJSON(w, r, ms)
 	})
-	s.mux.HandleFunc("GET /v1/migrations/{id}", func(w http.ResponseWriter, r *http.Request) {
+	s.handle(RoleViewer, "GET /v1/migrations/{id}", func(w http.ResponseWriter, r *http.Request) {
 		m, err := op.Migration(r.Context(), r.PathValue("id"))
 		if err != nil {
 			s.backendError(w, r, "migration "+r.PathValue("id"), err)
@@ -88,7 +96,7 @@ func (s *server) registerOperator(op Operator) {
 		}
 		s.writeJSON(w, r, m)
 	})
-	s.mux.HandleFunc("POST /v1/migrations/{id}/cancel", func(w http.ResponseWriter, r *http.Request) {
+	s.handle(RoleOperator, "POST /v1/migrations/{id}/cancel", func(w http.ResponseWriter, r *http.Request) {
 		if err := op.CancelMigration(r.Context(), r.PathValue("id")); err != nil {
 			s.backendError(w, r, "cancel "+r.PathValue("id"), err)
 			return
@@ -108,16 +116,64 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
 	if len(b) == 0 {
 		return true
 	}
-	dec := json.NewDecoder(bytesReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	if err := decodeOne(b, v); err != nil {
+		var trailing *trailingError
+		if errors.As(err, &trailing) {
+			writeError(w, http.StatusBadRequest, CodeBadRequest, "request body "+err.Error())
+			return false
+		}
 		writeError(w, http.StatusBadRequest, CodeBadRequest, "request body is not the expected JSON: "+err.Error())
 		return false
 	}
-	end := dec.InputOffset()
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		writeError(w, http.StatusBadRequest, CodeBadRequest, fmt.Sprintf("request body has more after its JSON value (from byte %d): send one JSON object", end))
-		return false
+	return true
+}
+
+// trailingError is decodeOne's error for data after the JSON value.
+type trailingError struct{ at int64 }
+
+// Error implements error.
+func (e *trailingError) Error() string {
+	return fmt.Sprintf("has more after its JSON value (trailing data from byte %d): send one JSON object", e.at)
+}
+
+// decodeOne decodes exactly one JSON value from b into v, refusing unknown fields and anything
+// but white space after the value.
+func decodeOne(b []byte, v any) error {
+	dec := json.NewDecoder(bytesReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if off := dec.InputOffset(); dec.More() || !onlySpace(b[off:]) {
+		return &trailingError{at: off}
+	}
+	return nil
+}
+
+// onlySpace reports whether b holds nothing but JSON white space.
+func onlySpace(b []byte) bool {
+	for _, c := range b {
+		if c != ' ' && c != '\t' && c != '\n' && c != '\r' {
+			return false
+		}
+	}
+	return true
+}
+
+// textField is one free-text field of a request body, with its length limit.
+type textField struct {
+	name  string
+	value string
+	max   int
+}
+
+// checkTexts answers 400 naming the first field that is too long or holds a control character.
+func checkTexts(w http.ResponseWriter, fields ...textField) bool {
+	for _, f := range fields {
+		if err := CheckText(f.name, f.value, f.max); err != nil {
+			writeError(w, http.StatusBadRequest, CodeBadRequest, err.Error())
+			return false
+		}
 	}
 	return true
 }
@@ -138,7 +194,7 @@ func boolParam(w http.ResponseWriter, r *http.Request, name string) (bool, bool)
 
 // registerRecoverer adds the recovery routes.
 func (s *server) registerRecoverer(rc Recoverer) {
-	s.mux.HandleFunc("GET /v1/recoveries", func(w http.ResponseWriter, r *http.Request) {
+	s.handle(RoleViewer, "GET /v1/recoveries", func(w http.ResponseWriter, r *http.Request) {
 		rs, err := rc.Recoveries(r.Context())
 		if err != nil {
 			s.backendError(w, r, "recoveries", err)
@@ -146,9 +202,12 @@ func (s *server) registerRecoverer(rc Recoverer) {
 		}
 		s.writeJSON(w, r, rs)
 	})
-	s.mux.HandleFunc("POST /v1/hosts/{name}/confirm-off", func(w http.ResponseWriter, r *http.Request) {
+	s.handle(RoleAdmin, "POST /v1/hosts/{name}/confirm-off", func(w http.ResponseWriter, r *http.Request) {
 		var req ConfirmOffRequest
 		if !decodeBody(w, r, &req) {
+			return
+		}
+		if !checkTexts(w, textField{"confirm", req.Confirm, MaxNameLen}) {
 			return
 		}
 		if err := rc.ConfirmOff(r.Context(), r.PathValue("name"), req.Confirm); err != nil {

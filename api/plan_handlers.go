@@ -1,12 +1,9 @@
 package api
 
 import (
-	"fmt"
 	"net"
 	"net/http"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 )
 
 // Limits on a PlanDecision's fields.
@@ -19,7 +16,7 @@ const (
 
 // registerPlanner adds the approval routes when the Backend has the approval mode.
 func (s *server) registerPlanner(pl Planner) {
-	s.mux.HandleFunc("GET /v1/plans", func(w http.ResponseWriter, r *http.Request) {
+	s.handle(RoleViewer, "GET /v1/plans", func(w http.ResponseWriter, r *http.Request) {
 		ps, err := pl.Plans(r.Context())
 		if err != nil {
 			s.backendError(w, r, "plans", err)
@@ -33,7 +30,7 @@ func (s *server) registerPlanner(pl Planner) {
 		}
 		s.writeJSON(w, r, ps)
 	})
-	s.mux.HandleFunc("GET /v1/plans/{id}", func(w http.ResponseWriter, r *http.Request) {
+	s.handle(RoleViewer, "GET /v1/plans/{id}", func(w http.ResponseWriter, r *http.Request) {
 		p, err := pl.Plan(r.Context(), r.PathValue("id"))
 		if err != nil {
 			s.backendError(w, r, "plan "+r.PathValue("id"), err)
@@ -41,7 +38,7 @@ func (s *server) registerPlanner(pl Planner) {
 		}
 		s.writeJSON(w, r, planWithMoves(p))
 	})
-	s.mux.HandleFunc("POST /v1/plans/{id}/approve", func(w http.ResponseWriter, r *http.Request) {
+	s.handle(RoleOperator, "POST /v1/plans/{id}/approve", func(w http.ResponseWriter, r *http.Request) {
 		d, ok := decodeDecision(w, r, false)
 		if !ok {
 			return
@@ -53,7 +50,7 @@ func (s *server) registerPlanner(pl Planner) {
 		}
 		s.writeJSON(w, r, planWithMoves(p))
 	})
-	s.mux.HandleFunc("POST /v1/plans/{id}/reject", func(w http.ResponseWriter, r *http.Request) {
+	s.handle(RoleOperator, "POST /v1/plans/{id}/reject", func(w http.ResponseWriter, r *http.Request) {
 		d, ok := decodeDecision(w, r, true)
 		if !ok {
 			return
@@ -67,9 +64,11 @@ func (s *server) registerPlanner(pl Planner) {
 	})
 }
 
-// decodeDecision reads and checks a PlanDecision body (By and Reason trimmed), answering 400
-// naming the field when it is wrong; needReason makes the reason required (a rejection). It
-// appends the caller's address to By for the record: "alice@ws1 (from 127.0.0.1)".
+// decodeDecision reads and checks a PlanDecision body (Reason trimmed), answering 400 naming
+// the field when it is wrong; needReason makes the reason required (a rejection). The decider
+// recorded is the caller's identity, with its address: "alice (from 10.0.0.5)". The body's by
+// counts only without API authentication, marked as unverified: "alice@ws1 (unauthenticated,
+// from 127.0.0.1)".
 func decodeDecision(w http.ResponseWriter, r *http.Request, needReason bool) (PlanDecision, bool) {
 	var d PlanDecision
 	if !decodeBody(w, r, &d) {
@@ -80,39 +79,37 @@ func decodeDecision(w http.ResponseWriter, r *http.Request, needReason bool) (Pl
 		writeError(w, http.StatusBadRequest, CodeBadRequest, err)
 		return d, false
 	}
-	d.By += " (from " + remoteHost(r) + ")"
+	d.By = decider(r, d.By)
 	return d, true
+}
+
+// decider names who decides, from the request's identity; claimed is the body's by.
+func decider(r *http.Request, claimed string) string {
+	id, ok := IdentityFrom(r.Context())
+	if !ok {
+		id = Identity{Name: anonymous, Method: AuthNone, Remote: remoteHost(r)}
+	}
+	if id.Method == AuthNone {
+		if claimed == "" {
+			claimed = anonymous
+		}
+		return claimed + " (unauthenticated, from " + id.Remote + ")"
+	}
+	return id.Name + " (from " + id.Remote + ")"
 }
 
 // checkDecision returns what is wrong with a decision, naming the field, or "".
 func checkDecision(d PlanDecision, needReason bool) string {
-	switch {
-	case d.By == "":
-		return "by is required: name who decides, e.g. alice@ws1"
-	case utf8.RuneCountInString(d.By) > maxDeciderLen:
-		return fmt.Sprintf("by is too long (%d characters, at most %d)", utf8.RuneCountInString(d.By), maxDeciderLen)
-	case needReason && d.Reason == "":
+	if needReason && d.Reason == "" {
 		return "reject needs --reason"
-	case utf8.RuneCountInString(d.Reason) > maxDecisionReasonLen:
-		return fmt.Sprintf("reason is too long (%d characters, at most %d)", utf8.RuneCountInString(d.Reason), maxDecisionReasonLen)
 	}
-	if c, ok := controlChar(d.By); ok {
-		return fmt.Sprintf("by contains the control character %U", c)
+	if err := CheckText("by", d.By, maxDeciderLen); err != nil {
+		return err.Error()
 	}
-	if c, ok := controlChar(d.Reason); ok {
-		return fmt.Sprintf("reason contains the control character %U", c)
+	if err := CheckText("reason", d.Reason, maxDecisionReasonLen); err != nil {
+		return err.Error()
 	}
 	return ""
-}
-
-// controlChar returns the first control character in s.
-func controlChar(s string) (rune, bool) {
-	for _, c := range s {
-		if unicode.IsControl(c) {
-			return c, true
-		}
-	}
-	return 0, false
 }
 
 // remoteHost is the caller's address without the port.

@@ -14,8 +14,10 @@ type PlanView = policy.Plan
 
 // PlanDecision is an approval or rejection: who decides, and why.
 type PlanDecision struct {
-	// By names the person deciding (the CLI sends --by, default the login user and host).
-	By string `json:"by"`
+	// By is what the caller says its name is. The server records the identity of the
+	// credential instead; By counts only when the API has no authentication, marked as
+	// unverified. In answers, PlanView.DecidedBy says who was recorded.
+	By string `json:"by,omitempty"`
 	// Reason is required to reject.
 	Reason string `json:"reason,omitempty"`
 }

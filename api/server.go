@@ -1,12 +1,14 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -15,8 +17,15 @@ import (
 
 // ServerOptions configure NewServer.
 type ServerOptions struct {
-	// Token is the bearer token every /v1 request must carry; "" disables auth.
+	// Token is api.token_file's bearer token, an admin credential named "token"; "" for none.
 	Token string
+	// Users are api.users_file's named tokens with their roles; nil for none.
+	Users *Users
+	// ClientCerts makes verified TLS client certificates (api.tls.client_ca_file) credentials:
+	// the common name names the caller (see Identity).
+	ClientCerts bool
+	// MetricsAuth makes /metrics need a viewer credential (api.metrics_auth).
+	MetricsAuth bool
 	// Gatherer serves /metrics; nil means no /metrics route.
 	Gatherer prometheus.Gatherer
 	// Logger receives request and error logs; nil discards them.
@@ -29,21 +38,31 @@ type ServerOptions struct {
 
 // server is the http.Handler that NewServer returns.
 type server struct {
-	b    Backend
-	auth *tokenAuth
+	b     Backend
+	authn authenticator
+	// roles are the role each route pattern needs; a pattern not listed is public.
+	roles map[string]Role
+	// metricsAuth: /metrics needs a viewer credential.
+	metricsAuth bool
+	// audit records the calls that change something; nil when the Backend is no Auditor.
+	audit Auditor
 	// alertAuth checks the Alertmanager receiver's token; nil when there is no receiver.
 	alertAuth *tokenAuth
 	mux       *http.ServeMux
 	log       *slog.Logger
+	// streams counts the open event streams (at most MaxEventStreams).
+	streams atomic.Int64
 }
 
-// NewServer returns the API's handler over b. The event stream (follow=true) clears the
-// connection's write deadline, so an http.Server's WriteTimeout does not cut it off.
+// NewServer returns the API's handler over b. Without any credential in opts every caller is
+// "anonymous" and may do everything (for a loopback listen only: the daemon refuses anything
+// else). The event stream (follow=true) clears the connection's read and write deadlines, so
+// an http.Server's timeouts do not cut it off.
 func NewServer(b Backend, opts ServerOptions) (http.Handler, error) {
 	if b == nil {
 		return nil, errors.New("api: NewServer: nil Backend")
 	}
-	s := &server{b: b, mux: http.NewServeMux(), log: opts.Logger}
+	s := &server{b: b, mux: http.NewServeMux(), log: opts.Logger, roles: map[string]Role{}, metricsAuth: opts.MetricsAuth}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -51,13 +70,24 @@ func NewServer(b Backend, opts ServerOptions) (http.Handler, error) {
 		if err := checkToken(opts.Token); err != nil {
 			return nil, fmt.Errorf("api: NewServer: %w", err)
 		}
-		s.auth = newTokenAuth(opts.Token)
+		s.authn.token = newTokenAuth(opts.Token)
 	}
-	s.mux.HandleFunc("GET /v1/status", s.handleStatus)
-	s.mux.HandleFunc("GET /v1/hosts", s.handleHosts)
-	s.mux.HandleFunc("GET /v1/hosts/{name}/explain", s.handleExplainHost)
-	s.mux.HandleFunc("GET /v1/vms", s.handleVMs)
-	s.mux.HandleFunc("GET /v1/events", s.handleEvents)
+	if opts.Users != nil && opts.Users.Len() > 0 {
+		s.authn.users = opts.Users
+	}
+	s.authn.certs = opts.ClientCerts
+	if opts.MetricsAuth && !s.authn.enabled() {
+		return nil, errors.New("api: NewServer: metrics authentication needs a credential (a token, users or client certificates)")
+	}
+	if au, ok := b.(Auditor); ok {
+		s.audit = au
+	}
+	s.handle(RoleViewer, "GET /v1/status", s.handleStatus)
+	s.handle(RoleViewer, "GET /v1/hosts", s.handleHosts)
+	s.handle(RoleViewer, "GET /v1/hosts/{name}/explain", s.handleExplainHost)
+	s.handle(RoleViewer, "GET /v1/vms", s.handleVMs)
+	s.handle(RoleViewer, "GET /v1/events", s.handleEvents)
+	s.handle(RoleViewer, "GET /v1/whoami", s.handleWhoami)
 	s.mux.HandleFunc("GET /healthz", s.handleHealthz)
 	s.mux.HandleFunc("GET /readyz", s.handleReadyz)
 	if op, ok := b.(Operator); ok {
@@ -77,7 +107,13 @@ func NewServer(b Backend, opts ServerOptions) (http.Handler, error) {
 			return nil, fmt.Errorf("api: NewServer: %w", err)
 		}
 	}
+	if d, ok := b.(Disarmer); ok {
+		s.registerDisarmer(d)
+	}
 	if opts.Gatherer != nil {
+		if opts.MetricsAuth {
+			s.roles["GET /metrics"] = RoleViewer
+		}
 		s.mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{
 			ErrorLog:      slog.NewLogLogger(s.log.Handler(), slog.LevelError),
 			ErrorHandling: promhttp.ContinueOnError,
@@ -86,11 +122,29 @@ func NewServer(b Backend, opts ServerOptions) (http.Handler, error) {
 	return s, nil
 }
 
-// ServeHTTP recovers from panics, checks the token on /v1 routes (the alert receiver's own
-// token on its route), and answers unknown routes and wrong methods with JSON errors.
+// handle registers a route that needs role.
+func (s *server) handle(role Role, pattern string, h http.HandlerFunc) {
+	s.roles[pattern] = role
+	s.mux.HandleFunc(pattern, h)
+}
+
+// protected reports whether a path needs credentials: every /v1 route but the Alertmanager
+// receiver (which has its own token), and /metrics under api.metrics_auth. Unknown /v1 routes
+// need them too, so that a caller without credentials learns nothing about the routes.
+func (s *server) protected(path string) bool {
+	if path == "/metrics" {
+		return s.metricsAuth
+	}
+	return path == "/v1" || strings.HasPrefix(path, "/v1/")
+}
+
+// ServeHTTP recovers from panics, authenticates the caller (the alert receiver's own token on
+// its route), checks the route's role, answers unknown routes and wrong methods with JSON
+// errors, and audits every call that may change something.
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	sw := &statusWriter{ResponseWriter: w}
+	var id Identity
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {
@@ -101,27 +155,75 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				writeError(sw, http.StatusInternalServerError, CodeInternal, "internal error while serving "+r.URL.Path)
 			}
 		}
-		s.log.Debug("api: request", "method", r.Method, "path", r.URL.Path, "status", sw.status, "duration", time.Since(start))
+		s.log.Debug("api: request", "method", r.Method, "path", r.URL.Path, "status", sw.status, "who", id.Name, "duration", time.Since(start))
 	}()
 	if s.alertAuth != nil && r.URL.Path == AlertmanagerPath {
 		if !s.checkAlertToken(sw, r) {
 			return
 		}
-	} else if s.auth != nil && (r.URL.Path == "/v1" || strings.HasPrefix(r.URL.Path, "/v1/")) {
-		if msg, ok := s.auth.check(r); !ok {
+		s.serveRoute(sw, r)
+		return
+	}
+	if mutating(r) && s.audit != nil {
+		sw.keepError = true
+		defer func() { s.auditCall(r, id, sw) }()
+	}
+	id = Identity{Name: anonymous, Role: RoleAdmin, Method: AuthNone, Remote: remoteHost(r)}
+	if s.protected(r.URL.Path) {
+		var msg string
+		var ok bool
+		if id, msg, ok = s.authn.authenticate(r); !ok {
+			id.Name = "" // proved nothing
 			sw.Header().Set("WWW-Authenticate", `Bearer realm="lifeboat"`)
 			writeError(sw, http.StatusUnauthorized, CodeUnauthorized, msg)
 			return
 		}
 	}
+	r = r.WithContext(WithIdentity(r.Context(), id))
+	_, pattern := s.mux.Handler(r)
+	need, declared := s.roles[pattern]
+	if !declared && pattern != "" && s.protected(r.URL.Path) {
+		need = RoleAdmin // a protected route registered without a role: fail closed
+	}
+	if id.Role < need {
+		writeError(sw, http.StatusForbidden, CodeForbidden, fmt.Sprintf("%s may not %s %s: that needs the %s role", id.Name, r.Method, r.URL.Path, need))
+		return
+	}
+	s.serveRoute(sw, r)
+}
+
+// serveRoute serves r through the mux, or answers that no route matches.
+func (s *server) serveRoute(w http.ResponseWriter, r *http.Request) {
 	if _, pattern := s.mux.Handler(r); pattern == "" {
-		s.noRoute(sw, r)
+		s.noRoute(w, r)
 		return
 	}
-	if s.redirectToLeader(sw, r) {
+	if s.redirectToLeader(w, r) {
 		return
 	}
-	s.mux.ServeHTTP(sw, r)
+	s.mux.ServeHTTP(w, r)
+}
+
+// auditCall hands the Auditor the record of a call that may have changed something.
+func (s *server) auditCall(r *http.Request, id Identity, sw *statusWriter) {
+	status := sw.status
+	if !sw.wrote {
+		status = http.StatusOK
+	}
+	rec := AuditRecord{Identity: id, Role: id.Role.String(), Method: r.Method, Path: r.URL.Path, Status: status}
+	if status >= 400 {
+		rec.Error = errorMessage(sw.errBody)
+	}
+	if id.Name == "" {
+		rec.Role = RoleNone.String()
+	}
+	s.audit.Audit(context.WithoutCancel(r.Context()), rec)
+}
+
+// handleWhoami serves GET /v1/whoami: the caller's identity and role.
+func (s *server) handleWhoami(w http.ResponseWriter, r *http.Request) {
+	id, _ := IdentityFrom(r.Context())
+	s.writeJSON(w, r, WhoamiView{Name: id.Name, Role: id.Role.String(), Method: string(id.Method), Remote: id.Remote})
 }
 
 // noRoute answers a request no pattern matches: 405 when only the method is wrong, else 404.
@@ -184,11 +286,14 @@ func writeError(w http.ResponseWriter, status int, code, msg string) {
 	_, _ = w.Write(append(b, '\n'))
 }
 
-// statusWriter records the status a handler wrote, for the request log and panic recovery.
+// statusWriter records the status a handler wrote, for the request log, the audit and panic
+// recovery; with keepError it also keeps the start of an error answer's body.
 type statusWriter struct {
 	http.ResponseWriter
-	status int
-	wrote  bool
+	status    int
+	wrote     bool
+	keepError bool
+	errBody   []byte
 }
 
 // WriteHeader records the status.
@@ -203,6 +308,9 @@ func (w *statusWriter) WriteHeader(code int) {
 func (w *statusWriter) Write(b []byte) (int, error) {
 	if !w.wrote {
 		w.status, w.wrote = http.StatusOK, true
+	}
+	if w.keepError && w.status >= 400 && len(w.errBody) < 4096 {
+		w.errBody = append(w.errBody, b[:min(len(b), 4096-len(w.errBody))]...)
 	}
 	return w.ResponseWriter.Write(b)
 }

@@ -6,20 +6,18 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
 	"strings"
+
+	"github.com/lifeboat-ha/lifeboat/secret"
 )
 
-// ReadTokenFile reads a bearer token from a file, trimming surrounding white space (a trailing
-// newline, say). An empty file or a token with inner white space is an error.
+// ReadTokenFile reads a bearer token from a secret file (see secret.ReadFile: owner-only, not
+// empty), trimming surrounding white space (a trailing newline, say). A token with inner white
+// space is an error.
 func ReadTokenFile(path string) (string, error) {
-	b, err := os.ReadFile(path)
+	tok, err := secret.ReadString(path)
 	if err != nil {
 		return "", fmt.Errorf("token file: %w", err)
-	}
-	tok := strings.TrimSpace(string(b))
-	if tok == "" {
-		return "", fmt.Errorf("token file %s is empty", path)
 	}
 	if err := checkToken(tok); err != nil {
 		return "", fmt.Errorf("token file %s: %w", path, err)
@@ -48,19 +46,34 @@ func newTokenAuth(tok string) *tokenAuth {
 	return &tokenAuth{sum: sha256.Sum256([]byte(tok))}
 }
 
+// matches reports whether tok is the token.
+func (a *tokenAuth) matches(tok string) bool {
+	sum := sha256.Sum256([]byte(tok))
+	return subtle.ConstantTimeCompare(sum[:], a.sum[:]) == 1
+}
+
 // check returns whether r carries the token, and if not, a message saying what is wrong.
 func (a *tokenAuth) check(r *http.Request) (string, bool) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
-		return "missing bearer token: the daemon wants the header Authorization: Bearer TOKEN, with the token in its api.token_file", false
+		return "missing bearer token", false
 	}
 	scheme, tok, ok := strings.Cut(h, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return "the Authorization header is not a bearer token: want Authorization: Bearer TOKEN", false
 	}
-	sum := sha256.Sum256([]byte(strings.TrimSpace(tok)))
-	if subtle.ConstantTimeCompare(sum[:], a.sum[:]) != 1 {
-		return "invalid bearer token: it is not the one in the daemon's api.token_file", false
+	if !a.matches(strings.TrimSpace(tok)) {
+		return "invalid bearer token", false
 	}
 	return "", true
+}
+
+// ReadKeyFile checks that a TLS private key file is a secret file (owner-only, not empty: see
+// secret.ReadFile) and returns its contents.
+func ReadKeyFile(path string) ([]byte, error) {
+	b, err := secret.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("TLS key: %w", err)
+	}
+	return b, nil
 }

@@ -141,4 +141,6 @@ type StatusView struct {
 	// StoreError says why the store could not be read for this answer (etcd without quorum, say);
 	// the rest of the status is the daemon's own view, which goes on without the store.
 	StoreError string `json:"store_error,omitempty"`
+	// Disarm says whether an admin has stopped all automatic action ('lifeboat disarm').
+	Disarm DisarmView `json:"disarm"`
 }

@@ -186,14 +186,36 @@ type Store struct {
 
 // API is the HTTP API.
 type API struct {
-	// Listen is the address to serve on.
+	// Listen is the address to serve on. Anything but a loopback address needs TLS and a
+	// credential (token_file, users_file or tls.client_ca_file).
 	Listen string `yaml:"listen"`
-	// TokenFile holds the bearer token clients must send; empty disables auth (loopback only).
+	// TokenFile holds a bearer token that is an admin credential named "token".
 	TokenFile string `yaml:"token_file,omitempty"`
 	// Advertise is the URL other daemons and clients reach this daemon's API at (sent to
-	// clients of a follower as the leader's address); default http://LISTEN.
+	// clients of a follower as the leader's address); default http://LISTEN (https with tls).
 	Advertise string `yaml:"advertise,omitempty"`
+	// UsersFile holds named tokens, stored hashed, each with a role (viewer, operator, admin);
+	// 'lifeboat token create' adds them.
+	UsersFile string `yaml:"users_file,omitempty"`
+	// MetricsAuth makes /metrics need a viewer credential.
+	MetricsAuth bool `yaml:"metrics_auth,omitempty"`
+	// TLS serves the API over HTTPS.
+	TLS TLS `yaml:"tls,omitempty"`
 }
+
+// TLS is the API's HTTPS setup.
+type TLS struct {
+	// CertFile and KeyFile are the server's certificate (chain) and private key, PEM. The key
+	// file must be readable by its owner only.
+	CertFile string `yaml:"cert_file,omitempty"`
+	KeyFile  string `yaml:"key_file,omitempty"`
+	// ClientCAFile enables optional client certificates (mTLS) signed by these CAs; a client
+	// certificate's common name names its holder.
+	ClientCAFile string `yaml:"client_ca_file,omitempty"`
+}
+
+// Enabled reports whether the API serves HTTPS.
+func (t TLS) Enabled() bool { return t.CertFile != "" || t.KeyFile != "" }
 
 // Migration tunes live migrations: concurrency budgets, bandwidth and the escalation ladder.
 type Migration struct {
@@ -285,7 +307,8 @@ const (
 type Notify struct {
 	// WebhookURL receives a JSON POST per notification ("" disables).
 	WebhookURL string `yaml:"webhook_url,omitempty"`
-	// SecretFile holds the HMAC-SHA256 key; the signature goes in X-Lifeboat-Signature.
+	// SecretFile holds the HMAC-SHA256 key (owner-only, not empty); each delivery carries the
+	// Standard Webhooks headers webhook-id, webhook-timestamp and webhook-signature.
 	SecretFile string `yaml:"secret_file,omitempty"`
 }
 

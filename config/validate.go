@@ -208,6 +208,7 @@ func (c *Config) Validate() error {
 			errs = append(errs, fieldErr("api.advertise", "%q: want an http(s) URL such as http://10.0.0.5:7400", c.API.Advertise))
 		}
 	}
+	errs = append(errs, c.API.validate())
 	if _, _, err := net.SplitHostPort(c.API.Listen); err != nil {
 		errs = append(errs, fieldErr("api.listen", "%q: want HOST:PORT", c.API.Listen))
 	}

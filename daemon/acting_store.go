@@ -104,6 +104,14 @@ func (s actingStore) DeleteRestart(ctx context.Context, uuid string) error {
 	return s.Store.DeleteRestart(ctx, uuid)
 }
 
+// PutDisarm is refused on a follower.
+func (s actingStore) PutDisarm(ctx context.Context, d store.Disarm) error {
+	if err := s.refuse("put disarm"); err != nil {
+		return err
+	}
+	return s.Store.PutDisarm(ctx, d)
+}
+
 // PutFreeze is refused on a follower.
 func (s actingStore) PutFreeze(ctx context.Context, f policy.Freeze) error {
 	if err := s.refuse("put freeze"); err != nil {

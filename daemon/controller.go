@@ -36,7 +36,9 @@ func (d *Daemon) initController(db store.Store, name string) error {
 		name = h
 	}
 	url := d.cfg.API.Advertise
-	if url == "" {
+	if url == "" && d.cfg.API.TLS.Enabled() {
+		url = "https://" + d.cfg.API.Listen
+	} else if url == "" {
 		url = "http://" + d.cfg.API.Listen
 	}
 	d.ha.leader, d.ha.changes = newHAMetrics(d.m.reg)
@@ -88,7 +90,7 @@ func (d *Daemon) ctx() context.Context {
 }
 
 // adopt loads from the store what the previous leader (or this daemon's previous run) left:
-// the guards (fence and restart records, the freeze), the plans, operators' marks on hosts and
+// the guards (fence and restart records, the freeze), the disarm switch, the plans, operators' marks on hosts and
 // VM records this daemon has not seen. It runs when this daemon wins the leadership, before it
 // acts.
 func (d *Daemon) adopt(ctx context.Context) error {
@@ -108,8 +110,13 @@ func (d *Daemon) adopt(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("daemon: adopt VM records: %w", err)
 	}
+	dis, err := d.db.GetDisarm(ctx)
+	if err != nil {
+		return fmt.Errorf("daemon: adopt the disarm switch: %w", err)
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.setDisarmLocked(dis) // an admin's disarm holds for every daemon that takes over
 	if g.Fences == nil {
 		g.Fences = map[string]policy.FenceRecord{}
 	}

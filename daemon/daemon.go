@@ -70,6 +70,8 @@ type Daemon struct {
 	learnt map[string]time.Time
 	// ha is this daemon's part in controller HA (see controller.go).
 	ha haState
+	// disarm is an admin's stop of all automatic action (disarm.go).
+	disarm disarmState
 }
 
 // hostWatch is everything the daemon knows about one host.
@@ -181,6 +183,10 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Daemon, error) 
 		return nil, err
 	}
 	if err := d.loadPlans(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := d.loadDisarm(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}

@@ -153,11 +153,12 @@ func (d *Daemon) ConfirmOff(ctx context.Context, host, confirm string) error {
 	}
 	r := d.guards.Fence(host)
 	d.mu.Unlock()
-	r.Outcome, r.At, r.By, r.Detail = policy.FenceConfirmedOff, now, "operator", ""
+	who := callerName(ctx) // the credential's identity (disarm.go)
+	r.Outcome, r.At, r.By, r.Detail = policy.FenceConfirmedOff, now, who, ""
 	if err := d.putFence(ctx, r); err != nil {
 		return fmt.Errorf("confirm-off %s not recorded, nothing changed: %w", host, err)
 	}
-	msg := fmt.Sprintf("an operator confirmed that %s is powered off (not verified by a fence device); its VMs may restart elsewhere", host)
+	msg := fmt.Sprintf("%s confirmed that %s is powered off (not verified by a fence device); its VMs may restart elsewhere", who, host)
 	d.journal(ctx, store.Entry{At: now, Kind: "action", Host: host, Reason: string(policy.ReasonOperatorConfirmed), Message: msg})
 	d.notify(notify.Notification{Kind: string(policy.ReasonOperatorConfirmed), At: now, Host: host, Message: msg})
 	d.kickDecide()

@@ -153,7 +153,7 @@ func (d *Daemon) ReceiveAlerts(ctx context.Context, alerts []api.AlertObservatio
 		if !ok {
 			continue
 		}
-		key := "alert:" + a.Fingerprint
+		key := alertKeyPrefix + a.Fingerprint
 		_, had := w.health.events[key]
 		if !a.Firing {
 			if had {
@@ -178,11 +178,19 @@ func (d *Daemon) ReceiveAlerts(ctx context.Context, alerts []api.AlertObservatio
 				Message: fmt.Sprintf("alert %s firing on %s (%s): %s", a.Name, a.Host, sev, a.Summary)})
 		}
 	}
-	d.mu.Unlock()
+	touched := map[string]*hostWatch{}
 	for _, e := range entries {
-		if w, ok := d.byName[e.Host]; ok {
-			d.saveHost(ctx, w)
-		}
+		touched[e.Host] = d.byName[e.Host]
+	}
+	for name, w := range touched {
+		entries = append(entries, w.health.capAlerts(name, now)...)
+	}
+	d.mu.Unlock()
+	// One store write per host the payload changed, however many alerts it held.
+	for _, w := range touched {
+		d.saveHost(ctx, w)
+	}
+	for _, e := range entries {
 		d.journal(ctx, e)
 	}
 	d.kickDecide()

@@ -65,10 +65,11 @@ func (r *registry) names() []string {
 
 // MetricNames returns the name of every metric family a daemon exports on /metrics (histograms
 // by their base name), built from the same registry a daemon makes: its own metrics, controller
-// HA, the webhook's, and the Go and process collectors. Dashboards and alert rules are checked
+// HA, the disarm switch, the webhook's, and the Go and process collectors. Dashboards and alert rules are checked
 // against it.
 func MetricNames() []string {
 	m := newMetrics()
 	newHAMetrics(m.reg)
+	newDisarmGauge(m.reg)
 	return m.reg.names()
 }

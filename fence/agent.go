@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -31,7 +32,7 @@ type run struct {
 // error: the caller reads run.code. secret, if not empty, is masked in the output.
 func runAgent(ctx context.Context, path string, args, env []string, stdin, secret string) (run, error) {
 	cmd := exec.CommandContext(ctx, path, args...)
-	cmd.Env = env
+	cmd.Env = agentEnv(env...)
 	cmd.Stdin = strings.NewReader(stdin)
 	out := &capBuffer{max: maxAgentOutput}
 	cmd.Stdout, cmd.Stderr = out, out
@@ -55,6 +56,21 @@ func runAgent(ctx context.Context, path string, args, env []string, stdin, secre
 		return r, fmt.Errorf("%s: %s", path, cmd.ProcessState)
 	}
 	return r, nil
+}
+
+// agentKeep are the variables of the daemon's environment a fence agent gets; nothing else of it
+// (such as LIFEBOAT_TOKEN) reaches the agent.
+var agentKeep = []string{"PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "PYTHONPATH"}
+
+// agentEnv is a fence agent's environment: agentKeep from the daemon's, then extra.
+func agentEnv(extra ...string) []string {
+	var env []string
+	for _, k := range agentKeep {
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, k+"="+v)
+		}
+	}
+	return append(env, extra...)
 }
 
 // killGroup SIGKILLs the process group cmd's process leads.

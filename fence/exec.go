@@ -42,6 +42,13 @@ func NewExec(agentPath string, credsFile string, options map[string]string) (Met
 	if err != nil {
 		return nil, fmt.Errorf("fence: exec %s: %w", agentPath, err)
 	}
+	return newExec(agentPath, credsFile, creds, options)
+}
+
+// newExec checks the credentials and options that go on the agent's standard input: no value
+// may hold a newline (which would add a line, such as a second action=), and no option may set
+// what lifeboat sets.
+func newExec(agentPath, credsFile string, creds redfish.Credentials, options map[string]string) (Method, error) {
 	if strings.ContainsAny(creds.Username+creds.Password, "\r\n") {
 		return nil, fmt.Errorf("fence: exec %s: credentials %s: newline in a value", agentPath, credsFile)
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lifeboat-ha/lifeboat/redfish"
 	"github.com/lifeboat-ha/lifeboat/testenv/bmc"
 )
 
@@ -196,5 +197,36 @@ func TestNewExecRejects(t *testing.T) {
 	}
 	if err := m.Off(t.Context()); err == nil || !strings.Contains(err.Error(), "not found") {
 		t.Fatalf("missing agent: %v", err)
+	}
+}
+
+// TestAgentEnvironmentHoldsNoDaemonSecrets: a fence agent gets PATH and a few locale variables
+// of the daemon's environment, not the rest (an API token, say); its credentials come on stdin.
+func TestAgentEnvironmentHoldsNoDaemonSecrets(t *testing.T) {
+	t.Setenv("LIFEBOAT_TOKEN", "lbt_daemon_secret")
+	t.Setenv("IPMI_PASSWORD", "stale")
+	dir := t.TempDir()
+	agent := writeScript(t, dir, "fence_env", `env > "`+dir+`/env"; cat >/dev/null; exit 2`+"\n")
+	m, err := NewExec(agent, writeCreds(t, testUser, testPass), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Status(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	env, err := os.ReadFile(filepath.Join(dir, "env"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, leak := range []string{"lbt_daemon_secret", "IPMI_PASSWORD", testPass} {
+		if strings.Contains(string(env), leak) {
+			t.Errorf("the agent's environment holds %q:\n%s", leak, env)
+		}
+	}
+	if !strings.Contains(string(env), "PATH=") {
+		t.Errorf("the agent's environment lacks PATH:\n%s", env)
+	}
+	if got := (&ipmiMethod{creds: redfish.Credentials{Password: "pw"}}).env(); len(got) != 1 || got[0] != "IPMI_PASSWORD=pw" {
+		t.Errorf("ipmitool's extra environment: %q", got)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
 	"strings"
 	"time"
@@ -53,15 +52,10 @@ func (m *ipmiMethod) args(cmd string) []string {
 	return []string{"-I", "lanplus", "-H", m.address, "-U", m.creds.Username, "-E", "chassis", "power", cmd}
 }
 
-// env is ipmitool's environment: the parent's, minus any IPMI_PASSWORD, plus the password.
+// env is what ipmitool gets besides the kept variables of the daemon's environment (agentEnv):
+// the password.
 func (m *ipmiMethod) env() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "IPMI_PASSWORD=") {
-			env = append(env, kv)
-		}
-	}
-	return append(env, "IPMI_PASSWORD="+m.creds.Password)
+	return []string{"IPMI_PASSWORD=" + m.creds.Password}
 }
 
 // run runs a chassis power command.

@@ -7,8 +7,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
+
+	"github.com/lifeboat-ha/lifeboat/secret"
 )
 
 // Credentials are a BMC's user name and password. They come from a file, never from a command
@@ -22,12 +23,19 @@ type Credentials struct {
 func (c Credentials) String() string { return "Credentials{" + c.Username + ", ***}" }
 
 // ReadCredentials reads a credentials file of username= and password= lines (the key=value form
-// fence agents take on their standard input). Blank lines and # comments are ignored.
+// fence agents take on their standard input). Blank lines and # comments are ignored. The file
+// must be readable by its owner only (secret.ReadFile).
 func ReadCredentials(path string) (Credentials, error) {
-	b, err := os.ReadFile(path)
+	b, err := secret.ReadFile(path)
 	if err != nil {
 		return Credentials{}, fmt.Errorf("redfish: credentials: %w", err)
 	}
+	return parseCredentials(path, b)
+}
+
+// parseCredentials parses a credentials file's contents; path names it in errors, which never
+// show a value.
+func parseCredentials(path string, b []byte) (Credentials, error) {
 	var c Credentials
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	for n := 1; sc.Scan(); n++ {

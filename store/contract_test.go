@@ -30,6 +30,7 @@ var contract = map[string]func(t *testing.T, open opener){
 	"Plans":             contractPlans,
 	"PrunePlans":        contractPrunePlans,
 	"Guards":            contractGuards,
+	"Disarm":            contractDisarm,
 	"Closed":            contractClosed,
 	"ConcurrentAppends": contractConcurrentAppends,
 }
@@ -322,6 +323,27 @@ func contractGuards(t *testing.T, open opener) {
 	}
 	if err := s.PutFence(ctx, policy.FenceRecord{}); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "host") {
 		t.Errorf("a fence record without a host: %v, want ErrInvalid naming the host", err)
+	}
+}
+
+func contractDisarm(t *testing.T, open opener) {
+	ctx := context.Background()
+	s := open(t, 0)
+	if d, err := s.GetDisarm(ctx); err != nil || d.Disarmed {
+		t.Fatalf("a new store: %+v, %v; want armed", d, err)
+	}
+	want := Disarm{Disarmed: true, Reason: "switch upgrade", By: "ada (from 10.0.0.5)", Since: t0}
+	if err := s.PutDisarm(ctx, want); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.GetDisarm(ctx); err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("GetDisarm = %+v, %v; want %+v", got, err, want)
+	}
+	if err := s.PutDisarm(ctx, Disarm{}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.GetDisarm(ctx); err != nil || got.Disarmed {
+		t.Fatalf("after arming: %+v, %v", got, err)
 	}
 }
 

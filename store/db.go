@@ -32,8 +32,9 @@ const lockRetry = 50 * time.Millisecond
 
 // Defaults for Options.
 const (
-	DefaultLockTimeout = time.Second
-	DefaultMaxJournal  = config.DefaultJournalMaxEntries
+	DefaultLockTimeout     = time.Second
+	DefaultMaxJournal      = config.DefaultJournalMaxEntries
+	DefaultMaxJournalBytes = 256 << 20
 )
 
 // Options tune Open.
@@ -48,6 +49,9 @@ type Options struct {
 	// MaxJournal is the most journal entries kept; Append prunes the oldest
 	// beyond it. Zero or less means DefaultMaxJournal.
 	MaxJournal int
+	// MaxJournalBytes bounds the journal's encoded size too; Append prunes
+	// the oldest entries beyond it. Zero or less means DefaultMaxJournalBytes.
+	MaxJournalBytes int64
 }
 
 func (o Options) withDefaults() Options {
@@ -57,15 +61,19 @@ func (o Options) withDefaults() Options {
 	if o.MaxJournal <= 0 {
 		o.MaxJournal = DefaultMaxJournal
 	}
+	if o.MaxJournalBytes <= 0 {
+		o.MaxJournalBytes = DefaultMaxJournalBytes
+	}
 	return o
 }
 
 // DB is an open store. It is safe for concurrent use by goroutines of one
 // process; other processes are kept out by the file lock.
 type DB struct {
-	bolt       *bbolt.DB
-	path       string
-	maxJournal int
+	bolt         *bbolt.DB
+	path         string
+	maxJournal   int
+	maxJournalSz int64
 
 	mu     sync.Mutex
 	notify chan struct{} // closed and replaced on each Append; see Wait
@@ -121,11 +129,12 @@ func Open(path string, opts Options) (*DB, error) {
 		return nil, openError(path, err)
 	}
 	return &DB{
-		bolt:       b,
-		path:       path,
-		maxJournal: opts.MaxJournal,
-		notify:     make(chan struct{}),
-		done:       make(chan struct{}),
+		bolt:         b,
+		path:         path,
+		maxJournal:   opts.MaxJournal,
+		maxJournalSz: opts.MaxJournalBytes,
+		notify:       make(chan struct{}),
+		done:         make(chan struct{}),
 	}, nil
 }
 

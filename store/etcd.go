@@ -77,6 +77,7 @@ const (
 	etcdPlans        = "plans/"
 	etcdPlanSeq      = "counters/plans"
 	etcdGuards       = "guards/"
+	etcdDisarm       = "disarm"
 	etcdElectionPath = "election"
 	etcdMembersPath  = "members/"
 )

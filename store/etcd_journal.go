@@ -52,6 +52,7 @@ func (s *Etcd) appendChunk(ctx context.Context, entries []Entry) ([]uint64, erro
 		seqs = seqs[:0]
 		ops := make([]clientv3.Op, 0, len(entries)+2)
 		for i, e := range entries {
+			e = e.bounded()
 			e.Seq = last + uint64(i) + 1
 			v, err := json.Marshal(e)
 			if err != nil {

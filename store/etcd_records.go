@@ -148,3 +148,28 @@ func (s *Etcd) putGuard(ctx context.Context, what, field, id, key string, v any)
 	}
 	return s.put(ctx, "put "+what, etcdGuards+key, raw)
 }
+
+// PutDisarm stores whether an admin has stopped all automatic action (fenced like the guards).
+func (s *Etcd) PutDisarm(ctx context.Context, d Disarm) error {
+	raw, err := json.Marshal(d)
+	if err != nil {
+		return fmt.Errorf("store: put disarm: %w", err)
+	}
+	return s.put(ctx, "put disarm", etcdDisarm, raw)
+}
+
+// GetDisarm returns the disarm record; a prefix that never had one is armed.
+func (s *Etcd) GetDisarm(ctx context.Context) (Disarm, error) {
+	var d Disarm
+	resp, err := s.get(ctx, "get disarm", etcdDisarm)
+	if err != nil {
+		return d, err
+	}
+	if len(resp.Kvs) == 0 {
+		return d, nil
+	}
+	if err := json.Unmarshal(resp.Kvs[0].Value, &d); err != nil {
+		return d, fmt.Errorf("store: disarm record: %w", err)
+	}
+	return d, nil
+}

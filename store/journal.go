@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"go.etcd.io/bbolt"
 )
@@ -14,6 +16,33 @@ import (
 // DefaultJournalLimit is how many entries Journal returns when its limit is
 // zero or less.
 const DefaultJournalLimit = 1000
+
+// Limits on one journal entry: Append cuts a longer Message (with "…") and
+// replaces a larger Data with {"truncated_bytes": N}, so that no entry, and
+// with Options.MaxJournalBytes no journal, grows without bound.
+const (
+	MaxMessageBytes = 8 << 10
+	MaxDataBytes    = 64 << 10
+)
+
+// keyJournalBytes holds the journal's encoded size in the meta bucket
+// (decimal); a store without it gets it computed on the next Append.
+var keyJournalBytes = []byte("journal_bytes")
+
+// bounded returns e with its Message and Data within the entry limits.
+func (e Entry) bounded() Entry {
+	if len(e.Message) > MaxMessageBytes {
+		cut := MaxMessageBytes
+		for cut > 0 && !utf8.RuneStart(e.Message[cut]) {
+			cut--
+		}
+		e.Message = e.Message[:cut] + "…"
+	}
+	if len(e.Data) > MaxDataBytes {
+		e.Data = json.RawMessage(fmt.Sprintf(`{"truncated_bytes":%d}`, len(e.Data)))
+	}
+	return e
+}
 
 // Entry is one journal entry: an observation, verdict, decision or action.
 // The journal is append-only; the oldest entries are pruned beyond
@@ -64,11 +93,16 @@ func (db *DB) Append(ctx context.Context, entries ...Entry) ([]uint64, error) {
 	seqs := make([]uint64, 0, len(entries))
 	err := db.update(ctx, "append to the journal", func(tx *bbolt.Tx) error {
 		b := tx.Bucket(bucketJournal)
+		size, err := journalBytes(tx)
+		if err != nil {
+			return err
+		}
 		for _, e := range entries {
 			seq, err := b.NextSequence()
 			if err != nil {
 				return fmt.Errorf("store: append to the journal: %w", err)
 			}
+			e = e.bounded()
 			e.Seq = seq
 			v, err := json.Marshal(e)
 			if err != nil {
@@ -77,9 +111,13 @@ func (db *DB) Append(ctx context.Context, entries ...Entry) ([]uint64, error) {
 			if err := b.Put(seqKey(seq), v); err != nil {
 				return fmt.Errorf("store: append to the journal: %w", err)
 			}
+			size += int64(len(v))
 			seqs = append(seqs, seq)
 		}
-		return db.prune(b)
+		if size, err = db.prune(b, size); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketMeta).Put(keyJournalBytes, []byte(strconv.FormatInt(size, 10)))
 	})
 	if err != nil {
 		return nil, err
@@ -89,21 +127,47 @@ func (db *DB) Append(ctx context.Context, entries ...Entry) ([]uint64, error) {
 }
 
 // prune deletes the entries older than the newest maxJournal sequence
-// numbers. Sequence numbers are dense (nothing but pruning deletes), so this
-// keeps exactly maxJournal entries once that many were appended.
-func (db *DB) prune(b *bbolt.Bucket) error {
+// numbers, then the oldest while the journal's size is over maxJournalSz
+// (keeping the newest entry whatever its size). Sequence numbers are dense
+// (nothing but pruning deletes), so this keeps exactly maxJournal entries once
+// that many were appended and they fit. It returns the size left.
+func (db *DB) prune(b *bbolt.Bucket, size int64) (int64, error) {
 	last := b.Sequence()
-	if last <= uint64(db.maxJournal) {
-		return nil
+	var cutoff uint64
+	if last > uint64(db.maxJournal) {
+		cutoff = last - uint64(db.maxJournal)
 	}
-	cutoff := last - uint64(db.maxJournal)
 	c := b.Cursor()
-	for k, _ := c.First(); k != nil && binary.BigEndian.Uint64(k) <= cutoff; k, _ = c.First() {
+	for k, v := c.First(); k != nil; k, v = c.First() {
+		seq := binary.BigEndian.Uint64(k)
+		if seq > cutoff && (size <= db.maxJournalSz || seq == last) {
+			break
+		}
+		size -= int64(len(v))
 		if err := c.Delete(); err != nil {
-			return fmt.Errorf("store: prune the journal: %w", err)
+			return 0, fmt.Errorf("store: prune the journal: %w", err)
 		}
 	}
-	return nil
+	return size, nil
+}
+
+// journalBytes returns the journal's encoded size from the meta bucket,
+// computing it once for a store that does not have it yet.
+func journalBytes(tx *bbolt.Tx) (int64, error) {
+	if raw := tx.Bucket(bucketMeta).Get(keyJournalBytes); raw != nil {
+		if n, err := strconv.ParseInt(string(raw), 10, 64); err == nil && n >= 0 {
+			return n, nil
+		}
+	}
+	var n int64
+	err := tx.Bucket(bucketJournal).ForEach(func(_, v []byte) error {
+		n += int64(len(v))
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store: size the journal: %w", err)
+	}
+	return n, nil
 }
 
 // Journal returns the entries with Seq > after, oldest first, at most limit

@@ -86,6 +86,15 @@ func Migrate(ctx context.Context, from *DB, to *Etcd) (MigrateStats, error) {
 		}
 	}
 	st.Fences, st.Restarts = len(g.Fences), len(g.Restarts)
+	dis, err := from.GetDisarm(ctx)
+	if err != nil {
+		return st, err
+	}
+	if dis.Disarmed {
+		if err := to.PutDisarm(ctx, dis); err != nil {
+			return st, err
+		}
+	}
 	for after := uint64(0); ; {
 		es, err := from.Journal(ctx, after, etcdTxnChunk)
 		if err != nil {

@@ -49,6 +49,10 @@ type Store interface {
 	DeleteRestart(ctx context.Context, uuid string) error
 	// PutFreeze stores the freeze of automatic recovery.
 	PutFreeze(ctx context.Context, f policy.Freeze) error
+	// PutDisarm stores whether an admin has stopped all automatic action.
+	PutDisarm(ctx context.Context, d Disarm) error
+	// GetDisarm returns the disarm record; a store that never had one is armed.
+	GetDisarm(ctx context.Context) (Disarm, error)
 
 	// Location says where the store is, for status and logs: a file path or etcd endpoints
 	// and prefix.

@@ -18,6 +18,9 @@ const (
 	envServer = "LIFEBOAT_SERVER"
 	envConfig = "LIFEBOAT_CONFIG"
 	envToken  = "LIFEBOAT_TOKEN"
+	envCAFile = "LIFEBOAT_CA_FILE"
+	envCert   = "LIFEBOAT_CERT_FILE"
+	envKey    = "LIFEBOAT_KEY_FILE"
 )
 
 // clientFlags say how a command finds the daemon's API and authenticates to it.
@@ -25,6 +28,9 @@ type clientFlags struct {
 	server    string
 	config    string
 	tokenFile string
+	caFile    string
+	certFile  string
+	keyFile   string
 }
 
 // addClientFlags declares --server, --config and --token-file as persistent flags of cmd, so
@@ -34,7 +40,10 @@ func addClientFlags(cmd *cobra.Command) *clientFlags {
 	pf := cmd.PersistentFlags()
 	pf.StringVar(&f.server, "server", "", "URL of the daemon's API (default $"+envServer+", else http:// and api.listen of --config, else "+api.DefaultServer+")")
 	pf.StringVar(&f.config, "config", "", "daemon configuration file to take api.listen and api.token_file from (default $"+envConfig+", else "+config.DefaultPath+" if it exists)")
-	pf.StringVar(&f.tokenFile, "token-file", "", "file holding the API's bearer token (default: the token in $"+envToken+", else the config's api.token_file)")
+	pf.StringVar(&f.tokenFile, "token-file", "", "file holding the API's bearer token, readable by you only (default: the token in $"+envToken+", else the config's api.token_file)")
+	pf.StringVar(&f.caFile, "ca-file", "", "PEM CA to trust for the daemon's https certificate instead of the system's (default $"+envCAFile+")")
+	pf.StringVar(&f.certFile, "cert-file", "", "PEM client certificate to authenticate with, when the daemon has api.tls.client_ca_file (default $"+envCert+")")
+	pf.StringVar(&f.keyFile, "key-file", "", "PEM key of --cert-file, readable by you only (default $"+envKey+")")
 	return f
 }
 
@@ -63,7 +72,11 @@ func (f *clientFlags) client() (*api.Client, error) {
 		if err != nil {
 			return nil, err
 		}
-		server, serverSrc = "http://"+dialAddress(c.API.Listen), cfgSrc+" "+cfgPath+": api.listen"
+		scheme := "http://"
+		if c.API.TLS.Enabled() {
+			scheme = "https://"
+		}
+		server, serverSrc = scheme+dialAddress(c.API.Listen), cfgSrc+" "+cfgPath+": api.listen"
 	}
 	if server == "" {
 		server, serverSrc = api.DefaultServer, "the default server"
@@ -92,11 +105,25 @@ func (f *clientFlags) client() (*api.Client, error) {
 			token = t
 		}
 	}
-	c, err := api.NewClient(server, token)
-	if err != nil {
+	if _, err := api.NewClient(server, token); err != nil {
 		return nil, fmt.Errorf("%s: %w", serverSrc, err)
 	}
+	caFile, caSrc := orEnv(f.caFile, "--ca-file", envCAFile)
+	certFile, certSrc := orEnv(f.certFile, "--cert-file", envCert)
+	keyFile, keySrc := orEnv(f.keyFile, "--key-file", envKey)
+	c, err := api.NewClient(server, token, api.WithCAFile(caFile), api.WithClientCert(certFile, keyFile))
+	if err != nil {
+		return nil, fmt.Errorf("%s, %s, %s: %w", caSrc, certSrc, keySrc, err)
+	}
 	return c, nil
+}
+
+// orEnv returns a flag's value and its name, else the environment variable's value and name.
+func orEnv(flag, flagName, env string) (string, string) {
+	if flag != "" {
+		return flag, flagName
+	}
+	return os.Getenv(env), env
 }
 
 // dialAddress turns a listen address into one to connect to: an unspecified host (":7400",
@@ -120,7 +147,10 @@ func dialAddress(listen string) string {
 // apiError adds a hint on how to fix an API error a command cannot recover from.
 func apiError(err error) error {
 	if errors.Is(err, api.ErrUnauthorized) {
-		return fmt.Errorf("%w; give the token with --token-file, $%s or --config", err, envToken)
+		return fmt.Errorf("%w; give the token with --token-file, $%s or --config (or a client certificate with --cert-file)", err, envToken)
+	}
+	if errors.Is(err, api.ErrForbidden) {
+		return fmt.Errorf("%w ('lifeboat whoami' shows your name and role)", err)
 	}
 	return err
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -37,6 +38,13 @@ read-only calls and answer calls that change something with 307 to the leader). 
 loses its etcd session stops acting at once. With the embedded store (bbolt) the daemon is
 "single": it acts only while it holds the controller lock in lease_dir, so a second single daemon
 pointed at the same cluster waits and says who holds it. 'lifeboat status' shows the role.
+
+The API serves HTTPS with api.tls (cert_file, key_file; client_ca_file adds client certificates)
+and authenticates with api.users_file (named tokens with roles: 'lifeboat token create'),
+api.token_file (an admin token) or client certificates. An api.listen that is not a loopback
+address is refused unless it has both TLS and a credential. Secret files (tokens, users, the TLS
+key, BMC credentials, the webhook key) must be readable by their owner only. 'lifeboat disarm'
+stops all automatic action until 'lifeboat arm', across restarts.
 
 Settings are layered: defaults, then the YAML file, then these flags; then they are validated and
 every error names the field at fault ('lifeboat config check' does the same without starting).
@@ -111,19 +119,15 @@ func newLogger(cmd *cobra.Command, level, format string) (*slog.Logger, error) {
 // runDaemon runs the daemon and its API server until ctx ends.
 func runDaemon(ctx context.Context, cfg config.Config, name string, log *slog.Logger) error {
 	daemon.Version = version
-	token := ""
-	if cfg.API.TokenFile != "" {
-		t, err := api.ReadTokenFile(cfg.API.TokenFile)
-		if err != nil {
-			return fmt.Errorf("api.token_file: %w", err)
-		}
-		token = t
+	opts, tlsCfg, err := apiSecurity(cfg.API, log)
+	if err != nil {
+		return err
 	}
 	d, err := daemon.New(ctx, cfg, daemon.Options{Logger: log, Name: name})
 	if err != nil {
 		return err
 	}
-	opts := api.ServerOptions{Token: token, Gatherer: d.Registry(), Logger: log}
+	opts.Gatherer, opts.Logger = d.Registry(), log
 	if opts.Alerts, err = d.AlertOptions(); err != nil {
 		return err
 	}
@@ -135,16 +139,59 @@ func runDaemon(ctx context.Context, cfg config.Config, name string, log *slog.Lo
 	if err != nil {
 		return fmt.Errorf("api.listen %s: %w", cfg.API.Listen, err)
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	srv := api.NewHTTPServer(h, log)
+	scheme := "http"
+	if tlsCfg != nil {
+		srv.TLSConfig, scheme = tlsCfg, "https"
+	}
 	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		l := api.LimitListener(ln, api.MaxConnections)
+		var err error
+		if tlsCfg != nil {
+			err = srv.ServeTLS(l, "", "")
+		} else {
+			err = srv.Serve(l)
+		}
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("API server failed", "err", err)
 		}
 	}()
-	log.Info("lifeboat daemon serving", "api", "http://"+ln.Addr().String(), "hosts", len(cfg.Hosts), "store", cfg.Store.Backend)
+	log.Info("lifeboat daemon serving", "api", scheme+"://"+ln.Addr().String(), "hosts", len(cfg.Hosts), "store", cfg.Store.Backend)
 	runErr := d.Run(ctx)
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
 	defer cancel()
 	_ = srv.Shutdown(sctx)
 	return runErr
+}
+
+// apiSecurity reads the API's credentials and TLS setup; errors name the field at fault.
+func apiSecurity(a config.API, log *slog.Logger) (api.ServerOptions, *tls.Config, error) {
+	var opts api.ServerOptions
+	if a.TokenFile != "" {
+		t, err := api.ReadTokenFile(a.TokenFile)
+		if err != nil {
+			return opts, nil, fmt.Errorf("api.token_file: %w", err)
+		}
+		opts.Token = t
+	}
+	if a.UsersFile != "" {
+		us, err := api.ReadUsersFile(a.UsersFile)
+		if err != nil {
+			return opts, nil, fmt.Errorf("api.users_file: %w", err)
+		}
+		opts.Users = us
+	}
+	opts.MetricsAuth = a.MetricsAuth
+	var tlsCfg *tls.Config
+	if a.TLS.Enabled() {
+		c, err := api.ServerTLS(a.TLS.CertFile, a.TLS.KeyFile, a.TLS.ClientCAFile)
+		if err != nil {
+			return opts, nil, fmt.Errorf("api.tls: %w", err)
+		}
+		tlsCfg, opts.ClientCerts = c, a.TLS.ClientCAFile != ""
+	}
+	if opts.Token == "" && opts.Users == nil && !opts.ClientCerts {
+		log.Warn("the API has no authentication: every local user may fence, drain and disarm; set api.users_file")
+	}
+	return opts, tlsCfg, nil
 }

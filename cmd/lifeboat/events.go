@@ -21,6 +21,7 @@ func newEventsCmd() *cobra.Command {
 	var (
 		output string
 		follow bool
+		audit  bool
 		after  uint64
 		limit  int
 	)
@@ -31,14 +32,17 @@ func newEventsCmd() *cobra.Command {
 --after it shows the last --limit events; with --after N, the events after number N. --follow
 then keeps printing new events as they happen, until interrupted. With -o json the output is a
 list of objects with seq, at, kind, host, vm, reason, message and data; with --follow, one such
-object a line.`,
-		Example: "  lifeboat events --limit 10\n  lifeboat events --follow\n  lifeboat events --after 1200 -o json",
+object a line. With --audit it shows only the audit trail: every API call that changed something
+or tried to (who, with which role, from where, what, and the result; kind audit) and the daemon's
+own decisions and actions (kinds decision and action).`,
+		Example: "  lifeboat events --limit 10\n  lifeboat events --follow\n  lifeboat events --after 1200 -o json\n  lifeboat events --audit",
 		Args:    cobra.NoArgs,
 	}
 	cf := addClientFlags(cmd)
 	f := cmd.Flags()
 	addOutputFlag(cmd, f, &output)
 	f.BoolVarP(&follow, "follow", "f", false, "keep printing new events until interrupted")
+	f.BoolVar(&audit, "audit", false, "only the audit trail: API calls that change something, and the daemon's decisions and actions")
 	f.Uint64Var(&after, "after", 0, "show the events after this sequence number (default: the last --limit events)")
 	f.IntVar(&limit, "limit", 50, fmt.Sprintf("how many events to show, 1 to %d", api.MaxEventsLimit))
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
@@ -53,6 +57,13 @@ object a line.`,
 			return err
 		}
 		ctx := cmd.Context()
+		if audit && !follow {
+			evs, err := auditEvents(ctx, c, after, cmd.Flags().Changed("after"), limit)
+			if err != nil {
+				return apiError(err)
+			}
+			return printEvents(cmd.OutOrStdout(), evs, output)
+		}
 		if !cmd.Flags().Changed("after") {
 			st, err := c.Status(ctx)
 			if err != nil {
@@ -62,26 +73,56 @@ object a line.`,
 		}
 		w := cmd.OutOrStdout()
 		if follow {
-			return followEvents(ctx, c, w, after, output)
+			return followEvents(ctx, c, w, after, output, audit)
 		}
 		evs, err := c.Events(ctx, after, limit)
 		if err != nil {
 			return apiError(err)
 		}
-		if output != "table" {
-			return printData(w, output, evs)
-		}
-		fmt.Fprintf(w, eventsFormat, "TIME", "KIND", "HOST/VM", "REASON", "MESSAGE")
-		for _, e := range evs {
-			printEvent(w, e)
-		}
-		return nil
+		return printEvents(w, evs, output)
 	}
 	return cmd
 }
 
+// auditEvents returns the audit events after after (when given), else the last limit of them.
+func auditEvents(ctx context.Context, c *api.Client, after uint64, hasAfter bool, limit int) ([]api.Event, error) {
+	if hasAfter {
+		return c.AuditEvents(ctx, after, limit)
+	}
+	var last []api.Event
+	for {
+		evs, err := c.AuditEvents(ctx, after, api.MaxEventsLimit)
+		if err != nil {
+			return nil, err
+		}
+		last = append(last, evs...)
+		if len(last) > limit {
+			last = last[len(last)-limit:]
+		}
+		if len(evs) < api.MaxEventsLimit {
+			return last, nil
+		}
+		after = evs[len(evs)-1].Seq
+	}
+}
+
+// printEvents writes events as a table, or as a JSON or YAML list.
+func printEvents(w io.Writer, evs []api.Event, output string) error {
+	if output != "table" {
+		if evs == nil {
+			evs = []api.Event{}
+		}
+		return printData(w, output, evs)
+	}
+	fmt.Fprintf(w, eventsFormat, "TIME", "KIND", "HOST/VM", "REASON", "MESSAGE")
+	for _, e := range evs {
+		printEvent(w, e)
+	}
+	return nil
+}
+
 // followEvents prints every event after after as it happens until ctx ends, which is success.
-func followEvents(ctx context.Context, c *api.Client, w io.Writer, after uint64, output string) error {
+func followEvents(ctx context.Context, c *api.Client, w io.Writer, after uint64, output string, audit bool) error {
 	emit := func(e api.Event) error {
 		if output == "yaml" {
 			fmt.Fprintln(w, "---")
@@ -101,7 +142,11 @@ func followEvents(ctx context.Context, c *api.Client, w io.Writer, after uint64,
 	if output == "table" {
 		fmt.Fprintf(w, eventsFormat, "TIME", "KIND", "HOST/VM", "REASON", "MESSAGE")
 	}
-	err := c.FollowEvents(ctx, after, emit)
+	follow := c.FollowEvents
+	if audit {
+		follow = c.FollowAuditEvents
+	}
+	err := follow(ctx, after, emit)
 	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
 		return nil // interrupted: the normal way to stop following
 	}
@@ -117,5 +162,5 @@ func printEvent(w io.Writer, e api.Event) {
 	case e.VM != "":
 		subject = e.VM
 	}
-	fmt.Fprintf(w, eventsFormat, when(e.At), dash(e.Kind), dash(subject), dash(e.Reason), e.Message)
+	fmt.Fprintf(w, eventsFormat, when(e.At), dash(e.Kind), dash(subject), dash(e.Reason), api.Printable(e.Message))
 }

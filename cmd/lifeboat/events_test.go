@@ -96,3 +96,25 @@ func TestEventsFollow(t *testing.T) {
 		})
 	}
 }
+
+// TestEventsCannotForgeLines: a message, reason or host with newlines or terminal escapes prints
+// as one line with the control characters escaped.
+func TestEventsCannotForgeLines(t *testing.T) {
+	f := newCLIFake()
+	f.add(api.Event{At: time.Now(), Kind: "observation", Host: "h1\x1b[2K", Reason: "alert\rx",
+		Message: "disk\n2026-01-01 00:00:00.000  verdict       h2                healthy                   all fine\x1b[31m"})
+	url := startDaemon(t, f, "")
+	out, err := runCLI(t.Context(), "events", "--server", url, "--limit", "1")
+	if err != nil {
+		t.Fatalf("events: %v\n%s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 2 || strings.ContainsAny(out, "\x1b\r") {
+		t.Fatalf("one event printed as %d lines, or with raw control characters:\n%q", len(lines)-1, out)
+	}
+	for _, want := range []string{`h1\x1b[2K`, `alert\rx`, `disk\n2026-01-01`, `all fine\x1b[31m`} {
+		if !strings.Contains(lines[1], want) {
+			t.Errorf("the line %q does not show %q", lines[1], want)
+		}
+	}
+}

@@ -12,6 +12,8 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/lifeboat-ha/lifeboat/api"
 )
 
 // timeLayout is how the CLI shows points in time (local time).
@@ -129,12 +131,13 @@ func when(t time.Time) string {
 	return t.Local().Format(timeLayout)
 }
 
-// dash stands in for an empty cell.
+// dash stands in for an empty cell, and shows control characters as escapes (\n, \x1b), so
+// that text from the daemon cannot forge lines or colours on the terminal.
 func dash[S ~string](s S) string {
 	if s == "" {
 		return "-"
 	}
-	return string(s)
+	return api.Printable(string(s))
 }
 
 // oneArg accepts exactly one argument; the error names what was wanted, then the hint.

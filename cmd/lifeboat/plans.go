@@ -176,9 +176,11 @@ func newApproveCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "approve ID [--by NAME]",
 		Short: "Approve a pending plan: lifeboat carries it out",
-		Long: `Approve a pending plan: lifeboat carries it out now. The daemon records who approved
-(--by, default the login user at this host) and from which address. 'lifeboat plan show ID' shows
-what it will do.`,
+		Long: `Approve a pending plan: lifeboat carries it out now (needs the operator role). The
+daemon records who approved, as the credential used proves it (a users-file token's name, a
+client certificate's common name, or "token" for api.token_file), and from which address. Only
+when the API has no authentication at all does it record --by (default the login user at this
+host), marked "unauthenticated". 'lifeboat plan show ID' shows what it will do.`,
 		Example: "  lifeboat approve p-3",
 		Args:    oneArg("plan ID", planIDHint),
 		ValidArgsFunction: func(_ *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
@@ -190,7 +192,7 @@ what it will do.`,
 	}
 	cf = addClientFlags(cmd)
 	addOutputFlag(cmd, cmd.Flags(), &output)
-	cmd.Flags().StringVar(&by, "by", "", "who approves (default $SUDO_USER or $USER, then @ and this host's name)")
+	cmd.Flags().StringVar(&by, "by", "", byHelp)
 	return cmd
 }
 
@@ -201,8 +203,10 @@ func newRejectCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "reject ID --reason TEXT [--by NAME]",
 		Short: "Reject a pending plan: nothing moves",
-		Long: `Reject a pending plan, with a reason: nothing moves. The daemon records who rejected
-(--by, default the login user at this host), from which address, and why.`,
+		Long: `Reject a pending plan, with a reason: nothing moves (needs the operator role). The
+daemon records who rejected, as the credential used proves it, from which address, and why.
+Only when the API has no authentication at all does it record --by (default the login user at
+this host), marked "unauthenticated".`,
 		Example: "  lifeboat reject p-3 --reason 'change freeze until 18:00'",
 		Args:    oneArg("plan ID", planIDHint),
 		ValidArgsFunction: func(_ *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
@@ -218,7 +222,7 @@ func newRejectCmd() *cobra.Command {
 	cf = addClientFlags(cmd)
 	addOutputFlag(cmd, cmd.Flags(), &output)
 	cmd.Flags().StringVar(&reason, "reason", "", "why the plan is rejected (required; recorded with the decision)")
-	cmd.Flags().StringVar(&by, "by", "", "who rejects (default $SUDO_USER or $USER, then @ and this host's name)")
+	cmd.Flags().StringVar(&by, "by", "", byHelp)
 	return cmd
 }
 
@@ -233,11 +237,7 @@ func decidePlan(cmd *cobra.Command, cf *clientFlags, id, verb string, d api.Plan
 			return errors.New("--by is empty: name who decides, e.g. alice@ws1")
 		}
 	} else {
-		by, err := defaultDecider()
-		if err != nil {
-			return err
-		}
-		d.By = by
+		d.By, _ = defaultDecider() // only a hint for a daemon without authentication
 	}
 	c, err := cf.client()
 	if err != nil {
@@ -258,9 +258,15 @@ func decidePlan(cmd *cobra.Command, cf *clientFlags, id, verb string, d api.Plan
 	if decidedBy == "" {
 		decidedBy = d.By
 	}
-	fmt.Fprintf(cmd.OutOrStdout(), "plan %s %s by %s: %s\n", p.ID, verb, decidedBy, dash(p.State))
+	fmt.Fprintf(cmd.OutOrStdout(), "plan %s %s by %s: %s\n", p.ID, verb, dash(decidedBy), dash(p.State))
+	if cmd.Flags().Changed("by") && !strings.HasPrefix(decidedBy, d.By+" ") {
+		fmt.Fprintf(cmd.ErrOrStderr(), "note: --by %s was ignored: the daemon records the identity of your credential\n", d.By)
+	}
 	return nil
 }
+
+// byHelp describes the --by flag of approve and reject.
+const byHelp = "who decides, recorded only when the API has no authentication (default $SUDO_USER or $USER, then @ and this host's name); with authentication the credential's identity is recorded instead"
 
 // defaultDecider names the person at this terminal: $SUDO_USER or $USER (else the login
 // account), then "@" and the host's name.

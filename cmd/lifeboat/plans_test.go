@@ -200,11 +200,11 @@ func TestApproveAndRejectCommands(t *testing.T) {
 	f := newPlanCLIFake()
 	url := startPlanDaemon(t, f)
 	out, err := runCLI(t.Context(), "approve", "p-1", "--by", "alice@ws1", "--server", url)
-	if err != nil || out != "plan p-1 approved by alice@ws1 (from 127.0.0.1): running\n" {
+	if err != nil || out != "plan p-1 approved by alice@ws1 (unauthenticated, from 127.0.0.1): running\n" {
 		t.Errorf("approve p-1: %v %q", err, out)
 	}
 	out, err = runCLI(t.Context(), "reject", "p-2", "--by", "alice@ws1", "--reason", "the BMC lies; checking by hand", "--server", url)
-	if err != nil || out != "plan p-2 rejected by alice@ws1 (from 127.0.0.1): rejected\n" {
+	if err != nil || out != "plan p-2 rejected by alice@ws1 (unauthenticated, from 127.0.0.1): rejected\n" {
 		t.Errorf("reject p-2: %v %q", err, out)
 	}
 	if len(f.decisions) != 2 || f.decisions[1].Reason != "the BMC lies; checking by hand" {
@@ -233,14 +233,14 @@ func TestDeciderDefaultsToUserAtHost(t *testing.T) {
 	t.Setenv("SUDO_USER", "")
 	t.Setenv("USER", "carol")
 	out, err := runCLI(t.Context(), "approve", "p-1", "--server", url)
-	if want := "plan p-1 approved by carol@" + host + " (from 127.0.0.1): running\n"; err != nil || out != want {
+	if want := "plan p-1 approved by carol@" + host + " (unauthenticated, from 127.0.0.1): running\n"; err != nil || out != want {
 		t.Errorf("approve without --by: %v %q, want %q", err, out, want)
 	}
 	// sudo: the person, not root.
 	t.Setenv("SUDO_USER", "dave")
 	t.Setenv("USER", "root")
 	out, err = runCLI(t.Context(), "reject", "p-2", "--reason", "no", "--server", url)
-	if want := "plan p-2 rejected by dave@" + host + " (from 127.0.0.1): rejected\n"; err != nil || out != want {
+	if want := "plan p-2 rejected by dave@" + host + " (unauthenticated, from 127.0.0.1): rejected\n"; err != nil || out != want {
 		t.Errorf("reject under sudo: %v %q, want %q", err, out, want)
 	}
 }

@@ -35,7 +35,8 @@ shell completion script; it completes hosts, VMs, plans and migrations by asking
 	root.AddCommand(newStatusCmd(), newHostsCmd(), newVMsCmd(), newEventsCmd(), newExplainCmd(),
 		newSwitchoverCmd(), newDrainCmd(), newUndrainCmd(), newMigrationsCmd(), newCancelCmd(),
 		newRecoveriesCmd(), newHostCmd(), newPlansCmd(), newPlanCmd(), newApproveCmd(), newRejectCmd(), newSimulateCmd(),
-		newWhatIfCmd(), newCapacityCmd(), newStoreCmd(), newVersionCmd())
+		newWhatIfCmd(), newCapacityCmd(), newStoreCmd(), newVersionCmd(),
+		newDisarmCmd(), newArmCmd(), newWhoamiCmd(), newTokenCmd())
 	addCompletions(root)
 	markUsageErrors(root)
 	return root

@@ -24,8 +24,9 @@ func newStatusCmd() *cobra.Command {
 		Long: `Show the daemon and the cluster at a glance: the cluster's name, the daemon's version and
 whether it leads, the hosts counted by state, the VMs and the last journal event. With -o json the
 output is the daemon's status object (cluster, version, started_at, leader, hosts, host_states,
-vms, protected_vms, store, last_event) with "controller": {name, role (leader, follower or single),
-acting, leader, leader_url, term, peers, why}: which of the cluster's daemons acts, and why.`,
+vms, protected_vms, store, last_event, and disarm: disarmed, reason, by, since) with
+"controller": {name, role (leader, follower or single), acting, leader, leader_url, term, peers,
+why}: which of the cluster's daemons acts, and why.`,
 	}, (*api.Client).Status, func(w io.Writer, c *api.Client, st api.StatusView) error {
 		printStatus(w, c.Server(), st, time.Now())
 		return nil
@@ -63,6 +64,12 @@ func printStatus(w io.Writer, server string, st api.StatusView, now time.Time) {
 		fmt.Fprintf(tw, "\tunreadable: %s\n", st.StoreError)
 	}
 	fmt.Fprintf(tw, "last event:\t%s\n", lastEvent)
+	if d := st.Disarm; d.Disarmed {
+		fmt.Fprintf(tw, "DISARMED:\tno automatic action since %s (%s ago), by %s: %s; 'lifeboat arm' resumes\n",
+			when(d.Since), age(d.Since, now), dash(d.By), dash(d.Reason))
+	} else {
+		fmt.Fprintf(tw, "automatic action:\tarmed\n")
+	}
 	_ = tw.Flush()
 }
 

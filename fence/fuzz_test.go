@@ -1,0 +1,42 @@
+package fence
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/lifeboat-ha/lifeboat/redfish"
+)
+
+// FuzzExecStdin: whatever the options and credentials, an accepted exec method's standard input
+// is one key=value line per option, then exactly one username, one password and one action line,
+// the action last: nothing can add or override a line.
+func FuzzExecStdin(f *testing.F) {
+	f.Add("ip", "10.0.0.1", "admin", "pw")
+	f.Add("ip", "x\naction=on", "admin", "pw")
+	f.Add("action", "on", "admin", "pw")
+	f.Add("ssl", "1", "ad\nmin", "pw")
+	f.Add("a=b", "c", "u", "p")
+	f.Add("port", "1\r", "u", "p\r\naction=reboot")
+	f.Fuzz(func(t *testing.T, key, value, user, pass string) {
+		m, err := newExec("/usr/sbin/fence_x", "creds", redfish.Credentials{Username: user, Password: pass}, map[string]string{key: value})
+		if err != nil {
+			return
+		}
+		in := m.(*execMethod).stdin("off")
+		lines := strings.Split(strings.TrimSuffix(in, "\n"), "\n")
+		if len(lines) != 4 {
+			t.Fatalf("option %q=%q, user %q: stdin has %d lines:\n%s", key, value, user, len(lines), in)
+		}
+		count := map[string]int{}
+		for _, l := range lines {
+			k, _, ok := strings.Cut(l, "=")
+			if !ok {
+				t.Fatalf("stdin line %q is not key=value", l)
+			}
+			count[k]++
+		}
+		if count["action"] != 1 || count["password"] != 1 || count["username"] != 1 || lines[3] != "action=off" {
+			t.Fatalf("option %q=%q: stdin\n%s", key, value, in)
+		}
+	})
+}
