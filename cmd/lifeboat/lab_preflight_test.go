@@ -95,8 +95,13 @@ func TestLabPreflightFindsAWrongBMCPassword(t *testing.T) {
 		if c.Name == "bmc" && c.Host == "h1" && (!strings.Contains(c.Detail, "refused the credentials") || !strings.Contains(c.Hint, cred)) {
 			t.Errorf("h1's BMC check: %+v", c)
 		}
+		if c.Name == "bmc" && c.Host == "h2" && !strings.Contains(c.Detail, "0644") {
+			t.Errorf("h2's BMC check does not name the loose mode: %+v", c)
+		}
 	}
-	if got := strings.Join(failed, "; "); got != "bmc h1; secret-file hosts[1].bmc.credentials_file" {
+	// h2's credentials file readable by others is refused as a secret, so its BMC check cannot
+	// log in either.
+	if got := strings.Join(failed, "; "); got != "bmc h1; bmc h2; secret-file hosts[1].bmc.credentials_file" {
 		t.Errorf("failed checks: %s", got)
 	}
 }
