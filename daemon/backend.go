@@ -30,7 +30,7 @@ func (d *Daemon) Status(ctx context.Context) (api.StatusView, error) {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	sv := api.StatusView{Cluster: d.cfg.Cluster, Version: Version, StartedAt: d.started, Leader: d.ready.Load() && d.leading(), Controller: d.controllerView(),
+	sv := api.StatusView{Cluster: d.conf().Cluster, Version: Version, StartedAt: d.started, Leader: d.ready.Load() && d.leading(), Controller: d.controllerView(),
 		Hosts: len(d.hosts), HostStates: map[string]int{}, VMs: len(d.vms), Store: d.db.Location(), LastEvent: last,
 		Disarm: d.disarmView()}
 	if storeErr != nil {

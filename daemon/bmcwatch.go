@@ -58,7 +58,7 @@ func (d *Daemon) bmcLoop(ctx context.Context, w *hostWatch) {
 	}
 	if c, ok := w.bmc.(bmcCloser); ok {
 		defer func() {
-			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.cfg.Timings.BMCTimeout.D())
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.conf().Timings.BMCTimeout.D())
 			defer cancel()
 			c.Close(cctx)
 		}()
@@ -79,14 +79,14 @@ func (d *Daemon) bmcLoop(ctx context.Context, w *hostWatch) {
 		d.mu.Lock()
 		failing := libvirtFailing(w)
 		d.mu.Unlock()
-		t.Reset(bmcPollDelay(d.cfg.Timings, failing, rand.Float64())) //nolint:gosec // jitter, not a secret
+		t.Reset(bmcPollDelay(d.conf().Timings, failing, rand.Float64())) //nolint:gosec // jitter, not a secret
 	}
 }
 
 // readBMC reads the BMC once and folds the answer into the host's BMC signal; a change is
 // journaled as an observation.
 func (d *Daemon) readBMC(ctx context.Context, w *hostWatch) {
-	qctx, cancel := context.WithTimeout(ctx, d.cfg.Timings.BMCTimeout.D())
+	qctx, cancel := context.WithTimeout(ctx, d.conf().Timings.BMCTimeout.D())
 	st, err := w.bmc.Status(qctx)
 	cancel()
 	if ctx.Err() != nil {
@@ -100,7 +100,7 @@ func (d *Daemon) readBMC(ctx context.Context, w *hostWatch) {
 	if err != nil {
 		b.Reachable, b.Silent, b.Err = false, noAnswer(err), err.Error()
 		if b.Silent {
-			b.Err = "no answer within " + d.cfg.Timings.BMCTimeout.String() + " (" + err.Error() + ")"
+			b.Err = "no answer within " + d.conf().Timings.BMCTimeout.String() + " (" + err.Error() + ")"
 		}
 	} else {
 		b.Reachable, b.Silent, b.Err = true, false, ""

@@ -35,19 +35,19 @@ func (d *Daemon) initController(db store.Store, name string) error {
 		}
 		name = h
 	}
-	url := d.cfg.API.Advertise
-	if url == "" && d.cfg.API.TLS.Enabled() {
-		url = "https://" + d.cfg.API.Listen
+	url := d.conf().API.Advertise
+	if url == "" && d.conf().API.TLS.Enabled() {
+		url = "https://" + d.conf().API.Listen
 	} else if url == "" {
-		url = "http://" + d.cfg.API.Listen
+		url = "http://" + d.conf().API.Listen
 	}
 	d.ha.leader, d.ha.changes = newHAMetrics(d.m.reg)
 	opts := controller.Options{Name: name, URL: url, Adopt: d.adopt, Changed: d.controllerChanged, Logger: d.log}
 	switch s := db.(type) {
 	case *store.Etcd:
-		d.ha.ctl = controller.NewEtcd(s, d.cfg.Store.Etcd.SessionTTL.D(), opts)
+		d.ha.ctl = controller.NewEtcd(s, d.conf().Store.Etcd.SessionTTL.D(), opts)
 	default:
-		d.ha.ctl = controller.NewSingle(d.cfg.LeaseDir, opts)
+		d.ha.ctl = controller.NewSingle(d.conf().LeaseDir, opts)
 	}
 	if d.ha.ctl.Acting() {
 		d.ha.leader.Set(1)

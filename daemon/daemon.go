@@ -24,7 +24,8 @@ var Version = "dev"
 
 // Daemon watches the cluster. Create it with New, run it with Run.
 type Daemon struct {
-	cfg    config.Config
+	// cfgp is the configuration in force (see conf); SIGHUP may replace its reloadable sections.
+	cfgp   atomic.Pointer[config.Config]
 	log    *slog.Logger
 	db     store.Store
 	now    func() time.Time
@@ -134,8 +135,9 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Daemon, error) 
 	if err != nil {
 		return nil, fmt.Errorf("daemon: store: %w", err)
 	}
-	d := &Daemon{cfg: cfg, log: opts.Logger, db: db, now: opts.Now, byName: map[string]*hostWatch{},
+	d := &Daemon{log: opts.Logger, db: db, now: opts.Now, byName: map[string]*hostWatch{},
 		vms: map[string]*store.VMRecord{}, disks: map[string][]string{}, kick: make(chan struct{}, 1), drainKick: make(chan struct{}, 1), noted: map[string]bool{}, fencing: map[string]bool{}, restarting: map[string]bool{}, held: map[string]policy.ActionReason{}, m: newMetrics(), dial: opts.Dial, migrate: opts.Migrate}
+	d.cfgp.Store(&cfg)
 	d.det = detectorConfig(cfg.Timings, cfg.Recovery)
 	if err := d.initController(db, opts.Name); err != nil {
 		db.Close()
@@ -245,7 +247,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.runCtx = context.WithoutCancel(ctx)
 	d.journal(ctx, store.Entry{Kind: "daemon", Reason: "started",
 		Message: fmt.Sprintf("lifeboat %s started: watching %d hosts, %d VM records restored", Version, len(d.hosts), len(d.vms))})
-	mc := d.cfg.Migration
+	mc := d.conf().Migration
 	ladder := d.ladder()
 	d.engine = migrate.New(ctx, migrate.Options{
 		Budgets:       migrate.Budgets{PerHostOut: mc.PerHostOut, PerHostIn: mc.PerHostIn, Cluster: mc.Cluster},
@@ -262,7 +264,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	for _, w := range d.hosts {
 		conn, err := d.dial(ctx, w.cfg.Name, w.cfg.URI, hypervisor.Options{
-			ProbeTimeout: d.cfg.Timings.ProbeTimeout.D(), Logger: d.log, Now: d.now})
+			ProbeTimeout: d.conf().Timings.ProbeTimeout.D(), Logger: d.log, Now: d.now})
 		if err != nil {
 			return fmt.Errorf("daemon: host %s: %w", w.cfg.Name, err)
 		}
@@ -425,7 +427,7 @@ func (d *Daemon) migrationDone(m migrate.Migration) {
 
 // ladder is the configured escalation ladder.
 func (d *Daemon) ladder() policy.Ladder {
-	mc := d.cfg.Migration
+	mc := d.conf().Migration
 	l := policy.Ladder{StallSamples: mc.StallSamples, PostCopy: mc.PostCopy, MaxDuration: mc.MaxDuration.D()}
 	for _, dt := range mc.Downtimes {
 		l.Downtimes = append(l.Downtimes, dt.D())

@@ -82,7 +82,7 @@ func (d *Daemon) decideAll(ctx context.Context) {
 // only ones whose verdict it can change): of the leases of the VMs last seen running there, how
 // many are still held. Healthy hosts are not read, so a large fleet costs nothing in steady state.
 func (d *Daemon) leaseSignals() map[string]policy.LeaseSignal {
-	if d.cfg.LeaseDir == "" {
+	if d.conf().LeaseDir == "" {
 		return nil
 	}
 	d.mu.Lock()
@@ -104,7 +104,7 @@ func (d *Daemon) leaseSignals() map[string]policy.LeaseSignal {
 	now := d.now()
 	out := make(map[string]policy.LeaseSignal, len(want))
 	for host := range want {
-		known, held, err := witness.Count(d.cfg.LeaseDir, disks[host])
+		known, held, err := witness.Count(d.conf().LeaseDir, disks[host])
 		if err != nil {
 			d.log.Debug("lease witness", "host", host, "err", err)
 		}

@@ -35,17 +35,17 @@ func (d *Daemon) kickFailback() {
 // noFailback reports whether a VM stays where it landed (failback.nofailback_vms, or its home
 // host's group in failback.nofailback_groups).
 func (d *Daemon) noFailback(r *store.VMRecord) bool {
-	if slices.Contains(d.cfg.Failback.NoFailbackVMs, r.Name) {
+	if slices.Contains(d.conf().Failback.NoFailbackVMs, r.Name) {
 		return true
 	}
 	if w, ok := d.byName[r.HomeHost]; ok && w.cfg.Group != "" {
-		return slices.Contains(d.cfg.Failback.NoFailbackGroups, w.cfg.Group)
+		return slices.Contains(d.conf().Failback.NoFailbackGroups, w.cfg.Group)
 	}
 	return false
 }
 
 func (d *Daemon) failbackConfig() policy.FailbackConfig {
-	fc := d.cfg.Failback
+	fc := d.conf().Failback
 	return policy.FailbackConfig{StableFor: fc.StableFor.D(), WaveSize: fc.WaveSize, WaveInterval: fc.WaveInterval.D()}
 }
 
@@ -53,7 +53,7 @@ func (d *Daemon) failbackConfig() policy.FailbackConfig {
 // failback.stable_for, in waves of failback.wave_size, failback.wave_interval apart. It is
 // level-based, like the drain loop: after a daemon restart it carries on from the records.
 func (d *Daemon) failbackLoop(ctx context.Context) {
-	if !d.cfg.Failback.Enabled {
+	if !d.conf().Failback.Enabled {
 		return
 	}
 	t := time.NewTicker(time.Second)
@@ -77,7 +77,7 @@ func (d *Daemon) failbackInput(now time.Time) ([]policy.FailbackHost, []policy.F
 		hosts = append(hosts, policy.FailbackHost{Name: w.cfg.Name, State: w.verdict.State, Since: w.verdict.Since, Spells: policy.Spells(d.det, w.track, now)})
 		ok[w.cfg.Name] = w.sig.Libvirt.Result == policy.ProbeOK
 	}
-	backoff := max(d.cfg.Failback.StableFor.D(), time.Minute)
+	backoff := max(d.conf().Failback.StableFor.D(), time.Minute)
 	vms := make([]policy.FailbackVM, 0, len(d.vms))
 	for _, r := range d.vms {
 		if r.HomeHost == "" || r.CurrentHost == r.HomeHost {
@@ -136,7 +136,7 @@ func (d *Daemon) failbackOnce(ctx context.Context) {
 		}
 		held[h.Name] = !d.gate(ctx, planSpec{Kind: policy.PlanKindFailback, Host: h.Name, Group: d.byName[h.Name].cfg.Group,
 			Key: fmt.Sprintf("failback/%s/%d", h.Name, h.Since.UnixNano()), Moves: moves,
-			Summary: fmt.Sprintf("failback of %d VMs to %s, healthy again for %s", len(moves), h.Name, d.cfg.Failback.StableFor)})
+			Summary: fmt.Sprintf("failback of %d VMs to %s, healthy again for %s", len(moves), h.Name, d.conf().Failback.StableFor)})
 	}
 
 	d.mu.Lock()
@@ -199,7 +199,7 @@ func (d *Daemon) failbackOnce(ctx context.Context) {
 		started = append(started, req.VM+" "+req.From+" → "+req.To)
 	}
 	if len(started) > 0 {
-		fc := d.cfg.Failback
+		fc := d.conf().Failback
 		msg := fmt.Sprintf("failback wave: %s (home hosts healthy for at least %s; waves of %d, %s apart)", strings.Join(started, ", "), fc.StableFor, fc.WaveSize, fc.WaveInterval)
 		d.journal(ctx, store.Entry{At: now, Kind: "decision", Reason: "failback", Message: msg})
 		d.notify(notify.Notification{Kind: "failback", At: now, Message: msg})

@@ -27,7 +27,7 @@ func (d *Daemon) guestLoop(ctx context.Context, w *hostWatch) {
 	if !w.sig.Guests.Configured {
 		return
 	}
-	t := time.NewTicker(d.cfg.Timings.ProbeInterval.D())
+	t := time.NewTicker(d.conf().Timings.ProbeInterval.D())
 	defer t.Stop()
 	for {
 		select {
@@ -81,7 +81,7 @@ func (d *Daemon) guestTargets(host string) []guestTarget {
 
 // configuredProbe is the probe address configured for a VM ("" if none).
 func (d *Daemon) configuredProbe(name string) string {
-	for _, r := range d.cfg.Protection.VMs {
+	for _, r := range d.conf().Protection.VMs {
 		if r.Name == name && r.Probe != "" {
 			return r.Probe
 		}
@@ -98,7 +98,7 @@ func (d *Daemon) probeGuests(ctx context.Context, targets []guestTarget) (int, s
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = witness.ProbeGuest(ctx, g.target, d.cfg.Timings.ProbeTimeout.D())
+			errs[i] = witness.ProbeGuest(ctx, g.target, d.conf().Timings.ProbeTimeout.D())
 		}()
 	}
 	wg.Wait()

@@ -29,7 +29,7 @@ type healthState struct {
 }
 
 func (d *Daemon) healthConfig() policy.HealthConfig {
-	h := d.cfg.Health
+	h := d.conf().Health
 	return policy.HealthConfig{DegradeScore: h.DegradeScore, ClearScore: h.ClearScore, ClearAfter: h.ClearAfter.D()}
 }
 
@@ -37,7 +37,7 @@ func (d *Daemon) healthConfig() policy.HealthConfig {
 func (d *Daemon) observations(w *hostWatch, now time.Time) []policy.Observation {
 	var out []policy.Observation
 	b := w.sig.BMC
-	if b.Configured && b.Reachable && now.Sub(b.At) <= bmcHealthStaleAfter(d.cfg.Timings, d.det) {
+	if b.Configured && b.Reachable && now.Sub(b.At) <= bmcHealthStaleAfter(d.conf().Timings, d.det) {
 		switch b.Health {
 		case policy.HealthCritical, policy.HealthWarning:
 			sev := policy.SeverityWarning
@@ -65,7 +65,7 @@ func (d *Daemon) observations(w *hostWatch, now time.Time) []policy.Observation 
 			}
 		}
 	}
-	if lim := d.cfg.Health.RPCLatency.D(); lim > 0 && len(w.health.rtts) >= rttSamples/2 {
+	if lim := d.conf().Health.RPCLatency.D(); lim > 0 && len(w.health.rtts) >= rttSamples/2 {
 		s := slices.Clone(w.health.rtts)
 		slices.Sort(s)
 		if med := s[len(s)/2]; med > lim {
@@ -73,7 +73,7 @@ func (d *Daemon) observations(w *hostWatch, now time.Time) []policy.Observation 
 				Reason: fmt.Sprintf("libvirt round trips are slow: median %s over the last %d probes (health.rpc_latency %s)", med.Round(time.Millisecond), len(s), lim)})
 		}
 	}
-	if share := d.cfg.Health.MemoryAvailable; share > 0 && w.health.mem.TotalKiB > 0 && now.Sub(w.health.memAt) < 3*d.cfg.Timings.InventoryInterval.D() {
+	if share := d.conf().Health.MemoryAvailable; share > 0 && w.health.mem.TotalKiB > 0 && now.Sub(w.health.memAt) < 3*d.conf().Timings.InventoryInterval.D() {
 		if avail := w.health.mem.AvailableShare(); avail < share {
 			out = append(out, policy.Observation{Source: policy.SourceLibvirt, Key: "memory", Severity: policy.SeverityWarning, At: w.health.memAt,
 				Reason: fmt.Sprintf("memory pressure: %.1f%% of %d MiB available (health.memory_available %.1f%%)", 100*avail, w.health.mem.TotalKiB/1024, 100*share)})
@@ -111,7 +111,7 @@ func (d *Daemon) recordIOError(ctx context.Context, ev hypervisor.Event) {
 	d.mu.Lock()
 	_, had := w.health.events["io:"+ev.UUID]
 	w.health.event(policy.Observation{Source: policy.SourceLibvirt, Key: "io:" + ev.UUID, Severity: policy.SeverityCritical, At: ev.At,
-		Expires: ev.At.Add(d.cfg.Health.EventTTL.D()), Reason: fmt.Sprintf("%s had a disk I/O error: %s", ev.Domain, ev.Detail)})
+		Expires: ev.At.Add(d.conf().Health.EventTTL.D()), Reason: fmt.Sprintf("%s had a disk I/O error: %s", ev.Domain, ev.Detail)})
 	d.mu.Unlock()
 	if !had {
 		d.saveHost(ctx, w)
@@ -128,7 +128,7 @@ func (h *healthState) event(o policy.Observation) {
 
 // sampleMemory reads the host's memory for the memory-pressure signal.
 func (d *Daemon) sampleMemory(ctx context.Context, w *hostWatch) {
-	if d.cfg.Health.MemoryAvailable <= 0 {
+	if d.conf().Health.MemoryAvailable <= 0 {
 		return
 	}
 	m, err := w.conn.NodeMemory(ctx)
@@ -225,7 +225,7 @@ func (h *healthState) restore(obs []store.Observation) {
 // AlertOptions are the API's Alertmanager receiver settings from the configuration (nil when
 // alerts.alertmanager.token_file is not set: no receiver).
 func (d *Daemon) AlertOptions() (*api.AlertOptions, error) {
-	am := d.cfg.Alerts.Alertmanager
+	am := d.conf().Alerts.Alertmanager
 	if am.TokenFile == "" {
 		return nil, nil
 	}

@@ -53,7 +53,7 @@ func eventMessage(ev hypervisor.Event) string {
 // inventoryLoop refreshes the host's domain list every inventory interval, and at once when an
 // event says it changed.
 func (d *Daemon) inventoryLoop(ctx context.Context, w *hostWatch) {
-	t := time.NewTicker(d.cfg.Timings.InventoryInterval.D())
+	t := time.NewTicker(d.conf().Timings.InventoryInterval.D())
 	defer t.Stop()
 	for {
 		select {
@@ -210,7 +210,7 @@ func (d *Daemon) knownName(name string) bool {
 // newRecord makes the record of a newly seen VM, with its protection and priority from the
 // configuration. Caller holds d.mu.
 func (d *Daemon) newRecord(dom hypervisor.Domain, host string, now time.Time) *store.VMRecord {
-	protected, priority := protection(d.cfg.Protection, dom.Name)
+	protected, priority := protection(d.conf().Protection, dom.Name)
 	r := &store.VMRecord{UUID: dom.UUID, Name: dom.Name, HomeHost: host, State: string(dom.State),
 		Protected: protected, Priority: priority, UpdatedAt: now}
 	if dom.State.Active() {

@@ -13,7 +13,7 @@ import (
 // probeLoop probes the host's libvirt endpoint every probe interval and records the outcome as
 // the libvirt signal.
 func (d *Daemon) probeLoop(ctx context.Context, w *hostWatch) {
-	t := time.NewTicker(d.cfg.Timings.ProbeInterval.D())
+	t := time.NewTicker(d.conf().Timings.ProbeInterval.D())
 	defer t.Stop()
 	for {
 		p := w.conn.Probe(ctx)

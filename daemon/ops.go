@@ -39,7 +39,7 @@ func (d *Daemon) capacities() []policy.HostCapacity {
 
 // placementConfig is the live-evacuation placement: active hosts first.
 func (d *Daemon) placementConfig() policy.PlacementConfig {
-	pc := d.cfg.Placement
+	pc := d.conf().Placement
 	out := policy.PlacementConfig{MemoryOvercommit: pc.MemoryOvercommit, CPUOvercommit: pc.CPUOvercommit}
 	for _, r := range pc.Rules {
 		out.Rules = append(out.Rules, policy.AffinityRule{Name: r.Name, VMs: r.VMs, Anti: r.Anti})
@@ -54,7 +54,7 @@ func (d *Daemon) withOverride(req migrate.Request) migrate.Request {
 	if w, ok := d.byName[req.From]; ok {
 		group = w.cfg.Group
 	}
-	for _, o := range d.cfg.Migration.Overrides {
+	for _, o := range d.conf().Migration.Overrides {
 		match := o.Group != "" && o.Group == group
 		for _, v := range o.VMs {
 			match = match || v == req.VM
@@ -153,7 +153,7 @@ func (d *Daemon) Switchover(ctx context.Context, req api.SwitchoverRequest) (api
 		return res, nil
 	}
 	// Every switchover runs under a plan: in automatic mode lifeboat approves it at once.
-	mode := d.cfg.Approval.ModeFor(string(policy.PlanKindSwitchover), from.cfg.Group)
+	mode := d.conf().Approval.ModeFor(string(policy.PlanKindSwitchover), from.cfg.Group)
 	now := d.now()
 	spec := planSpec{Kind: policy.PlanKindSwitchover, Host: vm.CurrentHost, Group: from.cfg.Group,
 		Key:     fmt.Sprintf("switchover/%s/%d", vm.Name, now.UnixNano()),

@@ -56,7 +56,7 @@ func (d *Daemon) loadPlans(ctx context.Context) error {
 // approval.ttl after its decision (a failed recovery for at least recovery.fence_window); if
 // the situation persists after that, a new plan is proposed.
 func (d *Daemon) gate(ctx context.Context, s planSpec) bool {
-	mode := d.cfg.Approval.ModeFor(string(s.Kind), s.Group)
+	mode := d.conf().Approval.ModeFor(string(s.Kind), s.Group)
 	now := d.now()
 	d.mu.Lock()
 	p := d.plans.byKey[s.Key]
@@ -130,9 +130,9 @@ func (d *Daemon) retryAt(p *store.Plan) time.Time {
 	if at.IsZero() {
 		at = p.Created
 	}
-	wait := d.cfg.Approval.TTL.D()
+	wait := d.conf().Approval.TTL.D()
 	if p.State == policy.PlanFailed && p.Kind == "recovery" {
-		wait = max(wait, d.cfg.Recovery.FenceWindow.D())
+		wait = max(wait, d.conf().Recovery.FenceWindow.D())
 	}
 	return at.Add(wait)
 }
@@ -146,9 +146,9 @@ func (d *Daemon) newPlan(ctx context.Context, s planSpec, mode config.ApprovalMo
 		return ""
 	}
 	p := store.Plan{ID: id, Key: s.Key, Kind: s.Kind, Host: s.Host, Group: s.Group, Mode: mode, State: policy.PlanPending,
-		Summary: s.Summary, Fence: s.Fence, Created: now, Expires: now.Add(d.cfg.Approval.TTL.D()), Moves: s.Moves}
-	if s.Kind == "recovery" && d.cfg.Approval.RecoveryDeadline > 0 {
-		p.Deadline = now.Add(d.cfg.Approval.RecoveryDeadline.D())
+		Summary: s.Summary, Fence: s.Fence, Created: now, Expires: now.Add(d.conf().Approval.TTL.D()), Moves: s.Moves}
+	if s.Kind == "recovery" && d.conf().Approval.RecoveryDeadline > 0 {
+		p.Deadline = now.Add(d.conf().Approval.RecoveryDeadline.D())
 		if p.Expires.Before(p.Deadline) {
 			p.Expires = p.Deadline // the deadline is a promise: the plan lives to keep it
 		}
@@ -293,9 +293,9 @@ func (d *Daemon) plansOnce(ctx context.Context) {
 		switch {
 		case pc.Proceeds:
 			c.reason = "plan_deadline"
-			c.msg = fmt.Sprintf("plan %s proceeds WITHOUT approval: nobody decided within approval.recovery_deadline (%s) and the host has failed: %s", p.ID, d.cfg.Approval.RecoveryDeadline, p.Summary)
+			c.msg = fmt.Sprintf("plan %s proceeds WITHOUT approval: nobody decided within approval.recovery_deadline (%s) and the host has failed: %s", p.ID, d.conf().Approval.RecoveryDeadline, p.Summary)
 		case pc.By == "ttl":
-			c.msg = fmt.Sprintf("plan %s expired after %s without a decision; nothing moved: %s", p.ID, d.cfg.Approval.TTL, p.Summary)
+			c.msg = fmt.Sprintf("plan %s expired after %s without a decision; nothing moved: %s", p.ID, d.conf().Approval.TTL, p.Summary)
 		default:
 			c.msg = fmt.Sprintf("plan %s is no longer needed (%s is %s now); nothing moved: %s", p.ID, p.Host, d.stateOf(p.Host), p.Summary)
 		}

@@ -87,7 +87,7 @@ func (d *Daemon) notify(n notify.Notification) {
 	if d.webhook == nil {
 		return
 	}
-	n.Cluster = d.cfg.Cluster
+	n.Cluster = d.conf().Cluster
 	d.webhook.Notify(n)
 }
 

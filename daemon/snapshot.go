@@ -9,7 +9,7 @@ import (
 
 // recoveryConfig is the reconciler's configuration.
 func (d *Daemon) recoveryConfig() policy.RecoveryConfig {
-	rc := d.cfg.Recovery
+	rc := d.conf().Recovery
 	return policy.RecoveryConfig{Automatic: rc.Automatic, MassFailureFraction: rc.MassFailureFraction,
 		MassFailureWindow: rc.MassFailureWindow.D(), FenceWindow: rc.FenceWindow.D(),
 		RestartConcurrency: rc.RestartConcurrency, Placement: d.placementConfig()}
@@ -32,7 +32,7 @@ func (d *Daemon) snapshot() policy.Snapshot {
 			Libvirt: sig.Libvirt.Result, BMCConfigured: sig.BMC.Configured, BMCReachable: sig.BMC.Reachable, BMCSilent: sig.BMC.Silent,
 			Heard:     sig.Libvirt.Result != policy.ProbeNone && (!sig.BMC.Configured || !sig.BMC.At.IsZero()),
 			MemoryMiB: int(w.info.MemoryKiB / 1024), VCPUs: int(w.info.CPUs),
-			RecoveryMode: d.cfg.Approval.ModeFor(string(policy.PlanKindRecovery), w.cfg.Group)}
+			RecoveryMode: d.conf().Approval.ModeFor(string(policy.PlanKindRecovery), w.cfg.Group)}
 		if sig.Libvirt.Result != policy.ProbeOK {
 			h.BadSince = sig.Libvirt.FailingSince
 		}

@@ -52,9 +52,11 @@ The file is --config, else $LIFEBOAT_CONFIG, else ` + config.DefaultPath + ` (wh
 installs it). 'lifeboat lab up' writes a file that works as it is.
 
 SIGHUP ('systemctl reload lifeboat') reads the file again and validates it: an invalid file is
-logged field by field; a valid one is compared with the running configuration and each changed
-section is logged as needing a restart. The running daemon keeps the configuration it started
-with until it is restarted.`,
+logged field by field and changes nothing. The sections read for every decision (recovery,
+placement, approval, failback, health) apply at once and are journaled (config_reloaded); every
+other changed setting (hosts, timings, store, api, migration, notify, alerts,
+recovery.fence_timeout, recovery.partition_policy) is logged as needing a restart and keeps its
+running value until then.`,
 		Example: "  lifeboat daemon --config /tmp/lab/lifeboat.yaml\n  lifeboat daemon          # reads " + config.DefaultPath,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -86,8 +88,9 @@ with until it is restarted.`,
 			if err != nil {
 				return err
 			}
-			go watchReload(cmd.Context(), cfg, cfgPath, read, log)
-			return runDaemon(cmd.Context(), cfg, name, log)
+			return runDaemon(cmd.Context(), cfg, name, log, func(d *daemon.Daemon) {
+				go watchReload(cmd.Context(), d, cfgPath, read, log)
+			})
 		},
 	}
 	f := cmd.Flags()
@@ -117,7 +120,7 @@ func newLogger(cmd *cobra.Command, level, format string) (*slog.Logger, error) {
 }
 
 // runDaemon runs the daemon and its API server until ctx ends.
-func runDaemon(ctx context.Context, cfg config.Config, name string, log *slog.Logger) error {
+func runDaemon(ctx context.Context, cfg config.Config, name string, log *slog.Logger, started func(*daemon.Daemon)) error {
 	daemon.Version = version
 	opts, tlsCfg, err := apiSecurity(cfg.API, log)
 	if err != nil {
@@ -126,6 +129,9 @@ func runDaemon(ctx context.Context, cfg config.Config, name string, log *slog.Lo
 	d, err := daemon.New(ctx, cfg, daemon.Options{Logger: log, Name: name})
 	if err != nil {
 		return err
+	}
+	if started != nil {
+		started(d)
 	}
 	opts.Gatherer, opts.Logger = d.Registry(), log
 	if opts.Alerts, err = d.AlertOptions(); err != nil {

@@ -9,16 +9,24 @@ import (
 	"syscall"
 
 	"github.com/lifeboat-ha/lifeboat/config"
+	"github.com/lifeboat-ha/lifeboat/daemon"
 )
 
 // reloadFunc reads the configuration again as the daemon read it at start (file, then flags).
 type reloadFunc func() (config.Config, error)
 
-// watchReload handles SIGHUP until ctx ends: it reads the configuration again, validates it and
-// logs what changed. An invalid file is reported field by field and changes nothing. The running
-// daemon keeps the configuration it started with: every changed section is logged as needing a
-// restart ('systemctl restart lifeboat'). It returns when ctx ends.
-func watchReload(ctx context.Context, running config.Config, path string, read reloadFunc, log *slog.Logger) {
+// reloader is what a SIGHUP changes: the running daemon (daemon.Daemon.Reload).
+type reloader interface {
+	Reload(ctx context.Context, next config.Config) (applied, restart []string, err error)
+}
+
+var _ reloader = (*daemon.Daemon)(nil)
+
+// watchReload handles SIGHUP until ctx ends: it reads the configuration again and hands it to
+// the daemon, which takes over the reloadable sections (daemon.Reloadable) and keeps the
+// others as they run; those are logged as needing a restart ('systemctl restart lifeboat'). An
+// invalid file is reported field by field and changes nothing.
+func watchReload(ctx context.Context, d reloader, path string, read reloadFunc, log *slog.Logger) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -27,30 +35,40 @@ func watchReload(ctx context.Context, running config.Config, path string, read r
 		case <-ctx.Done():
 			return
 		case <-hup:
-			reloadOnce(running, path, read, log)
+			reloadOnce(ctx, d, path, read, log)
 		}
 	}
 }
 
-// reloadOnce is one SIGHUP: read, validate, and say what would change.
-func reloadOnce(running config.Config, path string, read reloadFunc, log *slog.Logger) []string {
+// reloadOnce is one SIGHUP: read, validate, apply what can change, and say what needs a
+// restart. It returns the sections applied and those that need a restart.
+func reloadOnce(ctx context.Context, d reloader, path string, read reloadFunc, log *slog.Logger) (applied, restart []string) {
 	next, err := read()
 	if err != nil {
 		log.Error("SIGHUP: configuration not reloaded", "config", path, "err", err)
-		return nil
+		return nil, nil
 	}
 	if err := next.Validate(); err != nil {
 		for _, fe := range config.FieldErrors(err) {
 			log.Error("SIGHUP: configuration not reloaded: invalid field", "config", path, "field", fe.Field, "problem", fe.Msg)
 		}
-		return nil
+		return nil, nil
 	}
-	changed := config.Diff(running, next)
-	if len(changed) == 0 {
+	applied, restart, err = d.Reload(ctx, next)
+	if err != nil {
+		log.Error("SIGHUP: configuration not reloaded", "config", path, "err", err)
+		return nil, nil
+	}
+	if len(applied) == 0 && len(restart) == 0 {
 		log.Info("SIGHUP: configuration unchanged", "config", path)
-		return nil
+		return nil, nil
 	}
-	log.Warn("SIGHUP: configuration changed; restart the daemon to apply it (the running daemon keeps the configuration it started with)",
-		"config", path, "sections", strings.Join(changed, ","))
-	return changed
+	if len(applied) > 0 {
+		log.Info("SIGHUP: configuration reloaded", "config", path, "applied", strings.Join(applied, ","))
+	}
+	if len(restart) > 0 {
+		log.Warn("SIGHUP: these settings changed but need a restart of the daemon; it keeps their running values",
+			"config", path, "restart", strings.Join(restart, ","))
+	}
+	return applied, restart
 }
