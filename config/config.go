@@ -97,8 +97,15 @@ type BMC struct {
 	SystemID string `yaml:"system_id,omitempty"`
 	// CredentialsFile holds username= and password= lines; credentials never sit in this file.
 	CredentialsFile string `yaml:"credentials_file,omitempty"`
-	// Insecure accepts a self-signed TLS certificate.
+	// Insecure accepts any TLS certificate (labs only; the daemon warns at every start).
 	Insecure bool `yaml:"insecure,omitempty"`
+	// CAFile holds PEM CAs the BMC's certificate must chain to, instead of the system's (redfish).
+	CAFile string `yaml:"ca_file,omitempty"`
+	// PinnedSHA256 is the SHA-256 fingerprint of a self-signed BMC's certificate (redfish): that
+	// certificate and no other is accepted.
+	PinnedSHA256 string `yaml:"pinned_sha256,omitempty"`
+	// AllowHTTP accepts an http:// redfish endpoint (labs only; the daemon warns at every start).
+	AllowHTTP bool `yaml:"allow_http,omitempty"`
 	// Agent is an exec method's fence agent: a name found in FenceAgentDir (fence_apc_snmp) or
 	// an absolute path. Endpoint may give the path instead.
 	Agent string `yaml:"agent,omitempty"`

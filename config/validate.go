@@ -226,6 +226,8 @@ func (b BMC) validate(p string) []error {
 		u, err := url.Parse(b.Endpoint)
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 			errs = append(errs, fieldErr(p+".endpoint", "%q: want an http(s) URL of the BMC", b.Endpoint))
+		} else {
+			errs = append(errs, b.validateTrust(p, u.Scheme)...)
 		}
 	case BMCIPMI:
 		if b.Endpoint == "" {
@@ -256,6 +258,9 @@ func (b BMC) validate(p string) []error {
 		}
 	default:
 		return []error{fieldErr(p+".type", "%q: want redfish, ipmi, exec or none", b.Type)}
+	}
+	if b.Type != BMCRedfish && (b.CAFile != "" || b.PinnedSHA256 != "" || b.AllowHTTP) {
+		errs = append(errs, fieldErr(p+".type", "%s: ca_file, pinned_sha256 and allow_http are for redfish BMCs", b.Type))
 	}
 	if b.Agent != "" && b.Type != BMCExec {
 		errs = append(errs, fieldErr(p+".agent", "only an exec method runs a fence agent"))

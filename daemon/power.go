@@ -41,7 +41,7 @@ func newBMCSource(h config.Host, timeout time.Duration) (bmcSource, error) {
 		if err != nil {
 			return nil, fmt.Errorf("bmc.credentials_file: %w", err)
 		}
-		c, err := redfish.New(h.BMC.Endpoint, h.BMC.SystemID, creds, h.BMC.Insecure, timeout)
+		c, err := redfish.New(h.BMC.Endpoint, h.BMC.SystemID, creds, fence.BMCTrust(h.BMC), timeout)
 		if err != nil {
 			return nil, fmt.Errorf("bmc: %w", err)
 		}

@@ -36,6 +36,11 @@ func fromBMCs(host string, bmcs []config.BMC, timeout time.Duration) (Ladder, er
 	return l, nil
 }
 
+// BMCTrust is how a BMC entry says its certificate is checked.
+func BMCTrust(b config.BMC) redfish.Trust {
+	return redfish.Trust{CAFile: b.CAFile, PinnedSHA256: b.PinnedSHA256, Insecure: b.Insecure, AllowHTTP: b.AllowHTTP}
+}
+
 // methodFor builds the method for one BMC entry; nil for type none.
 func methodFor(b config.BMC) (Method, error) {
 	switch b.Type {
@@ -46,7 +51,7 @@ func methodFor(b config.BMC) (Method, error) {
 		if err != nil {
 			return nil, err
 		}
-		return NewRedfish(b.Endpoint, b.SystemID, creds, b.Insecure, 0)
+		return NewRedfish(b.Endpoint, b.SystemID, creds, BMCTrust(b), 0)
 	case config.BMCIPMI:
 		return NewIPMI(b.Endpoint, b.CredentialsFile)
 	case config.BMCExec:

@@ -76,7 +76,7 @@ func startBMC(t *testing.T, stubborn bool) (*bmc.Server, *fakePower) {
 // redfishMethodFor is a Redfish method for s, with the given password.
 func redfishMethodFor(t *testing.T, s *bmc.Server, password string) Method {
 	t.Helper()
-	m, err := NewRedfish(s.URL(), testID, redfish.Credentials{Username: testUser, Password: password}, true, 50*time.Millisecond)
+	m, err := NewRedfish(s.URL(), testID, redfish.Credentials{Username: testUser, Password: password}, redfish.Trust{Insecure: true}, 50*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,12 +25,12 @@ type redfishMethod struct {
 
 // NewRedfish returns a method that sends ForceOff to the BMC at endpoint (an https URL) and then
 // polls the system's PowerState every poll (zero means DefaultPoll) until it reads Off.
-// systemID picks the system (empty: the first); insecure accepts a self-signed certificate.
-func NewRedfish(endpoint, systemID string, creds redfish.Credentials, insecure bool, poll time.Duration) (Method, error) {
+// systemID picks the system (empty: the first); trust says how the BMC's certificate is checked.
+func NewRedfish(endpoint, systemID string, creds redfish.Credentials, trust redfish.Trust, poll time.Duration) (Method, error) {
 	if creds.Username == "" || creds.Password == "" {
 		return nil, errors.New("fence: redfish: credentials need a username and a password")
 	}
-	c, err := redfish.New(endpoint, systemID, creds, insecure, redfishRequestTimeout)
+	c, err := redfish.New(endpoint, systemID, creds, trust, redfishRequestTimeout)
 	if err != nil {
 		return nil, fmt.Errorf("fence: %w", err)
 	}

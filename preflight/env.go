@@ -62,7 +62,7 @@ func readPower(ctx context.Context, b config.BMC) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		c, err := redfish.New(b.Endpoint, b.SystemID, creds, b.Insecure, 0)
+		c, err := redfish.New(b.Endpoint, b.SystemID, creds, fence.BMCTrust(b), 0)
 		if err != nil {
 			return "", err
 		}

@@ -2,7 +2,6 @@ package redfish
 
 import (
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -58,16 +57,24 @@ type Client struct {
 }
 
 // New makes a client. systemID picks the system (empty: the first in /redfish/v1/Systems).
-// timeout bounds every request; a BMC that does not answer in time has failed.
-func New(endpoint, systemID string, creds Credentials, insecure bool, timeout time.Duration) (*Client, error) {
+// timeout bounds every request; a BMC that does not answer in time has failed. trust says how
+// the BMC's certificate is checked (by default against the system's CAs).
+func New(endpoint, systemID string, creds Credentials, trust Trust, timeout time.Duration) (*Client, error) {
 	u, err := url.Parse(endpoint)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return nil, fmt.Errorf("redfish: endpoint %q: want an http(s) URL", endpoint)
 	}
+	if u.Scheme == "http" && !trust.AllowHTTP {
+		return nil, fmt.Errorf("redfish: endpoint %q is plain http, which anyone on the path can answer: use https, or allow http explicitly (allow_http)", endpoint)
+	}
 	if timeout <= 0 {
 		timeout = 2 * time.Second
 	}
-	tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: insecure}, //nolint:gosec // operator's choice for self-signed BMCs
+	tlsCfg, err := trust.tlsConfig()
+	if err != nil {
+		return nil, fmt.Errorf("redfish: %s: %w", endpoint, err)
+	}
+	tr := &http.Transport{TLSClientConfig: tlsCfg,
 		TLSHandshakeTimeout: timeout, ResponseHeaderTimeout: timeout, MaxIdleConnsPerHost: 1, IdleConnTimeout: 5 * time.Minute}
 	return &Client{endpoint: strings.TrimRight(endpoint, "/"), systemID: systemID, creds: creds,
 		http: &http.Client{Transport: tr, Timeout: timeout}}, nil

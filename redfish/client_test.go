@@ -48,7 +48,7 @@ func startBMC(t *testing.T) (*bmc.Server, *fakePower) {
 
 func TestStatusHealthAndForceOff(t *testing.T) {
 	s, p := startBMC(t)
-	c, err := New(s.URL(), "h1", Credentials{"admin", "pw"}, true, 2*time.Second)
+	c, err := New(s.URL(), "h1", Credentials{"admin", "pw"}, Trust{Insecure: true}, 2*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +76,7 @@ func TestStatusHealthAndForceOff(t *testing.T) {
 func TestDeadBMCTimesOut(t *testing.T) {
 	s, _ := startBMC(t)
 	s.SetDown(true)
-	c, _ := New(s.URL(), "h1", Credentials{"admin", "pw"}, true, 300*time.Millisecond)
+	c, _ := New(s.URL(), "h1", Credentials{"admin", "pw"}, Trust{Insecure: true}, 300*time.Millisecond)
 	start := time.Now()
 	if _, err := c.Status(context.Background()); err == nil {
 		t.Fatal("a dead BMC answered")
@@ -88,11 +88,11 @@ func TestDeadBMCTimesOut(t *testing.T) {
 
 func TestWrongPasswordAndSystem(t *testing.T) {
 	s, _ := startBMC(t)
-	c, _ := New(s.URL(), "h1", Credentials{"admin", "nope"}, true, time.Second)
+	c, _ := New(s.URL(), "h1", Credentials{"admin", "nope"}, Trust{Insecure: true}, time.Second)
 	if _, err := c.Status(context.Background()); !errors.Is(err, ErrUnauthorized) {
 		t.Fatalf("wrong password: %v, want ErrUnauthorized", err)
 	}
-	c, _ = New(s.URL(), "h7", Credentials{"admin", "pw"}, true, time.Second)
+	c, _ = New(s.URL(), "h7", Credentials{"admin", "pw"}, Trust{Insecure: true}, time.Second)
 	if _, err := c.Status(context.Background()); err == nil || !strings.Contains(err.Error(), `no system "h7"`) {
 		t.Fatalf("unknown system: %v", err)
 	}

@@ -41,7 +41,7 @@ func startSessionBMC(t *testing.T, clk *clock, noSessions bool) *bmc.Server {
 // system with one GET per read; Close logs out.
 func TestSessionKeptAndReused(t *testing.T) {
 	s := startSessionBMC(t, &clock{t: time.Unix(1e9, 0)}, false)
-	c, err := New(s.URL(), "h1", Credentials{"admin", "pw"}, true, 2*time.Second)
+	c, err := New(s.URL(), "h1", Credentials{"admin", "pw"}, Trust{Insecure: true}, 2*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +83,7 @@ func TestSessionKeptAndReused(t *testing.T) {
 func TestSessionExpiredLogsInAgain(t *testing.T) {
 	clk := &clock{t: time.Unix(1e9, 0)}
 	s := startSessionBMC(t, clk, false)
-	c, _ := New(s.URL(), "h1", Credentials{"admin", "pw"}, true, 2*time.Second)
+	c, _ := New(s.URL(), "h1", Credentials{"admin", "pw"}, Trust{Insecure: true}, 2*time.Second)
 	ctx := context.Background()
 	if _, err := c.Status(ctx); err != nil {
 		t.Fatal(err)
@@ -100,7 +100,7 @@ func TestSessionExpiredLogsInAgain(t *testing.T) {
 // TestWrongPasswordAtLogin: a refused login is ErrUnauthorized, and no session is left.
 func TestWrongPasswordAtLogin(t *testing.T) {
 	s := startSessionBMC(t, &clock{t: time.Unix(1e9, 0)}, false)
-	c, _ := New(s.URL(), "h1", Credentials{"admin", "nope"}, true, 2*time.Second)
+	c, _ := New(s.URL(), "h1", Credentials{"admin", "nope"}, Trust{Insecure: true}, 2*time.Second)
 	if _, err := c.Status(context.Background()); !errors.Is(err, ErrUnauthorized) {
 		t.Fatalf("wrong password: %v, want ErrUnauthorized", err)
 	}
@@ -113,7 +113,7 @@ func TestWrongPasswordAtLogin(t *testing.T) {
 // auth, still over one kept-alive connection.
 func TestNoSessionServiceFallsBackToBasicAuth(t *testing.T) {
 	s := startSessionBMC(t, &clock{t: time.Unix(1e9, 0)}, true)
-	c, _ := New(s.URL(), "h1", Credentials{"admin", "pw"}, true, 2*time.Second)
+	c, _ := New(s.URL(), "h1", Credentials{"admin", "pw"}, Trust{Insecure: true}, 2*time.Second)
 	for range 3 {
 		if st, err := c.Status(context.Background()); err != nil || st.Power != "on" {
 			t.Fatalf("read: %+v %v", st, err)
@@ -122,7 +122,7 @@ func TestNoSessionServiceFallsBackToBasicAuth(t *testing.T) {
 	if st := s.Stats(); st.BasicAuth < 3 || st.TokenAuth != 0 || st.Handshakes != 1 {
 		t.Errorf("want basic auth over one connection: %+v", st)
 	}
-	c2, _ := New(s.URL(), "h1", Credentials{"admin", "nope"}, true, 2*time.Second)
+	c2, _ := New(s.URL(), "h1", Credentials{"admin", "nope"}, Trust{Insecure: true}, 2*time.Second)
 	if _, err := c2.Status(context.Background()); !errors.Is(err, ErrUnauthorized) {
 		t.Fatalf("wrong password with basic auth: %v, want ErrUnauthorized", err)
 	}
@@ -140,7 +140,7 @@ func TestReadCostAgainstBaseline(t *testing.T) {
 		}
 	}
 	cur := startSessionBMC(t, &clock{t: time.Unix(1e9, 0)}, false)
-	c, _ := New(cur.URL(), "h1", Credentials{"admin", "pw"}, true, 2*time.Second)
+	c, _ := New(cur.URL(), "h1", Credentials{"admin", "pw"}, Trust{Insecure: true}, 2*time.Second)
 	for range reads {
 		if _, err := c.Status(ctx); err != nil {
 			t.Fatal(err)

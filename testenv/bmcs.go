@@ -3,6 +3,7 @@ package testenv
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"os"
@@ -56,6 +57,7 @@ func (l *Lab) startBMC(ctx context.Context, h *hostState) error {
 		return fmt.Errorf("testenv: BMC of %s: %w", h.Name, err)
 	}
 	l.bmcs[h.Name] = srv
-	h.BMCURL, h.BMCCredFile = srv.URL(), cred
+	sum := sha256.Sum256(srv.Certificate().Raw)
+	h.BMCURL, h.BMCCredFile, h.BMCSHA256 = srv.URL(), cred, hex.EncodeToString(sum[:])
 	return nil
 }

@@ -43,11 +43,12 @@ func writeDaemonConfig(st *labState) (string, error) {
 	}
 	for i := range st.Hosts {
 		h := &st.Hosts[i]
+		// Each BMC emulator's self-signed certificate is pinned; only a lab state from before
+		// pins were recorded falls back to insecure.
+		b := config.BMC{Type: config.BMCRedfish, Endpoint: h.BMCURL, SystemID: h.Name,
+			CredentialsFile: h.BMCCredFile, PinnedSHA256: h.BMCSHA256, Insecure: h.BMCSHA256 == ""}
 		cfg.Hosts = append(cfg.Hosts, config.Host{
-			Name: h.Name, URI: libvirtURI(h), Role: config.Role(h.Role), Group: "lab",
-			BMC: config.BMC{Type: config.BMCRedfish, Endpoint: h.BMCURL, SystemID: h.Name,
-				CredentialsFile: h.BMCCredFile, Insecure: true},
-		})
+			Name: h.Name, URI: libvirtURI(h), Role: config.Role(h.Role), Group: "lab", BMC: b})
 	}
 	// libvirt learns no address for the lab's guests (a plain bridge, static addresses, and no
 	// address of the host on that bridge for an ARP entry): the lab, which gave each Linux guest

@@ -41,6 +41,9 @@ type hostState struct {
 	HostUUID    string `json:"host_uuid"`
 	BMCURL      string `json:"bmc_url,omitempty"`
 	BMCCredFile string `json:"bmc_credentials_file,omitempty"`
+	// BMCSHA256 is the SHA-256 of the BMC emulator's self-signed certificate, which the lab's
+	// daemon configuration pins.
+	BMCSHA256   string `json:"bmc_sha256,omitempty"`
 	Freezer     string `json:"freezer,omitempty"`
 	Powered     bool   `json:"powered"`
 	Partitioned bool   `json:"partitioned"`

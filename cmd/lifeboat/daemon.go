@@ -126,6 +126,7 @@ func runDaemon(ctx context.Context, cfg config.Config, name string, log *slog.Lo
 	if err != nil {
 		return err
 	}
+	warnBMCTrust(cfg, log)
 	d, err := daemon.New(ctx, cfg, daemon.Options{Logger: log, Name: name})
 	if err != nil {
 		return err
@@ -200,4 +201,12 @@ func apiSecurity(a config.API, log *slog.Logger) (api.ServerOptions, *tls.Config
 		log.Warn("the API has no authentication: every local user may fence, drain and disarm; set api.users_file")
 	}
 	return opts, tlsCfg, nil
+}
+
+// warnBMCTrust warns, at every start, about each BMC whose answers lifeboat cannot trust
+// (insecure, or plain http): a spoofed BMC that says "Off" fails its host and verifies its fence.
+func warnBMCTrust(cfg config.Config, log *slog.Logger) {
+	for _, w := range cfg.BMCTrustWarnings() {
+		log.Warn(w.Field+": "+w.Message, "host", w.Host, "bmc", w.Endpoint)
+	}
 }
