@@ -33,6 +33,7 @@ func Default() Config {
 		Approval: Approval{Mode: ApprovalAutomatic, TTL: Duration(30 * time.Minute)},
 		Store: Store{Backend: StoreBbolt, Path: "/var/lib/lifeboat/lifeboat.db", JournalMaxEntries: DefaultJournalMaxEntries,
 			Etcd: Etcd{Prefix: "/lifeboat/", DialTimeout: Duration(5 * time.Second), SessionTTL: Duration(5 * time.Second)}},
-		API: API{Listen: "127.0.0.1:7400"},
+		API:    API{Listen: "127.0.0.1:7400"},
+		Alerts: Alerts{Alertmanager: Alertmanager{ExpireAfter: Duration(DefaultAlertExpireAfter)}},
 	}
 }

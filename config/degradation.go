@@ -1,6 +1,10 @@
 package config
 
-import "github.com/lifeboat-ha/lifeboat/policy"
+import (
+	"time"
+
+	"github.com/lifeboat-ha/lifeboat/policy"
+)
 
 // Health tunes how health signals add up to a degraded verdict. Each active observation scores
 // by its severity (warning 50, critical 100); the scores of a host's observations add up.
@@ -89,7 +93,20 @@ type Alertmanager struct {
 	// SeverityLabel is the label giving warning or critical (default "severity"; other values
 	// count as warning).
 	SeverityLabel string `yaml:"severity_label,omitempty"`
+	// ExpireAfter is how long a firing alert counts after its latest notification: an alert
+	// that Alertmanager stops repeating (a lost resolve, a removed rule) stops counting then.
+	// Keep it above Alertmanager's repeat_interval (default 4h); the default is 12h.
+	ExpireAfter Duration `yaml:"expire_after,omitempty"`
 }
+
+// DefaultAlertExpireAfter is alerts.alertmanager.expire_after's default: three times
+// Alertmanager's default repeat_interval (4h).
+const DefaultAlertExpireAfter = 12 * time.Hour
+
+// MinAlertExpireAfter is the shortest alerts.alertmanager.expire_after: Alertmanager repeats a
+// firing alert no more often than its group_interval (default 5m), so anything shorter would
+// drop alerts that are still firing.
+const MinAlertExpireAfter = 5 * time.Minute
 
 // ModeFor is the approval mode of a plan of the given kind about a host of the given group.
 func (a Approval) ModeFor(kind, group string) ApprovalMode {
@@ -182,6 +199,9 @@ func (c *Config) validateDegradation() []error {
 	names := map[string]bool{}
 	for _, h := range c.Hosts {
 		names[h.Name] = true
+	}
+	if ea := c.Alerts.Alertmanager.ExpireAfter; ea.D() < MinAlertExpireAfter {
+		errs = append(errs, fieldErr("alerts.alertmanager.expire_after", "%s: want at least %s, and more than Alertmanager's repeat_interval (default 4h), or alerts still firing stop counting", ea, Duration(MinAlertExpireAfter)))
 	}
 	for v, host := range c.Alerts.Alertmanager.Hosts {
 		if !names[host] {

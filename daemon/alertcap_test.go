@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/lifeboat-ha/lifeboat/api"
+	"github.com/lifeboat-ha/lifeboat/config"
+	"github.com/lifeboat-ha/lifeboat/policy"
 	"github.com/lifeboat-ha/lifeboat/store"
 )
 
@@ -74,5 +76,101 @@ func TestAlertFloodIsBounded(t *testing.T) {
 	}
 	if dropped == 0 {
 		t.Fatal("no journal line says alerts were dropped")
+	}
+}
+
+// TestAlertsExpireWithoutRepeat: a firing alert counts while Alertmanager repeats it; once no
+// notification of it arrived for alerts.alertmanager.expire_after, it stops counting, the host
+// record drops it and the journal says why. An alert stored without an expiry gets one on load.
+func TestAlertsExpireWithoutRepeat(t *testing.T) {
+	ctx := context.Background()
+	cfg := fleetConfig(t.TempDir(), 1)
+	ttl := cfg.Alerts.Alertmanager.ExpireAfter.D()
+	if ttl != config.DefaultAlertExpireAfter {
+		t.Fatalf("default expire_after %s, want %s", ttl, config.DefaultAlertExpireAfter)
+	}
+	clk := &fakeClock{now: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
+	d := newTestDaemon(t, cfg, clk)
+	defer d.db.Close()
+	w := d.hosts[0]
+	host := w.cfg.Name
+	alert := api.AlertObservation{Host: host, Fingerprint: "fp1", Name: "NodeDiskErrors", Firing: true, Severity: "critical",
+		Summary: "sdb errors", StartsAt: clk.Now()}
+	counted := func() bool {
+		d.decideAll(ctx)
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		for _, o := range d.observations(w, clk.Now()) {
+			if o.Key == alertKeyPrefix+"fp1" {
+				return true
+			}
+		}
+		return false
+	}
+	stored := func() bool {
+		recs, err := d.db.ListHosts(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range recs {
+			for _, o := range r.Observations {
+				if r.Name == host && o.Key == alertKeyPrefix+"fp1" {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	if err := d.ReceiveAlerts(ctx, []api.AlertObservation{alert}); err != nil {
+		t.Fatal(err)
+	}
+	// Alertmanager repeats it just before it would lapse, twice: it keeps counting.
+	for range 2 {
+		clk.Add(ttl - time.Minute)
+		if !counted() {
+			t.Fatalf("the alert stopped counting %s after its latest notification; expire_after is %s", ttl-time.Minute, ttl)
+		}
+		if err := d.ReceiveAlerts(ctx, []api.AlertObservation{alert}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clk.Add(ttl - time.Second)
+	if !counted() || !stored() {
+		t.Fatal("the repeated alert lapsed before expire_after")
+	}
+	// No repeat: at expire_after it stops counting, in memory and in the store.
+	clk.Add(time.Second)
+	if counted() {
+		t.Fatal("the alert still counts expire_after after its latest notification")
+	}
+	if stored() {
+		t.Error("the host record still holds the lapsed alert")
+	}
+	evs, err := d.db.Journal(ctx, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var expired []string
+	for _, e := range evs {
+		if e.Reason == "alert_expired" {
+			expired = append(expired, e.Message)
+		}
+	}
+	if len(expired) != 1 || !strings.Contains(expired[0], "alert NodeDiskErrors") || !strings.Contains(expired[0], "expire_after") {
+		t.Errorf("journal lines for the lapsed alert: %q", expired)
+	}
+
+	// An alert stored by an older version, without an expiry, lapses expire_after after load.
+	var h healthState
+	at := clk.Now()
+	h.restore([]store.Observation{
+		{Source: policy.SourceAlertmanager, Key: alertKeyPrefix + "old", Severity: "critical", At: at.Add(-48 * time.Hour)},
+		{Source: policy.SourceLibvirt, Key: "io:u1", Severity: "critical", At: at, Expires: at.Add(time.Minute)},
+	}, at.Add(ttl))
+	if got := h.events[alertKeyPrefix+"old"].Expires; !got.Equal(at.Add(ttl)) {
+		t.Errorf("a stored alert without expiry expires at %s, want %s", got, at.Add(ttl))
+	}
+	if got := h.events["io:u1"].Expires; !got.Equal(at.Add(time.Minute)) {
+		t.Errorf("a stored I/O error's expiry changed to %s", got)
 	}
 }

@@ -34,17 +34,22 @@ func (d *Daemon) decideAll(ctx context.Context) {
 	now := d.now()
 	var changes []store.Entry
 	var records []store.HostRecord
+	var lapsed []store.Entry // alerts that stopped counting
 	d.mu.Lock()
 	for _, w := range d.hosts {
 		if ls, ok := leases[w.cfg.Name]; ok {
 			w.sig.Lease = ls
 		}
-		d.scoreHealth(w, now)
+		gone := d.scoreHealth(w, now)
+		lapsed = append(lapsed, gone...)
 		d.fenceSignal(w)
 		v, next := policy.Decide(d.det, w.track, w.sig, now)
 		prev := w.verdict
 		w.track, w.verdict = next, v
 		if !v.Changed && prev.State != "" {
+			if len(gone) > 0 {
+				records = append(records, d.hostRecord(w, now))
+			}
 			continue
 		}
 		e := store.Entry{At: now, Kind: "verdict", Host: w.cfg.Name, Reason: string(v.Reason),
@@ -67,6 +72,9 @@ func (d *Daemon) decideAll(ctx context.Context) {
 		if err := d.db.PutHost(ctx, r); err != nil {
 			d.log.Error("cannot store a host record", "host", r.Name, "err", err)
 		}
+	}
+	for _, e := range lapsed {
+		d.journal(ctx, e)
 	}
 	if len(changes) > 0 {
 		if _, err := d.db.Append(ctx, changes...); err != nil {

@@ -83,15 +83,25 @@ func (d *Daemon) observations(w *hostWatch, now time.Time) []policy.Observation 
 	return out
 }
 
-// scoreHealth updates a host's health verdict into its signals. Caller holds d.mu.
-func (d *Daemon) scoreHealth(w *hostWatch, now time.Time) {
+// scoreHealth drops a host's lapsed observations and updates its health verdict into its
+// signals. It returns a journal entry for each Alertmanager alert that lapsed (no notification
+// for alerts.alertmanager.expire_after); the caller records them and the host. Caller holds d.mu.
+func (d *Daemon) scoreHealth(w *hostWatch, now time.Time) []store.Entry {
+	var lapsed []store.Entry
 	for k, o := range w.health.events {
 		if !o.Expires.IsZero() && !now.Before(o.Expires) {
 			delete(w.health.events, k)
+			if o.Source == policy.SourceAlertmanager {
+				lapsed = append(lapsed, store.Entry{At: now, Kind: "observation", Host: w.cfg.Name, Reason: "alert_expired",
+					Message: fmt.Sprintf("%s on %s no longer counts: Alertmanager has not repeated it for %s (alerts.alertmanager.expire_after)",
+						o.Reason, w.cfg.Name, d.cfg.Alerts.Alertmanager.ExpireAfter)})
+			}
 		}
 	}
+	sort.Slice(lapsed, func(i, j int) bool { return lapsed[i].Message < lapsed[j].Message })
 	w.sig.Health, w.health.track = policy.ScoreHealth(d.healthConfig(), w.health.track, d.observations(w, now), now)
 	d.m.healthScore.WithLabelValues(w.cfg.Name).Set(float64(w.sig.Health.Score))
+	return lapsed
 }
 
 // recordRTT keeps the latest probe round trips for the latency signal. Caller holds d.mu.
@@ -142,7 +152,8 @@ func (d *Daemon) sampleMemory(ctx context.Context, w *hostWatch) {
 }
 
 // ReceiveAlerts folds Alertmanager alerts into the hosts' health: a firing alert counts until
-// its resolved notification (or an operator's repair) arrives. Alerts are stored with the host,
+// its resolved notification (or an operator's repair) arrives, or until
+// alerts.alertmanager.expire_after passes without a new notification of it. Alerts are stored with the host,
 // so a daemon restart keeps them.
 func (d *Daemon) ReceiveAlerts(ctx context.Context, alerts []api.AlertObservation) error {
 	now := d.now()
@@ -171,8 +182,9 @@ func (d *Daemon) ReceiveAlerts(ctx context.Context, alerts []api.AlertObservatio
 		if at.IsZero() {
 			at = now
 		}
+		// Each notification renews the alert; one that Alertmanager stops repeating lapses.
 		w.health.event(policy.Observation{Source: policy.SourceAlertmanager, Key: key, Severity: sev, At: at,
-			Reason: fmt.Sprintf("alert %s (%s): %s", a.Name, sev, a.Summary)})
+			Expires: now.Add(d.cfg.Alerts.Alertmanager.ExpireAfter.D()), Reason: fmt.Sprintf("alert %s (%s): %s", a.Name, sev, a.Summary)})
 		if !had {
 			entries = append(entries, store.Entry{At: now, Kind: "observation", Host: a.Host, Reason: "alert_firing",
 				Message: fmt.Sprintf("alert %s firing on %s (%s): %s", a.Name, a.Host, sev, a.Summary)})
@@ -215,10 +227,16 @@ func (h *healthState) stored() []store.Observation {
 	return out
 }
 
-// restore brings back the latched observations a stored host record holds.
-func (h *healthState) restore(obs []store.Observation) {
+// restore brings back the latched observations a stored host record holds. An alert stored
+// without an expiry (by a version before alerts.alertmanager.expire_after) expires at
+// alertExpires unless Alertmanager repeats it.
+func (h *healthState) restore(obs []store.Observation, alertExpires time.Time) {
 	for _, o := range obs {
-		h.event(policy.Observation{Source: o.Source, Key: o.Key, Severity: policy.Severity(o.Severity), Reason: o.Reason, At: o.At, Expires: o.Expires})
+		exp := o.Expires
+		if exp.IsZero() && o.Source == policy.SourceAlertmanager {
+			exp = alertExpires
+		}
+		h.event(policy.Observation{Source: o.Source, Key: o.Key, Severity: policy.Severity(o.Severity), Reason: o.Reason, At: o.At, Expires: exp})
 	}
 }
 
