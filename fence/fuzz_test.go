@@ -40,3 +40,28 @@ func FuzzExecStdin(f *testing.F) {
 		}
 	})
 }
+
+// FuzzIPMIPowerStatus: ipmitool's answer verifies a fence only when it says "power is off" and
+// nowhere "power is on"; an answer saying both, or neither, is an error, never "off".
+func FuzzIPMIPowerStatus(f *testing.F) {
+	f.Add("Chassis Power is off\n")
+	f.Add("Chassis Power is on\n")
+	f.Add("Chassis Power is on\nChassis Power is off\n")
+	f.Add("Error: Unable to establish IPMI v2 / RMCP+ session\n")
+	f.Add("")
+	f.Fuzz(func(t *testing.T, out string) {
+		off, ok := parseIPMIPower(out)
+		lower := strings.ToLower(out)
+		hasOff, hasOn := strings.Contains(lower, "power is off"), strings.Contains(lower, "power is on")
+		switch {
+		case ok && off && (!hasOff || hasOn):
+			t.Fatalf("%q read as off", out)
+		case ok && !off && (!hasOn || hasOff):
+			t.Fatalf("%q read as on", out)
+		case !ok && hasOff != hasOn:
+			t.Fatalf("%q is clear but was refused", out)
+		case !ok && off:
+			t.Fatalf("%q: an unclear answer says off", out)
+		}
+	})
+}

@@ -84,14 +84,23 @@ func (m *ipmiMethod) Status(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	out := strings.ToLower(r.out)
-	switch {
-	case strings.Contains(out, "power is off"):
-		return true, nil
-	case strings.Contains(out, "power is on"):
-		return false, nil
+	off, ok := parseIPMIPower(r.out)
+	if !ok {
+		return false, fmt.Errorf("%s: chassis power status: unexpected answer %q", m.address, lastLine(r.out))
 	}
-	return false, fmt.Errorf("%s: chassis power status: unexpected answer %q", m.address, lastLine(r.out))
+	return off, nil
+}
+
+// parseIPMIPower reads `ipmitool chassis power status` output ("Chassis Power is off"): off,
+// and whether the answer is clear. An answer that says both on and off, or neither, is not: a
+// fence is verified only by an unambiguous "off".
+func parseIPMIPower(out string) (off, ok bool) {
+	out = strings.ToLower(out)
+	saysOff, saysOn := strings.Contains(out, "power is off"), strings.Contains(out, "power is on")
+	if saysOff == saysOn {
+		return false, false
+	}
+	return saysOff, true
 }
 
 // Off implements Method.
