@@ -46,6 +46,12 @@ address is refused unless it has both TLS and a credential. Secret files (tokens
 key, BMC credentials, the webhook key) must be readable by their owner only. 'lifeboat disarm'
 stops all automatic action until 'lifeboat arm', across restarts.
 
+A Redfish BMC's certificate must verify against the system's CAs, bmc.ca_file, or match
+bmc.pinned_sha256 (also in each redfish rung of hosts[].fence); insecure: true (any certificate)
+and an http:// endpoint with allow_http: true are logged as warnings at every start. A firing
+Alertmanager alert stops counting when no notification of it came for
+alerts.alertmanager.expire_after (12h).
+
 Settings are layered: defaults, then the YAML file, then these flags; then they are validated and
 every error names the field at fault ('lifeboat config check' does the same without starting).
 The file is --config, else $LIFEBOAT_CONFIG, else ` + config.DefaultPath + ` (where the package

@@ -35,7 +35,8 @@ func newFenceTestCmd() *cobra.Command {
 		Long: `Read a host's power state through every rung of its fence ladder, in order: hosts[].fence, or
 its bmc entry as the one rung. Each rung only reads (Redfish PowerState, 'ipmitool chassis power
 status', a fence agent's 'status' action): nothing is ever powered off. The exit status is 1 when
-any rung cannot read the power. The configuration is --config, else $LIFEBOAT_CONFIG, else
+any rung cannot read the power. A redfish rung checks the BMC's certificate as the daemon does
+(system CAs, ca_file or pinned_sha256). The configuration is --config, else $LIFEBOAT_CONFIG, else
 ` + config.DefaultPath + `.`,
 		Example: "  lifeboat fence test hv1 --config /etc/lifeboat/lifeboat.yaml",
 		Args:    oneArg("HOST", ""),

@@ -28,7 +28,8 @@ changing anything. One line per check, with ✓ or ✗, what was found, and for 
   migration    each pair of hosts: both answer, the peer URI's host resolves, its port answers
   leases       lease_dir is here and every running disk's lockd lease is visible in it
   bmc          each BMC answers, accepts the credentials, and reads the power state (read only:
-               Redfish, or the IPMI / fence agent 'status' action; nothing is powered off)
+               Redfish, or the IPMI / fence agent 'status' action; nothing is powered off); a
+               Redfish BMC's certificate is checked as the daemon does (ca_file, pinned_sha256)
   secret-file  credentials, tokens and the webhook secret exist with mode 0600 or stricter
   capacity     for each host, whether its protected VMs would find room on the others
 
