@@ -233,7 +233,7 @@ func (d *Daemon) load(ctx context.Context) error {
 			w.draining = h.Maintenance
 			w.sig.Operator.Maintenance = h.Maintenance
 			w.sig.Operator.Degraded, w.sig.Operator.DegradedReason = h.Degraded, h.DegradedReason
-			w.health.restore(h.Observations, d.now().Add(d.cfg.Alerts.Alertmanager.ExpireAfter.D()))
+			w.health.restore(h.Observations, d.now().Add(d.conf().Alerts.Alertmanager.ExpireAfter.D()))
 			w.track = policy.Track{State: policy.HostState(h.State), Reason: policy.Reason(h.Reason), Since: h.Since}
 			w.verdict = policy.Verdict{Host: h.Name, State: w.track.State, Reason: w.track.Reason, Message: h.Message, Since: h.Since}
 		}

@@ -94,7 +94,7 @@ func (d *Daemon) scoreHealth(w *hostWatch, now time.Time) []store.Entry {
 			if o.Source == policy.SourceAlertmanager {
 				lapsed = append(lapsed, store.Entry{At: now, Kind: "observation", Host: w.cfg.Name, Reason: "alert_expired",
 					Message: fmt.Sprintf("%s on %s no longer counts: Alertmanager has not repeated it for %s (alerts.alertmanager.expire_after)",
-						o.Reason, w.cfg.Name, d.cfg.Alerts.Alertmanager.ExpireAfter)})
+						o.Reason, w.cfg.Name, d.conf().Alerts.Alertmanager.ExpireAfter)})
 			}
 		}
 	}
@@ -184,7 +184,7 @@ func (d *Daemon) ReceiveAlerts(ctx context.Context, alerts []api.AlertObservatio
 		}
 		// Each notification renews the alert; one that Alertmanager stops repeating lapses.
 		w.health.event(policy.Observation{Source: policy.SourceAlertmanager, Key: key, Severity: sev, At: at,
-			Expires: now.Add(d.cfg.Alerts.Alertmanager.ExpireAfter.D()), Reason: fmt.Sprintf("alert %s (%s): %s", a.Name, sev, a.Summary)})
+			Expires: now.Add(d.conf().Alerts.Alertmanager.ExpireAfter.D()), Reason: fmt.Sprintf("alert %s (%s): %s", a.Name, sev, a.Summary)})
 		if !had {
 			entries = append(entries, store.Entry{At: now, Kind: "observation", Host: a.Host, Reason: "alert_firing",
 				Message: fmt.Sprintf("alert %s firing on %s (%s): %s", a.Name, a.Host, sev, a.Summary)})
