@@ -36,6 +36,9 @@ func writeDaemonConfig(st *labState) (string, error) {
 	cfg.Health.ClearAfter = config.Duration(5 * time.Second)
 	cfg.Failback.StableFor = config.Duration(20 * time.Second)
 	cfg.Failback.WaveInterval = config.Duration(2 * time.Second)
+	// A lab BMC's health (a degrade fault) is read every 2 s, not every 30 s: a lab has a few
+	// emulated BMCs, and a demo shows the degrade within seconds.
+	cfg.Timings.BMCHealthInterval = config.Duration(2 * time.Second)
 	// Its own API port, so that labs side by side can each run a daemon.
 	if ln, err := net.Listen("tcp", "127.0.0.1:0"); err == nil {
 		cfg.API.Listen = ln.Addr().String()
