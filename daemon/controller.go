@@ -22,6 +22,12 @@ type haState struct {
 	changes prometheus.Counter
 	// acting is the last acting state reported (for the journal and the metrics).
 	acting atomic.Bool
+	// raw is the store without the acting guard: an alert of a lost store is journaled
+	// through it once the store answers again, whether this daemon acts then or not.
+	raw store.Store
+	// lost is the alert of a lost store waiting for the store to come back (see
+	// controller_alert.go).
+	lost lostStore
 }
 
 // initController makes the controller for the configured store: an etcd election, or the
@@ -54,6 +60,7 @@ func (d *Daemon) initController(db store.Store, name string) error {
 		d.ha.acting.Store(true)
 	}
 	_, shared := db.(*store.Etcd)
+	d.ha.raw = db
 	d.db = actingStore{Store: db, acting: d.leading, shared: shared}
 	return nil
 }
@@ -72,12 +79,17 @@ func (d *Daemon) controllerChanged(st controller.Status) {
 	d.ha.changes.Inc()
 	if st.Acting {
 		d.ha.leader.Set(1)
+		d.flushLostStore(d.ctx())
 		d.journal(d.ctx(), store.Entry{Kind: "controller", Reason: "acting",
 			Message: fmt.Sprintf("%s acts on the cluster (%s, term %d): %s", st.Name, st.Role, st.Term, st.Why)})
 		d.kickDecide()
 		return
 	}
 	d.ha.leader.Set(0)
+	if st.StoreLost {
+		d.alertLostStore(st)
+		return
+	}
 	d.log.Warn("this daemon stopped acting", "why", st.Why)
 }
 
