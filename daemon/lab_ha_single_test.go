@@ -76,6 +76,7 @@ func TestLabHASingleModeOneActs(t *testing.T) {
 
 	ctx := t.Context()
 	gs1 := guestsOf(l, "h1")
+	h1Lost := time.Now()
 	if err := l.PowerOff(ctx, "h1"); err != nil {
 		t.Fatal(err)
 	}
@@ -101,6 +102,11 @@ func TestLabHASingleModeOneActs(t *testing.T) {
 			t.Fatalf("%s did not take the controller lock within 15 s of the SIGKILL of %s: %+v", waiting.name, acting.name, c)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+	// h2's loss must not fall in h1's mass-failure window, or both together would freeze
+	// recovery (two of three hosts at once) in whichever daemon acts.
+	if wait := time.Until(h1Lost.Add(base.Recovery.MassFailureWindow.D() + 3*time.Second)); wait > 0 {
+		time.Sleep(wait)
 	}
 	gs2 := guestsOf(l, "h2")
 	if err := l.PowerOff(ctx, "h2"); err != nil {
