@@ -81,5 +81,3 @@ func (d *Daemon) journalTookEffect(ctx context.Context, a policy.Action) {
 	d.journal(ctx, store.Entry{At: at, Kind: "recovery", Host: a.To, VM: a.VM, Reason: "restarted", Message: a.Message})
 	d.notify(notify.Notification{Kind: "failover", At: at, Host: a.Host, VM: a.VM, Message: a.Message})
 }
-
-
