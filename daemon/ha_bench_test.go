@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -35,7 +37,8 @@ func startBenchHADaemon(b *testing.B, cfg config.Config, f *fleet.Fleet, etcdURL
 	}
 	cfg.Store.Etcd.Endpoints = []string{"http://" + p.Addr()}
 	cfg.Store.Path = filepath.Join(b.TempDir(), "unused.db")
-	d, err := New(context.Background(), cfg, Options{Dial: f.Dial, Name: name})
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	d, err := New(context.Background(), cfg, Options{Dial: f.Dial, Name: name, Logger: logger})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -49,9 +52,13 @@ func startBenchHADaemon(b *testing.B, cfg config.Config, f *fleet.Fleet, etcdURL
 			return
 		}
 		stopped = true
-		_ = p.Close() // a silenced daemon's calls end at once instead of hanging
 		cancel()
-		<-done
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			b.Errorf("daemon %s did not stop within 15 s", name)
+		}
+		_ = p.Close()
 	}
 	b.Cleanup(h.stop)
 	return h
@@ -131,10 +138,13 @@ func BenchmarkHAFailover(b *testing.B) {
 		waitUntil(b, 30*time.Second, fmt.Sprintf("run %d: the follower acts", i), follower.d.leading)
 		took = append(took, time.Since(t0))
 		b.StopTimer()
+		b.Logf("run %d: failover %s", i, took[len(took)-1].Round(time.Millisecond))
 		if leader.d.leading() {
 			b.Fatalf("run %d: two daemons act", i)
 		}
+		t1 := time.Now()
 		leader.stop()
+		b.Logf("run %d: old leader stopped in %s", i, time.Since(t1).Round(time.Millisecond))
 		leader, follower = follower, startBenchHADaemon(b, cfg, f, m.ClientURL, fmt.Sprintf("d%d", i+2))
 		name := leader.d.ha.ctl.Status().Name
 		waitUntil(b, 30*time.Second, "a new follower", func() bool { return follower.d.ha.ctl.Status().Leader == name })
