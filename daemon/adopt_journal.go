@@ -17,7 +17,7 @@ const adoptJournalTail = 5000
 // (their record holds the outcome) but stopped before journaling: killed or deposed between the
 // two writes. Fences attempted before the fence window are not looked at.
 func (d *Daemon) unjournaledFences(ctx context.Context, g policy.Guards) ([]store.Entry, error) {
-	since := d.now().Add(-d.cfg.Recovery.FenceWindow.D())
+	since := d.now().Add(-d.conf().Recovery.FenceWindow.D())
 	var recent []policy.FenceRecord
 	for _, r := range g.Fences {
 		if (r.Outcome == policy.FenceVerified || r.Outcome == policy.FenceFailed) && r.Attempted.After(since) {
