@@ -49,6 +49,10 @@ type Status struct {
 	Peers []Peer
 	// Why says why this daemon does not act, or what it depends on, for people.
 	Why string
+	// StoreLost is true while this daemon cannot reach its store: its etcd session ended, could
+	// not be opened, or was not renewed in time. A leader that loses its store stops acting;
+	// the daemon alerts without the store (log, webhook, lifeboat_leader).
+	StoreLost bool
 }
 
 // Controller tells the daemon whether it may act.

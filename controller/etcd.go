@@ -15,6 +15,10 @@ import (
 	"go.etcd.io/etcd/client/v3/concurrency"
 )
 
+// errDeposed ends a leader's session when a newer leader holds the election (not a loss of
+// the store).
+var errDeposed = errors.New("a newer leader holds the election")
+
 // campaignRetry is the pause after a failed session or campaign before the next try.
 const campaignRetry = 500 * time.Millisecond
 
@@ -86,12 +90,15 @@ func (e *Etcd) session(ctx context.Context) error {
 	if _, err := e.s.Client().Put(ctx, e.s.MembersPrefix()+e.opts.Name, string(me), clientv3.WithLease(sess.Lease())); err != nil {
 		return fmt.Errorf("cannot register in etcd: %w", err)
 	}
+	e.mu.Lock()
+	e.st.StoreLost = false // the session is open and registered: etcd answers again
+	e.mu.Unlock()
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() {
 		select {
 		case <-sess.Done():
-			e.stopActing("its etcd session ended (etcd unreachable or without quorum)") // at once: before the lease is revoked or anything else is tried
+			e.stopActing("its etcd session ended (etcd unreachable or without quorum)", true) // at once: before the lease is revoked or anything else is tried
 			cancel()
 		case <-sctx.Done():
 		}
@@ -143,14 +150,20 @@ func (e *Etcd) session(ctx context.Context) error {
 		rcancel()
 		return nil
 	}
+	select {
+	case <-sess.Done():
+	default:
+		return errDeposed
+	}
 	return errors.New("the etcd session ended (its lease was not renewed within session_ttl)")
 }
 
 // stopActing stops acting and refuses every later write, without waiting for anything; a
-// leader says why it no longer acts.
-func (e *Etcd) stopActing(why string) {
+// leader says why it no longer acts. storeLost tells whether the cause is the store.
+func (e *Etcd) stopActing(why string, storeLost bool) {
 	e.s.SetTerm(store.Term{})
 	e.mu.Lock()
+	e.st.StoreLost = e.st.StoreLost || storeLost
 	if e.acting {
 		e.st.Why = fmt.Sprintf("led in term %d until %s; not acting", e.st.Term, why)
 	}
@@ -171,6 +184,7 @@ func (e *Etcd) demote(err error) {
 	}
 	if err != nil {
 		e.st.Why = err.Error() + "; not acting"
+		e.st.StoreLost = !errors.Is(err, errDeposed)
 	}
 	e.mu.Unlock()
 	if err != nil {
@@ -209,7 +223,7 @@ func (e *Etcd) observe(ctx context.Context, el *concurrency.Election, lost conte
 			_ = json.Unmarshal(resp.Kvs[0].Value, &c)
 			if rev := resp.Kvs[0].CreateRevision; e.Acting() && rev > e.Status().Term { // a newer leader: ours is gone
 				e.opts.Logger.Warn("controller: another daemon leads; this one stops acting", "leader", c.Name, "term", rev)
-				e.stopActing("a newer leader holds the election")
+				e.stopActing(errDeposed.Error(), false)
 				lost()
 			}
 			e.mu.Lock()
@@ -268,7 +282,7 @@ func (e *Etcd) status() Status {
 	if e.acting {
 		if stale := time.Since(e.renewed); stale >= e.ttl*2/3 {
 			// Still the leader on record until the session ends, but it no longer acts: say so.
-			st.Acting = false
+			st.Acting, st.StoreLost = false, true
 			st.Why = fmt.Sprintf("%s, but its etcd session was not renewed for %s (etcd unreachable or without quorum); not acting",
 				e.st.Why, stale.Round(100*time.Millisecond))
 		}

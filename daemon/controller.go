@@ -22,6 +22,15 @@ type haState struct {
 	changes prometheus.Counter
 	// acting is the last acting state reported (for the journal and the metrics).
 	acting atomic.Bool
+	// raw is the store without the acting guard: an alert of a lost store is journaled
+	// through it once the store answers again, whether this daemon acts then or not.
+	raw store.Store
+	// lost is the alert of a lost store waiting for the store to come back (see
+	// controller_alert.go).
+	lost lostStore
+	// owed are the journal entries adopt found missing (adopt_journal.go), written once this
+	// daemon acts. Guarded by Daemon.mu.
+	owed []store.Entry
 }
 
 // initController makes the controller for the configured store: an etcd election, or the
@@ -54,6 +63,7 @@ func (d *Daemon) initController(db store.Store, name string) error {
 		d.ha.acting.Store(true)
 	}
 	_, shared := db.(*store.Etcd)
+	d.ha.raw = db
 	d.db = actingStore{Store: db, acting: d.leading, shared: shared}
 	return nil
 }
@@ -67,17 +77,26 @@ func (d *Daemon) leading() bool {
 // controllerChanged journals and counts a change of leadership.
 func (d *Daemon) controllerChanged(st controller.Status) {
 	if d.ha.acting.Swap(st.Acting) == st.Acting {
+		if st.Acting {
+			d.journalOwed(d.ctx()) // a daemon that acted from the start (single, no lease_dir)
+		}
 		return
 	}
 	d.ha.changes.Inc()
 	if st.Acting {
 		d.ha.leader.Set(1)
+		d.flushLostStore(d.ctx())
 		d.journal(d.ctx(), store.Entry{Kind: "controller", Reason: "acting",
 			Message: fmt.Sprintf("%s acts on the cluster (%s, term %d): %s", st.Name, st.Role, st.Term, st.Why)})
+		d.journalOwed(d.ctx())
 		d.kickDecide()
 		return
 	}
 	d.ha.leader.Set(0)
+	if st.StoreLost {
+		d.alertLostStore(st)
+		return
+	}
 	d.log.Warn("this daemon stopped acting", "why", st.Why)
 }
 
@@ -114,8 +133,13 @@ func (d *Daemon) adopt(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("daemon: adopt the disarm switch: %w", err)
 	}
+	owed, err := d.unjournaledFences(ctx, g)
+	if err != nil {
+		return err
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.ha.owed = owed
 	d.setDisarmLocked(dis) // an admin's disarm holds for every daemon that takes over
 	if g.Fences == nil {
 		g.Fences = map[string]policy.FenceRecord{}

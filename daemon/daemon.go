@@ -297,10 +297,14 @@ func (d *Daemon) Run(ctx context.Context) error {
 		defer wg.Done()
 		d.drainLoop(ctx)
 	}()
-	wg.Add(4)
+	wg.Add(5)
 	go func() {
 		defer wg.Done()
 		d.planLoop(ctx)
+	}()
+	go func() {
+		defer wg.Done()
+		d.controllerWatch(ctx)
 	}()
 	go func() {
 		defer wg.Done()

@@ -28,7 +28,9 @@ func (d *Daemon) execute(ctx context.Context, snap policy.Snapshot, acts []polic
 		case policy.ActQueue:
 			_ = d.putRestart(ctx, policy.RestartRecord{VM: a.VM, UUID: a.UUID, From: a.Host, Stage: policy.RestartQueued, Reason: a.Message, Since: now})
 		case policy.ActForget:
-			d.forgetRestart(ctx, a.UUID)
+			if d.forgetRestart(ctx, a.UUID) && a.Reason == policy.ReasonRestartTookEffect {
+				d.journalTookEffect(ctx, a)
+			}
 		case policy.ActStuck:
 			d.markStuck(ctx, a, now)
 		case policy.ActHold:
@@ -133,13 +135,14 @@ func (d *Daemon) putRestart(ctx context.Context, r policy.RestartRecord) error {
 	return nil
 }
 
-// forgetRestart drops a restart record that no longer matters.
-func (d *Daemon) forgetRestart(ctx context.Context, uuid string) {
+// forgetRestart drops a restart record that no longer matters, and tells whether it did.
+func (d *Daemon) forgetRestart(ctx context.Context, uuid string) bool {
 	if err := d.db.DeleteRestart(context.WithoutCancel(ctx), uuid); err != nil {
 		d.storeFailed("delete restart record", err)
-		return
+		return false
 	}
 	d.mu.Lock()
 	delete(d.guards.Restarts, uuid)
 	d.mu.Unlock()
+	return true
 }

@@ -46,6 +46,9 @@ const (
 	ReasonRestartNotRunning ActionReason = "restart_not_running"
 	ReasonQueued            ActionReason = "host_lost_vm_queued"
 	ReasonRunsAgain         ActionReason = "vm_runs"
+	// ReasonRestartTookEffect forgets a restart that a controller started and stopped before
+	// recording (killed, or deposed): the VM runs on the restart's target, so it did start.
+	ReasonRestartTookEffect ActionReason = "restart_took_effect"
 	ReasonFinished          ActionReason = "restart_finished"
 	ReasonNotProtected      ActionReason = "not_protected"
 	ReasonNotifyOnly        ActionReason = "notify_only"

@@ -86,6 +86,40 @@ func TestReconcile(t *testing.T) {
 			want: []string{"restart g1 h1->h2 (restart_after_fence)", "restart g2 h1->h2 (restart_after_fence)"},
 		},
 		{
+			name: "a restart left 'restarting' by a controller that stopped, its VM on the target: it took effect, once",
+			snap: func() Snapshot {
+				s := cluster([]string{"h1", "h2:standby"}, "g1@h2", "g2@h1")
+				lose(&s, "h1", Fenced, now.Add(-time.Minute))
+				fenced(&s, "h1", now.Add(-50*time.Second))
+				s.Guards.Restarts["u-g1"] = RestartRecord{VM: "g1", UUID: "u-g1", From: "h1", To: "h2", Stage: RestartRestarting, Since: now.Add(-40 * time.Second)}
+				return s
+			},
+			want:  []string{"forget g1 of h1 (restart_took_effect)", "restart g2 h1->h2 (restart_after_fence)"},
+			never: []string{"restart g1", "forget g1 of h1 (vm_runs)"},
+		},
+		{
+			name: "a restart under way in this controller is not taken for one that took effect",
+			snap: func() Snapshot {
+				s := cluster([]string{"h1", "h2:standby"}, "g1@h2")
+				lose(&s, "h1", Fenced, now.Add(-time.Minute))
+				fenced(&s, "h1", now.Add(-50*time.Second))
+				s.Guards.Restarts["u-g1"] = RestartRecord{VM: "g1", UUID: "u-g1", From: "h1", To: "h2", Stage: RestartRestarting, Since: now.Add(-time.Second)}
+				s.Restarting = map[string]bool{"u-g1": true}
+				return s
+			},
+			never: []string{"forget g1", "restart g1"},
+		},
+		{
+			name: "a queued restart of a VM that runs again elsewhere is dropped as vm_runs",
+			snap: func() Snapshot {
+				s := cluster([]string{"h1", "h2", "h3:standby"}, "g1@h2")
+				s.Guards.Restarts["u-g1"] = RestartRecord{VM: "g1", UUID: "u-g1", From: "h1", To: "h3", Stage: RestartRestarting, Since: now.Add(-time.Minute)}
+				return s
+			},
+			want:  []string{"forget g1 of h1 (vm_runs)"},
+			never: []string{"forget g1 of h1 (restart_took_effect)"},
+		},
+		{
 			name: "two of three hosts lost at once freeze",
 			snap: func() Snapshot {
 				s := cluster([]string{"h1", "h2", "h3"}, "g1@h1", "g2@h2")

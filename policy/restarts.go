@@ -199,6 +199,11 @@ func queue(s Snapshot, now time.Time) []Action {
 		switch {
 		case !vm.Protected || !vm.Restartable:
 			out = append(out, forget(vm.Name, vm.UUID, rec.From, ReasonNotProtected, vm.Name+" is no longer protected: its restart record is dropped"))
+		case rec.Stage == RestartRestarting && vm.Current == rec.To && onHost && h.Libvirt == ProbeOK:
+			// Not restarting here (s.Restarting): a controller that stopped started it.
+			out = append(out, Action{Kind: ActForget, Host: rec.From, VM: vm.Name, UUID: vm.UUID, To: rec.To, Reason: ReasonRestartTookEffect,
+				Message: fmt.Sprintf("%s runs on %s: the restart started at %s (%s was %s) took effect, but the controller that ran it stopped before recording it",
+					vm.Name, rec.To, rec.Since.UTC().Format(time.RFC3339), rec.From, offWords(s.Guards.Fence(rec.From)))})
 		case pending(rec) && onHost && h.Libvirt == ProbeOK:
 			out = append(out, forget(vm.Name, vm.UUID, rec.From, ReasonRunsAgain, fmt.Sprintf("%s runs on %s: its restart is no longer needed", vm.Name, vm.Current)))
 		case !pending(rec) && now.Sub(rec.Since) > 24*time.Hour:
