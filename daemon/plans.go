@@ -77,7 +77,7 @@ func (d *Daemon) gate(ctx context.Context, s planSpec) bool {
 		}
 		return d.newPlan(ctx, s, mode, now) != ""
 	}
-	if p == nil || (isClosed(p.State) && !now.Before(d.retryAt(p))) {
+	if p == nil || (p.State.Closed() && !now.Before(d.retryAt(p))) {
 		d.mu.Unlock()
 		d.newPlan(ctx, s, mode, now)
 		return false
@@ -115,26 +115,10 @@ func (d *Daemon) openPlan(kind policy.PlanKind, host string) *store.Plan {
 	return nil
 }
 
-// isClosed reports states after which the same situation may get a new plan in time.
-func isClosed(state policy.PlanState) bool {
-	switch state {
-	case policy.PlanRejected, policy.PlanExpired, policy.PlanFailed, policy.PlanNotified:
-		return true
-	}
-	return false
-}
-
-// retryAt is when a closed plan's situation may be proposed again.
+// retryAt is when a closed plan's situation may be proposed again (policy.RetryAt).
 func (d *Daemon) retryAt(p *store.Plan) time.Time {
-	at := p.DecidedAt
-	if at.IsZero() {
-		at = p.Created
-	}
-	wait := d.conf().Approval.TTL.D()
-	if p.State == policy.PlanFailed && p.Kind == "recovery" {
-		wait = max(wait, d.conf().Recovery.FenceWindow.D())
-	}
-	return at.Add(wait)
+	c := d.conf()
+	return policy.RetryAt(*p, c.Approval.TTL.D(), c.Recovery.FenceWindow.D())
 }
 
 // newPlan records a plan waiting for a decision (or, notify-only, just announced) and returns

@@ -53,6 +53,32 @@ func (s PlanState) Open() bool {
 	return false
 }
 
+// Closed reports the states after which the same situation may get a new plan in time
+// (RetryAt): rejected, expired, failed, notified. A done plan is over; the next situation gets
+// a plan of its own at once.
+func (s PlanState) Closed() bool {
+	switch s {
+	case PlanRejected, PlanExpired, PlanFailed, PlanNotified:
+		return true
+	case PlanPending, PlanApproved, PlanRunning, PlanDone:
+	}
+	return false
+}
+
+// RetryAt is when a closed plan's situation may be proposed again: approval.ttl after its
+// decision (or creation), and for a failed recovery at least the fence window.
+func RetryAt(p Plan, ttl, fenceWindow time.Duration) time.Time {
+	at := p.DecidedAt
+	if at.IsZero() {
+		at = p.Created
+	}
+	wait := ttl
+	if p.State == PlanFailed && p.Kind == PlanKindRecovery {
+		wait = max(wait, fenceWindow)
+	}
+	return at.Add(wait)
+}
+
 // Plan is a durable intent: what lifeboat does (or wants to do), why, and where it stands. Every
 // recovery is one, in every mode: automatic mode approves its own plans. It is the one plan type
 // of the store, the API and the CLI.

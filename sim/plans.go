@@ -30,7 +30,7 @@ func (r *run) gate(snap policy.Snapshot, a policy.Action, now time.Time) bool {
 		r.newPlan(a, key, mode, now)
 		return true
 	}
-	if p == nil || (closed(p.State) && !now.Before(c.retryAt(p))) {
+	if p == nil || (p.State.Closed() && !now.Before(c.retryAt(p))) {
 		r.newPlan(a, key, mode, now)
 		return false
 	}
@@ -102,27 +102,10 @@ func (c *controller) openPlan(host string) *policy.Plan {
 	return nil
 }
 
-// closed reports states after which the same situation may get a new plan in time.
-func closed(s policy.PlanState) bool {
-	switch s {
-	case policy.PlanRejected, policy.PlanExpired, policy.PlanFailed, policy.PlanNotified:
-		return true
-	case policy.PlanPending, policy.PlanApproved, policy.PlanRunning, policy.PlanDone:
-	}
-	return false
-}
-
-// retryAt is when a closed plan's situation may be proposed again (the daemon's retryAt).
+// retryAt is when a closed plan's situation may be proposed again (policy.RetryAt, as the
+// daemon).
 func (c *controller) retryAt(p *policy.Plan) time.Time {
-	at := p.DecidedAt
-	if at.IsZero() {
-		at = p.Created
-	}
-	wait := c.set.Approval.TTL
-	if p.State == policy.PlanFailed {
-		wait = max(wait, c.rc.FenceWindow)
-	}
-	return at.Add(wait)
+	return policy.RetryAt(*p, c.set.Approval.TTL, c.rc.FenceWindow)
 }
 
 // finishPlan ends the host's running recovery plan.
@@ -137,33 +120,25 @@ func (r *run) finishPlan(host string, state policy.PlanState, now time.Time) {
 	}
 }
 
-// plansOnce mirrors the daemon's plan loop: a pending recovery past its deadline proceeds, one
-// past its TTL expires, one whose host is no longer lost is dropped.
+// plansOnce mirrors the daemon's plan loop, with the same policy functions: a pending recovery
+// past its deadline proceeds, one past its TTL expires, one whose host is no longer lost is
+// dropped.
 func (r *run) plansOnce(now time.Time) {
 	c := r.c
+	snap := c.snapshot()
 	for _, p := range c.plans {
-		if p.State != policy.PlanPending {
+		pc, ok := policy.PendingPlanChange(*p, policy.PlanNeeded(snap, p.Kind, p.Host), now)
+		if !ok {
 			continue
 		}
+		p.State, p.DecidedBy, p.DecidedAt = pc.State, pc.By, now
 		switch {
-		case !p.Deadline.IsZero() && !now.Before(p.Deadline):
-			p.State, p.DecidedBy, p.DecidedAt = policy.PlanApproved, "deadline", now
+		case pc.Proceeds:
 			r.logf(now, "plan %s approved by the recovery deadline", p.ID)
-		case !now.Before(p.Expires):
-			p.State, p.DecidedBy, p.DecidedAt = policy.PlanExpired, "ttl", now
+		case pc.By == "ttl":
 			r.logf(now, "plan %s expired: no decision within the TTL", p.ID)
-		case !c.planNeeded(p):
-			p.State, p.DecidedBy, p.DecidedAt = policy.PlanExpired, "lifeboat", now
+		default:
 			r.logf(now, "plan %s expired: %s is %s now", p.ID, p.Host, c.byName[p.Host].verdict.State)
 		}
 	}
-}
-
-// planNeeded reports whether a recovery plan's situation still holds.
-func (c *controller) planNeeded(p *policy.Plan) bool {
-	if c.guards.Freeze.Frozen {
-		return true
-	}
-	s := c.byName[p.Host].verdict.State
-	return !c.guards.Fence(p.Host).Outcome.Off() && (s == policy.Failed || s == policy.Unreachable || s == policy.Suspect)
 }
