@@ -30,7 +30,7 @@ type labHADaemon struct {
 }
 
 // kill sends SIGKILL to the daemon (by its pid) and waits for it to exit.
-func (d *labHADaemon) kill(t *testing.T) {
+func (d *labHADaemon) kill(t testing.TB) {
 	t.Helper()
 	select {
 	case <-d.exited:
@@ -58,7 +58,7 @@ func (d *labHADaemon) controller() *api.ControllerView {
 
 // labHABase is the configuration of the daemons of an HA lab test: the lab's, on its etcd with a
 // short session.
-func labHABase(t *testing.T, l *testenv.Lab) config.Config {
+func labHABase(t testing.TB, l *testenv.Lab) config.Config {
 	t.Helper()
 	base := labConfig(t, l)
 	if base.Store.Backend != config.StoreEtcd {
@@ -83,7 +83,7 @@ func startLabHADaemons(t *testing.T, l *testenv.Lab, names ...string) []*labHADa
 
 // startLabHADaemon starts `lifeboat daemon --name name` on cfg with its own API port and store
 // file (unused on etcd); it is killed by pid at cleanup, and its log shown if the test failed.
-func startLabHADaemon(t *testing.T, bin string, cfg config.Config, name string) *labHADaemon {
+func startLabHADaemon(t testing.TB, bin string, cfg config.Config, name string) *labHADaemon {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -132,7 +132,7 @@ func startLabHADaemon(t *testing.T, bin string, cfg config.Config, name string) 
 
 // oneLeader waits until every daemon answers, exactly one is the acting leader, and the others
 // are followers that name it; it returns the leader and the followers.
-func oneLeader(t *testing.T, ds []*labHADaemon, within time.Duration) (*labHADaemon, []*labHADaemon) {
+func oneLeader(t testing.TB, ds []*labHADaemon, within time.Duration) (*labHADaemon, []*labHADaemon) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	var last []string
@@ -211,7 +211,7 @@ func checkRecoveredOnce(t *testing.T, c *api.Client, host string, gs []testenv.G
 }
 
 // waitHostsAndVMs waits until the acting daemon sees every lab host healthy and every guest.
-func waitHostsAndVMs(t *testing.T, l *testenv.Lab, c *api.Client) {
+func waitHostsAndVMs(t testing.TB, l *testenv.Lab, c *api.Client) {
 	t.Helper()
 	for _, h := range l.Hosts() {
 		waitState(t, c, h.Name, "healthy", 30*time.Second)

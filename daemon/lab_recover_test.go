@@ -39,7 +39,7 @@ func guestsOf(l *testenv.Lab, host string) []testenv.Guest {
 }
 
 // waitElsewhere waits until every guest runs on a host other than from; it returns the time.
-func waitElsewhere(t *testing.T, l *testenv.Lab, gs []testenv.Guest, from string, within time.Duration) time.Duration {
+func waitElsewhere(t testing.TB, l *testenv.Lab, gs []testenv.Guest, from string, within time.Duration) time.Duration {
 	t.Helper()
 	start := time.Now()
 	for {

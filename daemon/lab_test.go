@@ -76,7 +76,7 @@ func labConfig(t testing.TB, l *testenv.Lab) config.Config {
 	return cfg
 }
 
-func hostState(t *testing.T, c *api.Client, name string) api.HostView {
+func hostState(t testing.TB, c *api.Client, name string) api.HostView {
 	t.Helper()
 	hosts, err := c.Hosts(context.Background())
 	if err != nil {
@@ -93,7 +93,7 @@ func hostState(t *testing.T, c *api.Client, name string) api.HostView {
 
 // waitState waits until the host is in state and returns how long it took; along the way it
 // fails if the host ever shows a forbidden state.
-func waitState(t *testing.T, c *api.Client, host, state string, within time.Duration, forbidden ...string) time.Duration {
+func waitState(t testing.TB, c *api.Client, host, state string, within time.Duration, forbidden ...string) time.Duration {
 	t.Helper()
 	start := time.Now()
 	for {
