@@ -33,7 +33,8 @@ func TestLabAlertmanagerDegrades(t *testing.T) {
 		t.Fatal(err)
 	}
 	l, c := startRecoveryLab(t, testenv.Options{Hosts: 2, Standby: 1, VMs: 2}, func(cfg *config.Config) {
-		cfg.Alerts.Alertmanager = config.Alertmanager{TokenFile: tokenFile, Hosts: map[string]string{"node-h1.example": "h1"}}
+		cfg.Alerts.Alertmanager.TokenFile = tokenFile
+		cfg.Alerts.Alertmanager.Hosts = map[string]string{"node-h1.example": "h1"}
 		cfg.Failback.Enabled = false
 	})
 	stop := invariantWatch(t, l)

@@ -36,7 +36,8 @@ func TestLabRecoverBadFenceInput(t *testing.T) {
 	l, c := startRecoveryLab(t, testenv.Options{Hosts: 3, Standby: 1, VMs: 3, GuestKind: testenv.GuestBIOS}, func(cfg *config.Config) {
 		cfg.Recovery.FenceTimeout = config.Duration(2 * time.Second)
 		cfg.Recovery.MassFailureFraction = 1.0
-		cfg.Hosts[0].BMC.Endpoint = garbage.URL
+		// The garbage server is not the lab's BMC: its certificate is not the pinned one.
+		cfg.Hosts[0].BMC.Endpoint, cfg.Hosts[0].BMC.PinnedSHA256, cfg.Hosts[0].BMC.Insecure = garbage.URL, "", true
 		cfg.Hosts[1].BMC.CredentialsFile = wrong
 		cfg.Hosts[2].BMC = config.BMC{Type: config.BMCExec, Endpoint: hang, CredentialsFile: cfg.Hosts[2].BMC.CredentialsFile}
 	})
