@@ -42,6 +42,11 @@ func BenchmarkLabHARecoveryLeaderKilled(b *testing.B) {
 		cfg := labConfig(b, l)
 		cfg.Recovery.FenceWindow = config.Duration(time.Second)
 		one := startLabHADaemon(b, bin, withBbolt(cfg), "single")
+		for deadline := time.Now().Add(time.Minute); one.controller() == nil; time.Sleep(100 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				b.Fatal("the single daemon does not answer")
+			}
+		}
 		waitHostsAndVMs(b, l, one.client)
 		single = append(single, recoverOnce(nil))
 		waitState(b, one.client, "h1", "healthy", 2*time.Minute)
