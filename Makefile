@@ -36,7 +36,7 @@ lab-test: ## Real-lab end-to-end tests only (root, /dev/kvm)
 	LIFEBOAT_GUEST_DIR=$(CURDIR)/$(GUEST) $(GO) test -count=1 -p 1 -timeout 40m -run '$(LAB_TESTS)' ./...
 
 FUZZTIME ?= 10s
-fuzz: ## Run every fuzz target for FUZZTIME (default 10s) each
+fuzz: ## Run every fuzz target for FUZZTIME each (default 10s; a count such as 20000x suits CI)
 	@set -e; for f in $$(grep -rl --include='*_test.go' '^func Fuzz' .); do \
 		pkg=$$(dirname $$f); \
 		for t in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$f); do \
