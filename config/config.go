@@ -297,6 +297,23 @@ type Recovery struct {
 	// answer on their own network: wait-for-guests (default: the host is partitioned, nothing is
 	// fenced or restarted while they answer) or fence (it is unreachable and fenced at once).
 	PartitionPolicy PartitionPolicy `yaml:"partition_policy"`
+	// GuestMonitoring restarts in place a protected VM whose guest crashed while its host is
+	// fine (VM-level monitoring).
+	GuestMonitoring GuestMonitoring `yaml:"guest_monitoring"`
+}
+
+// GuestMonitoring is VM-level monitoring: a protected VM whose guest panicked (QMP
+// guest-panicked, through a pvpanic device), stopped on an internal error (QMP internal-error),
+// or was shut off by libvirt because it crashed, is destroyed and started again on the same
+// host, at most MaxResets times within ResetWindow; after that it is left as it is, for a
+// person to look at.
+type GuestMonitoring struct {
+	// Enabled turns it on (default true).
+	Enabled bool `yaml:"enabled"`
+	// MaxResets bounds the in-place restarts of one VM within ResetWindow (default 3).
+	MaxResets int `yaml:"max_resets"`
+	// ResetWindow is the window of MaxResets (default 1h).
+	ResetWindow Duration `yaml:"reset_window"`
 }
 
 // PartitionPolicy names a partition policy.

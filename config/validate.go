@@ -191,6 +191,14 @@ func (c *Config) Validate() error {
 	if rc.RestartConcurrency < 1 {
 		errs = append(errs, fieldErr("recovery.restart_concurrency", "%d: want at least 1", rc.RestartConcurrency))
 	}
+	if gm := rc.GuestMonitoring; gm.Enabled {
+		if gm.MaxResets < 1 {
+			errs = append(errs, fieldErr("recovery.guest_monitoring.max_resets", "%d: want at least 1 (or enabled: false)", gm.MaxResets))
+		}
+		if gm.ResetWindow <= 0 {
+			errs = append(errs, fieldErr("recovery.guest_monitoring.reset_window", "%s: must be positive", gm.ResetWindow))
+		}
+	}
 	switch rc.PartitionPolicy {
 	case PartitionWaitForGuests, PartitionFence:
 	default:

@@ -9,7 +9,7 @@ import (
 )
 
 // actingStore is the daemon's store seen through its leadership. Writes that precede an
-// action (plans and the plan counter, fence and restart records, the freeze) fail with
+// action (plans and the plan counter, fence, restart and guest reset records, the freeze) fail with
 // store.ErrNotLeader while the daemon does not act, so the action does not run; on etcd the
 // store itself also makes each such write conditional on the leader's term. What a follower
 // observes (host verdicts, VM records, journal entries) is not written to a shared store
@@ -102,6 +102,22 @@ func (s actingStore) DeleteRestart(ctx context.Context, uuid string) error {
 		return err
 	}
 	return s.Store.DeleteRestart(ctx, uuid)
+}
+
+// PutGuestReset is refused on a follower.
+func (s actingStore) PutGuestReset(ctx context.Context, r policy.GuestReset) error {
+	if err := s.refuse("put guest reset record of " + r.VM); err != nil {
+		return err
+	}
+	return s.Store.PutGuestReset(ctx, r)
+}
+
+// DeleteGuestReset is refused on a follower.
+func (s actingStore) DeleteGuestReset(ctx context.Context, uuid string) error {
+	if err := s.refuse("delete guest reset record"); err != nil {
+		return err
+	}
+	return s.Store.DeleteGuestReset(ctx, uuid)
 }
 
 // PutDisarm is refused on a follower.

@@ -51,7 +51,9 @@ type Daemon struct {
 	guards     policy.Guards
 	fencing    map[string]bool
 	restarting map[string]bool
-	held       map[string]policy.ActionReason
+	// resetting are the in-place restarts of crashed guests running in this process.
+	resetting map[string]bool
+	held      map[string]policy.ActionReason
 	// stuck lists, per draining or evacuating host, the VMs that cannot leave it and why (written
 	// by the drain loop under mu).
 	stuck    map[string][]api.StuckVM
@@ -98,6 +100,9 @@ type hostWatch struct {
 	guestKick chan struct{}
 	// bmcKick asks the BMC loop to read the BMC now.
 	bmcKick chan struct{}
+	// faults are the host's crashed guests found in its latest inventory, by UUID
+	// (VM-level monitoring; see checkGuests).
+	faults map[string]policy.GuestFault
 }
 
 // Options are the daemon's injectable parts.
@@ -136,7 +141,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Daemon, error) 
 		return nil, fmt.Errorf("daemon: store: %w", err)
 	}
 	d := &Daemon{log: opts.Logger, db: db, now: opts.Now, byName: map[string]*hostWatch{},
-		vms: map[string]*store.VMRecord{}, disks: map[string][]string{}, kick: make(chan struct{}, 1), drainKick: make(chan struct{}, 1), noted: map[string]bool{}, fencing: map[string]bool{}, restarting: map[string]bool{}, held: map[string]policy.ActionReason{}, m: newMetrics(), dial: opts.Dial, migrate: opts.Migrate}
+		vms: map[string]*store.VMRecord{}, disks: map[string][]string{}, kick: make(chan struct{}, 1), drainKick: make(chan struct{}, 1), noted: map[string]bool{}, fencing: map[string]bool{}, restarting: map[string]bool{}, resetting: map[string]bool{}, held: map[string]policy.ActionReason{}, m: newMetrics(), dial: opts.Dial, migrate: opts.Migrate}
 	d.cfgp.Store(&cfg)
 	d.det = detectorConfig(cfg.Timings, cfg.Recovery)
 	if err := d.initController(db, opts.Name); err != nil {

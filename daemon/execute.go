@@ -33,6 +33,10 @@ func (d *Daemon) execute(ctx context.Context, snap policy.Snapshot, acts []polic
 			}
 		case policy.ActStuck:
 			d.markStuck(ctx, a, now)
+		case policy.ActResetGuest:
+			d.startGuestReset(ctx, snap, a, now)
+		case policy.ActForgetReset:
+			d.forgetGuestReset(ctx, a)
 		case policy.ActHold:
 			key := a.Host + "/" + a.VM
 			heldNow[key] = true

@@ -80,6 +80,7 @@ func (d *Daemon) inventoryLoop(ctx context.Context, w *hostWatch) {
 			continue
 		}
 		d.updateInventory(ictx, w, doms)
+		d.checkGuests(ictx, w, doms)
 		d.learnAddresses(ictx, w, doms)
 		d.sampleMemory(ictx, w)
 		cancel()

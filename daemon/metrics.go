@@ -30,6 +30,7 @@ type metrics struct {
 	fenceSeconds   prometheus.Histogram
 	restartSeconds prometheus.Histogram
 	recoveries     *prometheus.CounterVec
+	guestResets    *prometheus.CounterVec
 	storeErrors    prometheus.Counter
 	frozen         prometheus.Gauge
 	// capacity is the failover capacity (NaN until the first figure).
@@ -80,6 +81,9 @@ func newMetrics() *metrics {
 		Help: "Time to restart one VM on its new host.", Buckets: prometheus.ExponentialBuckets(0.1, 2, 10)})
 	m.recoveries = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lifeboat_recoveries_total",
 		Help: "Outcomes of VM restarts after a host failure: restarted, retry, stuck (no host can take the VM now)."}, []string{"outcome"})
+	m.guestResets = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lifeboat_guest_resets_total",
+		Help: "In-place restarts of VMs whose guest crashed on a healthy host (VM-level monitoring), by fault and result (restarted, failed)."},
+		[]string{"fault", "result"})
 	m.storeErrors = prometheus.NewCounter(prometheus.CounterOpts{Name: "lifeboat_store_errors_total",
 		Help: "Store writes that failed; the action each one was to record did not run."})
 	m.frozen = prometheus.NewGauge(prometheus.GaugeOpts{Name: "lifeboat_recovery_frozen",
@@ -90,7 +94,7 @@ func newMetrics() *metrics {
 	for _, o := range []string{"restarted", "retry", "stuck"} {
 		m.recoveries.WithLabelValues(o) // at 0 from the start, for alerts on increase()
 	}
-	m.reg.MustRegister(m.detectSeconds, m.fenceAttempts, m.fenceSeconds, m.restartSeconds, m.recoveries, m.storeErrors, m.frozen, m.capacity)
+	m.reg.MustRegister(m.detectSeconds, m.fenceAttempts, m.fenceSeconds, m.restartSeconds, m.recoveries, m.guestResets, m.storeErrors, m.frozen, m.capacity)
 	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{Name: "lifeboat_build_info",
 		Help:        "Always 1; the labels say which lifeboat build runs, and with which Go.",
 		ConstLabels: prometheus.Labels{"version": Version, "goversion": runtime.Version()}})

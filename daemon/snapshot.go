@@ -12,7 +12,9 @@ func (d *Daemon) recoveryConfig() policy.RecoveryConfig {
 	rc := d.conf().Recovery
 	return policy.RecoveryConfig{Automatic: rc.Automatic, MassFailureFraction: rc.MassFailureFraction,
 		MassFailureWindow: rc.MassFailureWindow.D(), FenceWindow: rc.FenceWindow.D(),
-		RestartConcurrency: rc.RestartConcurrency, Placement: d.placementConfig()}
+		RestartConcurrency: rc.RestartConcurrency, Placement: d.placementConfig(),
+		GuestResets: policy.GuestResetConfig{Enabled: rc.GuestMonitoring.Enabled, MaxResets: rc.GuestMonitoring.MaxResets,
+			Window: rc.GuestMonitoring.ResetWindow.D()}}
 }
 
 // snapshot is the reconciler's input: the hosts, VMs, guards and recovery plans as the daemon
@@ -26,6 +28,11 @@ func (d *Daemon) snapshot() policy.Snapshot {
 	for u := range d.restarting {
 		s.Restarting[u] = true
 	}
+	s.Resetting = make(map[string]bool, len(d.resetting))
+	for u := range d.resetting {
+		s.Resetting[u] = true
+	}
+	s.GuestFaults = d.guestFaults()
 	for _, w := range d.hosts {
 		sig := w.sig
 		h := policy.HostView{Name: w.cfg.Name, Role: string(w.cfg.Role), Group: w.cfg.Group, Verdict: w.verdict,

@@ -38,10 +38,25 @@ func (libvirtMonitor) Events(context.Context) (<-chan qmp.Event, error) {
 	return nil, errors.New("hypervisor: QMP events are not available through libvirt")
 }
 
-// GuestStatus asks QEMU (QMP query-status) for the run state of a running domain, e.g.
-// "running", "paused", "inmigrate", "postmigrate", "io-error".
-func (c *Conn) GuestStatus(ctx context.Context, uuid string) (string, error) {
-	var status string
+// RunState is QEMU's run state of a running domain, as QMP query-status names it.
+type RunState string
+
+// The run states lifeboat acts on or tells apart (QEMU has more: inmigrate, postmigrate, ...).
+const (
+	RunStateRunning RunState = "running"
+	RunStatePaused  RunState = "paused"
+	// RunStateGuestPanicked: the guest told QEMU through its pvpanic device that it panicked.
+	RunStateGuestPanicked RunState = "guest-panicked"
+	// RunStateInternalError: QEMU stopped the guest on an emulation error it cannot go on from.
+	RunStateInternalError RunState = "internal-error"
+	RunStateIOError       RunState = "io-error"
+)
+
+// GuestStatus asks QEMU (QMP query-status, through go-qemu over the libvirt connection) for
+// the run state of a running domain, e.g. "running", "paused", "guest-panicked",
+// "internal-error", "io-error".
+func (c *Conn) GuestStatus(ctx context.Context, uuid string) (RunState, error) {
+	var status RunState
 	err := c.call(ctx, "qmp query-status", func(conn *libvirt.Connect) error {
 		d, err := conn.LookupDomainByUUIDString(uuid)
 		if err != nil {
@@ -52,7 +67,7 @@ func (c *Conn) GuestStatus(ctx context.Context, uuid string) (string, error) {
 		if err != nil {
 			return fmt.Errorf("hypervisor: query-status of %s: %w", uuid, err)
 		}
-		status = st.Status.String()
+		status = RunState(st.Status.String())
 		return nil
 	})
 	return status, err

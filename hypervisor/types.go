@@ -25,6 +25,12 @@ type Host interface {
 	GuestAddresses(ctx context.Context, uuid string) ([]string, error)
 	// StartDomain defines a domain from its XML and starts it (a restart after a failure).
 	StartDomain(ctx context.Context, def string) error
+	// GuestStatus asks QEMU for a running domain's run state (QMP query-status), to tell a
+	// guest that panicked or stopped on an internal error from one paused on purpose.
+	GuestStatus(ctx context.Context, uuid string) (RunState, error)
+	// ResetDomain restarts a domain in place: it stops its QEMU process if it has one, then
+	// starts it again from its definition on the same host (VM-level monitoring).
+	ResetDomain(ctx context.Context, uuid string) error
 	// Connected reports whether the long-lived libvirt connection is up.
 	Connected() bool
 	// Events delivers domain and connection events until Close.
@@ -80,12 +86,14 @@ const (
 	StateNoState     DomainState = "nostate"
 )
 
-// Active reports whether a domain in this state has a QEMU process.
+// Active reports whether a domain in this state has a QEMU process. libvirt reports "crashed"
+// only for a domain it keeps after a guest crash (on_crash preserve): its QEMU process is
+// still there, stopped; a crashed domain it shut off is "shutoff" with the reason "crashed".
 func (s DomainState) Active() bool {
 	switch s {
-	case StateRunning, StateBlocked, StatePaused, StateShutdown, StatePMSuspended:
+	case StateRunning, StateBlocked, StatePaused, StateShutdown, StatePMSuspended, StateCrashed:
 		return true
-	case StateShutoff, StateCrashed, StateNoState:
+	case StateShutoff, StateNoState:
 		return false
 	}
 	return false

@@ -28,6 +28,11 @@ const (
 	ActThaw   ActionKind = "thaw"
 	// ActProposePlan asks a person to approve a recovery (approval mode).
 	ActProposePlan ActionKind = "propose_plan"
+	// ActResetGuest restarts a VM in place (destroy, then start on the same host): its guest
+	// crashed while its host is fine.
+	ActResetGuest ActionKind = "reset_guest"
+	// ActForgetReset drops a VM's in-place restart record once its window has passed.
+	ActForgetReset ActionKind = "forget_reset"
 	// ActHold says why something that could happen does not: nothing is done, but the reason
 	// is recorded when it changes.
 	ActHold ActionKind = "hold"
@@ -72,6 +77,12 @@ const (
 	ReasonEvacuate          ActionReason = "evacuate_degraded"
 	ReasonNoPlacement       ActionReason = "no_placement"
 	ReasonNotMigratable     ActionReason = "not_migratable"
+	// ReasonGuestMonitoringOff holds a crashed guest: recovery.guest_monitoring is off.
+	ReasonGuestMonitoringOff ActionReason = "guest_monitoring_off"
+	// ReasonResetLimit holds a crashed guest restarted max_resets times within the window.
+	ReasonResetLimit ActionReason = "guest_reset_limit"
+	// ReasonResetWindowOver forgets an in-place restart record whose window has passed.
+	ReasonResetWindowOver ActionReason = "guest_reset_window_over"
 )
 
 // Action is one thing the reconciler wants done (or held back), with its reason.
@@ -103,6 +114,8 @@ type Move struct {
 // String is the action as one line of an action log: kind, subject and reason.
 func (a Action) String() string {
 	switch a.Kind {
+	case ActResetGuest, ActForgetReset:
+		return fmt.Sprintf("%s %s on %s (%s)", a.Kind, a.VM, a.Host, a.Reason)
 	case ActRestart, ActMigrate:
 		return fmt.Sprintf("%s %s %s->%s (%s)", a.Kind, a.VM, a.Host, a.To, a.Reason)
 	case ActQueue, ActForget:

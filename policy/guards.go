@@ -80,6 +80,8 @@ type Guards struct {
 	Fences   map[string]FenceRecord   `json:"fences,omitempty"`
 	Freeze   Freeze                   `json:"freeze"`
 	Restarts map[string]RestartRecord `json:"restarts,omitempty"`
+	// Resets are the VMs' in-place restarts after their guest crashed, by UUID.
+	Resets map[string]GuestReset `json:"resets,omitempty"`
 }
 
 // Fence returns a host's fence record (empty when it has none).
@@ -100,6 +102,13 @@ func (g Guards) Clone() Guards {
 	}
 	for k, v := range g.Restarts {
 		out.Restarts[k] = v
+	}
+	if g.Resets != nil {
+		out.Resets = make(map[string]GuestReset, len(g.Resets))
+	}
+	for k, v := range g.Resets {
+		v.Times = slices.Clone(v.Times)
+		out.Resets[k] = v
 	}
 	return out
 }

@@ -21,6 +21,8 @@ type RecoveryConfig struct {
 	RestartConcurrency int
 	// Placement places the restarts (PreferStandby is set by the reconciler).
 	Placement PlacementConfig
+	// GuestResets is VM-level monitoring: crashed guests on fine hosts restart in place.
+	GuestResets GuestResetConfig
 }
 
 // HostView is one host as the reconciler sees it.
@@ -82,6 +84,10 @@ type Snapshot struct {
 	Migrating map[string]bool
 	// Disarmed stops every automatic action (an operator's `lifeboat disarm`).
 	Disarmed bool
+	// GuestFaults are the VMs seen crashed on their host (VM-level monitoring), and Resetting
+	// the VMs (by UUID) this controller restarts in place right now.
+	GuestFaults []GuestFault
+	Resetting   map[string]bool
 }
 
 // Host returns the named host's view.
@@ -104,7 +110,7 @@ func (s *Snapshot) fullPicture() bool {
 }
 
 // Reconcile decides what recovery does now: which hosts to fence, which VMs to restart where,
-// whether to freeze, and why anything is held back. It is pure: the same snapshot and time
+// whether to freeze, which crashed guests to restart in place, and why anything is held back. It is pure: the same snapshot and time
 // always give the same actions, in the same order. The caller executes the actions, recording
 // each one before it runs, and feeds the result back through the next snapshot.
 func Reconcile(s Snapshot, now time.Time) []Action {
@@ -115,5 +121,6 @@ func Reconcile(s Snapshot, now time.Time) []Action {
 	out = append(out, fences(s, fz, now)...)
 	out = append(out, queue(s, now)...)
 	out = append(out, restarts(s, fz, now)...)
+	out = append(out, guestResets(s, now)...)
 	return out
 }

@@ -88,6 +88,7 @@ func WhatIf(s Snapshot, fail []string, now time.Time) (WhatIfResult, error) {
 		return WhatIfResult{}, fmt.Errorf("%w: %s (the cluster has %s)", ErrUnknownHost, strings.Join(unknown, ", "), strings.Join(hostNames(s), ", "))
 	}
 	c := s.clone()
+	c.GuestFaults = nil // a what-if is about hosts; crashed guests restart in place either way
 	for i := range c.Hosts {
 		h := &c.Hosts[i]
 		if !slices.Contains(names, h.Name) {
@@ -240,6 +241,8 @@ func (s Snapshot) clone() Snapshot {
 	c.Fencing = maps.Clone(s.Fencing)
 	c.Restarting = maps.Clone(s.Restarting)
 	c.Migrating = maps.Clone(s.Migrating)
+	c.Resetting = maps.Clone(s.Resetting)
+	c.GuestFaults = slices.Clone(s.GuestFaults)
 	c.Config.Placement.Rules = slices.Clone(s.Config.Placement.Rules)
 	return c
 }

@@ -22,8 +22,9 @@
 # zstd only if the kernel's modules are compressed with them.
 set -euo pipefail
 
-# The virtio-net stack, in the only order insmod accepts.
-MODULES=(virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci failover net_failover virtio_net)
+# The virtio-net stack, in the only order insmod accepts, then the pvpanic driver (the ISA/ACPI
+# device of <panic model='isa'/>), so a kernel panic tells QEMU (guest-panicked).
+MODULES=(virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci failover net_failover virtio_net pvpanic pvpanic-mmio)
 
 die() { echo "build-guest: error: $*" >&2; exit 1; }
 log() { echo "build-guest: $*" >&2; }

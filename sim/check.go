@@ -14,7 +14,9 @@ import (
 //   - no protected VM is forgotten: its record says it runs nowhere, it runs nowhere, and no
 //     restart is queued or running for it;
 //   - at the end, no protected VM is lost: every one runs, or is queued, stuck or held back
-//     with a reason the last reconcile gave.
+//     with a reason the last reconcile gave;
+//   - at the end, no protected VM stays crashed (its guest panicked) unless its restart in
+//     place runs or the last reconcile says why not.
 func (r *run) check(now time.Time, final bool) {
 	for _, vm := range r.c.vms {
 		if vm.filler {
@@ -23,6 +25,9 @@ func (r *run) check(now time.Time, final bool) {
 		on := r.w.runningOn(vm.name)
 		if len(on) > 1 {
 			r.violate(now, fmt.Sprintf("%s runs on %s at once", vm.name, strings.Join(on, " and ")))
+		}
+		if final && vm.protected && r.w.panicked[vm.name] && r.c.resetting[vm.uuid] == nil && !r.accounted(vm) {
+			r.violate(now, fmt.Sprintf("%s stays crashed and nothing reports it", vm.name))
 		}
 		if !vm.protected || len(on) > 0 {
 			continue

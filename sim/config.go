@@ -51,6 +51,8 @@ func WithConfig(sc Scenario, cfg config.Config) (Scenario, error) {
 	rc := cfg.Recovery
 	st.Recovery.Automatic, st.Recovery.MassFailureFraction, st.Recovery.MassFailureWindow = rc.Automatic, rc.MassFailureFraction, rc.MassFailureWindow.D()
 	st.Recovery.FenceWindow, st.Recovery.FenceTimeout, st.Recovery.RestartConcurrency = rc.FenceWindow.D(), rc.FenceTimeout.D(), rc.RestartConcurrency
+	gm := rc.GuestMonitoring
+	st.Recovery.GuestMonitoring = GuestMonitoringSettings{Enabled: gm.Enabled, MaxResets: gm.MaxResets, ResetWindow: gm.ResetWindow.D()}
 	tm := cfg.Timings
 	st.Timings.ProbeInterval, st.Timings.SuspectAfter = tm.ProbeInterval.D(), tm.SuspectAfter.D()
 	st.Timings.UnreachableAfter, st.Timings.StableFor = tm.UnreachableAfter.D(), tm.StableFor.D()

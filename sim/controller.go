@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -37,6 +38,12 @@ type restartJob struct {
 	due time.Time
 }
 
+// resetJob is an in-place restart of a crashed guest.
+type resetJob struct {
+	rec policy.GuestReset
+	due time.Time
+}
+
 // controller mirrors the daemon: in-memory state (signals, tracks, jobs, holds logged) and
 // durable state (guards, plans, VM records, last verdicts, disarm).
 type controller struct {
@@ -47,7 +54,10 @@ type controller struct {
 	byName     map[string]*hostCtl
 	fencing    map[string]*fenceJob
 	restarting map[string]*restartJob
+	resetting  map[string]*resetJob
 	held       map[string]policy.ActionReason
+	// faults are the crashed guests the latest inventory found.
+	faults []policy.GuestFault
 
 	guards   policy.Guards
 	plans    []*policy.Plan
@@ -68,9 +78,11 @@ func newController(sc Scenario, start time.Time) *controller {
 	c := &controller{det: det, set: st,
 		rc: policy.RecoveryConfig{Automatic: st.Recovery.Automatic, MassFailureFraction: st.Recovery.MassFailureFraction,
 			MassFailureWindow: st.Recovery.MassFailureWindow, FenceWindow: st.Recovery.FenceWindow,
-			RestartConcurrency: st.Recovery.RestartConcurrency, Placement: pc},
+			RestartConcurrency: st.Recovery.RestartConcurrency, Placement: pc,
+			GuestResets: policy.GuestResetConfig{Enabled: st.Recovery.GuestMonitoring.Enabled, MaxResets: st.Recovery.GuestMonitoring.MaxResets,
+				Window: st.Recovery.GuestMonitoring.ResetWindow}},
 		byName: map[string]*hostCtl{},
-		guards: policy.Guards{Fences: map[string]policy.FenceRecord{}, Restarts: map[string]policy.RestartRecord{}},
+		guards: policy.Guards{Fences: map[string]policy.FenceRecord{}, Restarts: map[string]policy.RestartRecord{}, Resets: map[string]policy.GuestReset{}},
 	}
 	for _, h := range sc.Cluster.Hosts {
 		hc := &hostCtl{cfg: h}
@@ -89,6 +101,7 @@ func newController(sc Scenario, start time.Time) *controller {
 // the store (as the daemon's load does): state, reason and since, without the flap history.
 func (c *controller) restart() {
 	c.fencing, c.restarting, c.held = map[string]*fenceJob{}, map[string]*restartJob{}, map[string]policy.ActionReason{}
+	c.resetting, c.faults = map[string]*resetJob{}, nil
 	for _, h := range c.hosts {
 		h.sig = policy.Signals{Host: h.cfg.Name}
 		h.track = policy.Track{State: h.verdict.State, Reason: h.verdict.Reason, Since: h.verdict.Since}
@@ -138,7 +151,7 @@ func (c *controller) observe(w *world, now time.Time) {
 		for _, vm := range c.vms {
 			if vm.protected && vm.current == h.cfg.Name {
 				g.Known++
-				if w.guestsAnswer(h.cfg.Name) && containsHost(w.copies[vm.name], h.cfg.Name) {
+				if w.guestsAnswer(h.cfg.Name) && containsHost(w.copies[vm.name], h.cfg.Name) && !w.panicked[vm.name] {
 					g.Answering++
 				}
 			}
@@ -150,8 +163,10 @@ func (c *controller) observe(w *world, now time.Time) {
 
 // inventory updates the VM records from the hosts whose libvirt answers, like the daemon's
 // inventory loop: a VM listed on a host runs there; a VM on record there that the host no
-// longer lists (and that runs on no other answering host) runs nowhere.
+// longer lists (and that runs on no other answering host) runs nowhere. A VM whose guest
+// panicked is listed crashed, and is a guest fault (as QMP would confirm).
 func (c *controller) inventory(w *world, now time.Time) {
+	c.faults = nil
 	for _, vm := range c.vms {
 		var seen string
 		for _, h := range c.hosts {
@@ -161,13 +176,16 @@ func (c *controller) inventory(w *world, now time.Time) {
 			}
 		}
 		switch {
+		case seen != "" && w.panicked[vm.name]:
+			vm.current, vm.state = seen, "crashed"
+			c.faults = append(c.faults, policy.GuestFault{VM: vm.name, UUID: vm.uuid, Host: seen, Kind: policy.GuestPanicked, Seen: now,
+				Detail: "QMP status guest-panicked"})
 		case seen != "":
 			vm.current, vm.state = seen, "running"
 		case vm.current != "" && w.libvirtReachable(vm.current) && c.restarting[vm.uuid] == nil:
 			vm.current, vm.state = "", "missing"
 		}
 	}
-	_ = now
 }
 
 // decide runs the failure detector for every host and returns the verdicts that changed.
@@ -207,6 +225,11 @@ func (c *controller) snapshot() policy.Snapshot {
 	for u := range c.restarting {
 		s.Restarting[u] = true
 	}
+	s.Resetting = map[string]bool{}
+	for u := range c.resetting {
+		s.Resetting[u] = true
+	}
+	s.GuestFaults = slices.Clone(c.faults)
 	for _, w := range c.hosts {
 		sig := w.sig
 		h := policy.HostView{Name: w.cfg.Name, Role: w.cfg.Role, Group: w.cfg.Group, Verdict: w.verdict,

@@ -48,6 +48,9 @@ const (
 	// fences and restarts it runs, the holds it logged) is lost, mid-job outcomes with it; the
 	// store (fence records, freeze, restart queue, plans, VM records, last verdicts) is kept.
 	ControllerRestart Verb = "controller-restart"
+	// PanicGuest makes a VM's guest kernel panic (pvpanic; the domain is kept crashed, as with
+	// on_crash preserve): libvirt still answers, the guest does not.
+	PanicGuest Verb = "panic"
 )
 
 // Operator events (taken after the controller's observations of the step).
@@ -67,6 +70,9 @@ var hostVerbs = []Verb{PowerOff, PowerOn, Hang, Unhang, Partition, PartitionAll,
 
 var clusterVerbs = []Verb{Isolate, Unisolate, ControllerRestart, Disarm, Arm}
 
+// vmVerbs take a VM instead of a host.
+var vmVerbs = []Verb{PanicGuest}
+
 // operator reports events a person does through the API (after the step's observations).
 func (v Verb) operator() bool {
 	switch v {
@@ -76,7 +82,8 @@ func (v Verb) operator() bool {
 	return false
 }
 
-// parseDo reads an event's "do" text: a verb, then a host for the verbs that take one.
+// parseDo reads an event's "do" text: a verb, then a host (or a VM) for the verbs that take
+// one.
 func parseDo(do string) (Verb, string, error) {
 	f := strings.Fields(do)
 	if len(f) == 0 {
@@ -89,6 +96,11 @@ func parseDo(do string) (Verb, string, error) {
 			return "", "", fmt.Errorf("%q: %s takes one host, such as \"%s h1\"", do, v, v)
 		}
 		return v, f[1], nil
+	case slices.Contains(vmVerbs, v):
+		if len(f) != 2 {
+			return "", "", fmt.Errorf("%q: %s takes one VM, such as \"%s g1\"", do, v, v)
+		}
+		return v, f[1], nil
 	case slices.Contains(clusterVerbs, v):
 		if len(f) != 1 {
 			return "", "", fmt.Errorf("%q: %s takes no host", do, v)
@@ -96,7 +108,7 @@ func parseDo(do string) (Verb, string, error) {
 		return v, "", nil
 	}
 	var all []string
-	for _, x := range append(slices.Clone(hostVerbs), clusterVerbs...) {
+	for _, x := range slices.Concat(hostVerbs, vmVerbs, clusterVerbs) {
 		all = append(all, string(x))
 	}
 	return "", "", fmt.Errorf("unknown event %q: want one of %s", f[0], strings.Join(all, ", "))

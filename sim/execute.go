@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -31,6 +32,11 @@ func (r *run) execute(snap policy.Snapshot, acts []policy.Action, now time.Time)
 			r.logf(now, "%s", a)
 		case policy.ActForget:
 			delete(c.guards.Restarts, a.UUID)
+			r.logf(now, "%s", a)
+		case policy.ActResetGuest:
+			r.startReset(snap, a, now)
+		case policy.ActForgetReset:
+			delete(c.guards.Resets, a.UUID)
 			r.logf(now, "%s", a)
 		case policy.ActStuck:
 			prev, had := c.guards.Restarts[a.UUID]
@@ -102,6 +108,23 @@ func (r *run) fenceJob(host string, now time.Time) *fenceJob {
 	return j
 }
 
+// startReset records an in-place restart of a crashed guest, then runs it (like the daemon's
+// startGuestReset).
+func (r *run) startReset(snap policy.Snapshot, a policy.Action, now time.Time) {
+	c := r.c
+	if c.resetting[a.UUID] != nil {
+		return
+	}
+	i := slices.IndexFunc(snap.GuestFaults, func(f policy.GuestFault) bool { return f.UUID == a.UUID })
+	if i < 0 {
+		return
+	}
+	rec := c.guards.Resets[a.UUID].Record(snap.GuestFaults[i], snap.Config.GuestResets.Window, now)
+	c.guards.Resets[a.UUID] = rec
+	c.resetting[a.UUID] = &resetJob{rec: rec, due: now.Add(r.sc.Settings.Timings.RestartDuration)}
+	r.logf(now, "%s", a)
+}
+
 func (r *run) startRestart(a policy.Action, now time.Time) {
 	c := r.c
 	if c.restarting[a.UUID] != nil {
@@ -140,6 +163,24 @@ func (r *run) complete(now time.Time) {
 		}
 		c.guards.Fences[j.host] = fr
 		r.finishPlan(j.host, state, now)
+	}
+	for _, vm := range c.vms {
+		j := c.resetting[vm.uuid]
+		if j == nil || j.due.After(now) {
+			continue
+		}
+		delete(c.resetting, vm.uuid)
+		rec := j.rec
+		rec.At = now
+		if r.w.libvirtReachable(rec.Host) && containsHost(r.w.copies[vm.name], rec.Host) {
+			delete(r.w.panicked, vm.name)
+			vm.state, rec.Outcome = "running", policy.ResetDone
+			r.logf(now, "restarted %s in place on %s", vm.name, rec.Host)
+		} else {
+			rec.Outcome, rec.Detail = policy.ResetFailed, "its host's libvirt does not answer"
+			r.logf(now, "restart of %s in place on %s failed: its libvirt does not answer", vm.name, rec.Host)
+		}
+		c.guards.Resets[vm.uuid] = rec
 	}
 	for _, vm := range c.vms {
 		j := c.restarting[vm.uuid]

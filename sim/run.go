@@ -153,7 +153,10 @@ func (r *run) event(e Event, now time.Time) {
 }
 
 func doText(e Event) string {
-	if e.Host == "" {
+	switch {
+	case e.VM != "":
+		return string(e.Verb) + " " + e.VM
+	case e.Host == "":
 		return string(e.Verb)
 	}
 	return string(e.Verb) + " " + e.Host

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -72,6 +73,15 @@ type RecoverySettings struct {
 	RestartConcurrency  int
 	// PartitionPolicy is wait-for-guests or fence.
 	PartitionPolicy string
+	// GuestMonitoring mirrors recovery.guest_monitoring: crashed guests restart in place.
+	GuestMonitoring GuestMonitoringSettings
+}
+
+// GuestMonitoringSettings mirror recovery.guest_monitoring.
+type GuestMonitoringSettings struct {
+	Enabled     bool
+	MaxResets   int
+	ResetWindow time.Duration
 }
 
 // TimingSettings are the detector's timings plus how long the simulated jobs take.
@@ -114,11 +124,12 @@ type Rule struct {
 	Anti bool
 }
 
-// Event is one scripted event: at a time, a verb and its host (if any).
+// Event is one scripted event: at a time, a verb and its host or VM (if any).
 type Event struct {
 	At   time.Duration
 	Verb Verb
 	Host string
+	VM   string
 	// Field names the event in error messages ("events[3]").
 	Field string
 }
@@ -127,7 +138,8 @@ type Event struct {
 func DefaultSettings() Settings {
 	return Settings{
 		Recovery: RecoverySettings{Automatic: true, MassFailureFraction: 0.34, MassFailureWindow: 10 * time.Second,
-			FenceWindow: 10 * time.Minute, FenceTimeout: 20 * time.Second, RestartConcurrency: 4, PartitionPolicy: "wait-for-guests"},
+			FenceWindow: 10 * time.Minute, FenceTimeout: 20 * time.Second, RestartConcurrency: 4, PartitionPolicy: "wait-for-guests",
+			GuestMonitoring: GuestMonitoringSettings{Enabled: true, MaxResets: 3, ResetWindow: time.Hour}},
 		Timings: TimingSettings{ProbeInterval: 500 * time.Millisecond, SuspectAfter: time.Second, UnreachableAfter: 3 * time.Second,
 			StableFor: 30 * time.Second, FenceDuration: time.Second, RestartDuration: time.Second},
 		Approval:  ApprovalSettings{Recovery: "automatic", TTL: 30 * time.Minute},
@@ -177,6 +189,11 @@ type fileSettings struct {
 		FenceTimeout        string   `yaml:"fence_timeout"`
 		RestartConcurrency  *int     `yaml:"restart_concurrency"`
 		PartitionPolicy     string   `yaml:"partition_policy"`
+		GuestMonitoring     struct {
+			Enabled     *bool  `yaml:"enabled"`
+			MaxResets   *int   `yaml:"max_resets"`
+			ResetWindow string `yaml:"reset_window"`
+		} `yaml:"guest_monitoring"`
 	} `yaml:"recovery"`
 	Timings struct {
 		ProbeInterval    string `yaml:"probe_interval"`
@@ -313,9 +330,17 @@ func Parse(b []byte) (Scenario, error) {
 		if err != nil {
 			add(field+".do", "%v", err)
 		} else {
-			ev.Verb, ev.Host = verb, host
-			if host != "" && !hosts[host] {
-				add(field+".do", "%q is not a host of cluster.hosts", host)
+			switch {
+			case slices.Contains(vmVerbs, verb):
+				ev.Verb, ev.VM = verb, host
+				if !vms[host] {
+					add(field+".do", "%q is not a VM of cluster.vms", host)
+				}
+			default:
+				ev.Verb, ev.Host = verb, host
+				if host != "" && !hosts[host] {
+					add(field+".do", "%q is not a host of cluster.hosts", host)
+				}
 			}
 		}
 		if i > 0 && len(s.Events) > 0 && ev.At < s.Events[len(s.Events)-1].At {
@@ -372,6 +397,17 @@ func parseSettings(st *Settings, f fileSettings, vms map[string]bool, dur func(s
 			add("settings.recovery.partition_policy", "%q: want wait-for-guests or fence", fr.PartitionPolicy)
 		}
 	}
+	gm, fg := &r.GuestMonitoring, fr.GuestMonitoring
+	if fg.Enabled != nil {
+		gm.Enabled = *fg.Enabled
+	}
+	if fg.MaxResets != nil {
+		gm.MaxResets = *fg.MaxResets
+		if gm.MaxResets < 1 {
+			add("settings.recovery.guest_monitoring.max_resets", "%d: want at least 1", gm.MaxResets)
+		}
+	}
+	dur("settings.recovery.guest_monitoring.reset_window", fg.ResetWindow, &gm.ResetWindow, true)
 	t, ft := &st.Timings, f.Timings
 	dur("settings.timings.probe_interval", ft.ProbeInterval, &t.ProbeInterval, true)
 	dur("settings.timings.suspect_after", ft.SuspectAfter, &t.SuspectAfter, true)

@@ -22,10 +22,12 @@ type world struct {
 	copies map[string][]string
 	// isolated cuts the controller off from every host, BMC and guest.
 	isolated bool
+	// panicked are the VMs whose guest panicked (kept crashed where it runs).
+	panicked map[string]bool
 }
 
 func newWorld(c Cluster) *world {
-	w := &world{hosts: map[string]*hostTruth{}, copies: map[string][]string{}}
+	w := &world{hosts: map[string]*hostTruth{}, copies: map[string][]string{}, panicked: map[string]bool{}}
 	for _, h := range c.Hosts {
 		w.hosts[h.Name] = &hostTruth{on: true}
 	}
@@ -71,6 +73,11 @@ func (w *world) apply(e Event) error {
 		h.fenceDevice = "hang"
 	case FenceWorks:
 		h.fenceDevice = ""
+	case PanicGuest:
+		if len(w.runningOn(e.VM)) == 0 {
+			return fmt.Errorf("%s: panic %s, but it runs nowhere", e.Field, e.VM)
+		}
+		w.panicked[e.VM] = true
 	case Isolate:
 		w.isolated = true
 	case Unisolate:
@@ -85,6 +92,9 @@ func (w *world) powerOff(host string) {
 	w.hosts[host].hung = false
 	for vm, hs := range w.copies {
 		w.copies[vm] = slices.DeleteFunc(hs, func(h string) bool { return h == host })
+		if len(w.copies[vm]) == 0 {
+			delete(w.panicked, vm) // its next start is a fresh boot
+		}
 	}
 }
 

@@ -301,9 +301,13 @@ func contractGuards(t *testing.T, open opener) {
 	fr := policy.FenceRecord{Host: "h1", Attempted: t0, Outcome: policy.FenceVerified, At: t0.Add(time.Second), By: "redfish"}
 	fz := policy.Freeze{Frozen: true, Reason: policy.ReasonMassFailure, Since: t0, Hosts: []string{"h1", "h2"}, Message: "mass failure"}
 	rr := policy.RestartRecord{VM: "db1", UUID: "u1", From: "h1", To: "h3", Stage: policy.RestartRestarting, Since: t0}
+	gr := policy.GuestReset{VM: "db1", UUID: "u1", Host: "h3", Times: []time.Time{t0, t0.Add(time.Minute)}, Kind: policy.GuestPanicked,
+		Outcome: policy.ResetDone, At: t0.Add(time.Minute)}
 	for _, err := range []error{s.PutFence(ctx, fr), s.PutFreeze(ctx, fz), s.PutRestart(ctx, rr),
 		s.PutRestart(ctx, policy.RestartRecord{VM: "db2", UUID: "u2", Stage: policy.RestartStuck, Since: t0}),
-		s.DeleteRestart(ctx, "u2"), s.DeleteRestart(ctx, "never-there")} {
+		s.DeleteRestart(ctx, "u2"), s.DeleteRestart(ctx, "never-there"),
+		s.PutGuestReset(ctx, gr), s.PutGuestReset(ctx, policy.GuestReset{VM: "db2", UUID: "u2", Times: []time.Time{t0}}),
+		s.DeleteGuestReset(ctx, "u2"), s.DeleteGuestReset(ctx, "never-there")} {
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -320,6 +324,12 @@ func contractGuards(t *testing.T, open opener) {
 	}
 	if len(g.Restarts) != 1 || !reflect.DeepEqual(g.Restarts["u1"], rr) {
 		t.Errorf("restarts %+v", g.Restarts)
+	}
+	if len(g.Resets) != 1 || !reflect.DeepEqual(g.Resets["u1"], gr) {
+		t.Errorf("guest resets %+v, want only %+v", g.Resets, gr)
+	}
+	if err := s.PutGuestReset(ctx, policy.GuestReset{VM: "x"}); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "uuid") {
+		t.Errorf("a guest reset record without a uuid: %v, want ErrInvalid naming the uuid", err)
 	}
 	if err := s.PutFence(ctx, policy.FenceRecord{}); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "host") {
 		t.Errorf("a fence record without a host: %v, want ErrInvalid naming the host", err)

@@ -86,7 +86,7 @@ func (s *Etcd) each(ctx context.Context, what, dir string, fn func(k string, v [
 
 // Guards reads the recovery guards' durable state (see DB.Guards).
 func (s *Etcd) Guards(ctx context.Context) (policy.Guards, error) {
-	g := policy.Guards{Fences: map[string]policy.FenceRecord{}, Restarts: map[string]policy.RestartRecord{}}
+	g := emptyGuards()
 	err := s.each(ctx, "read guards", etcdGuards, func(key string, v []byte) error {
 		return decodeGuard(&g, key, v)
 	})
@@ -108,6 +108,11 @@ func decodeGuard(g *policy.Guards, key string, v []byte) error {
 		var r policy.RestartRecord
 		if err = json.Unmarshal(v, &r); err == nil {
 			g.Restarts[r.UUID] = r
+		}
+	case strings.HasPrefix(key, guardResetPrefix):
+		var r policy.GuestReset
+		if err = json.Unmarshal(v, &r); err == nil {
+			g.Resets[r.UUID] = r
 		}
 	default:
 		err = fmt.Errorf("unknown key")
@@ -131,6 +136,16 @@ func (s *Etcd) PutRestart(ctx context.Context, r policy.RestartRecord) error {
 // DeleteRestart forgets one VM's restart record (deleting a missing one is not an error).
 func (s *Etcd) DeleteRestart(ctx context.Context, uuid string) error {
 	return s.commit(ctx, "delete restart", nil, clientv3.OpDelete(s.prefix+etcdGuards+guardRestartPrefix+uuid))
+}
+
+// PutGuestReset stores one VM's in-place restart record. UUID is required.
+func (s *Etcd) PutGuestReset(ctx context.Context, r policy.GuestReset) error {
+	return s.putGuard(ctx, "guest reset record", "uuid", r.UUID, guardResetPrefix+r.UUID, r)
+}
+
+// DeleteGuestReset forgets one VM's in-place restart record (a missing one is not an error).
+func (s *Etcd) DeleteGuestReset(ctx context.Context, uuid string) error {
+	return s.commit(ctx, "delete guest reset", nil, clientv3.OpDelete(s.prefix+etcdGuards+guardResetPrefix+uuid))
 }
 
 // PutFreeze stores the freeze of automatic recovery.

@@ -13,13 +13,14 @@ import (
 const (
 	guardFencePrefix   = "fence/"
 	guardRestartPrefix = "restart/"
+	guardResetPrefix   = "reset/"
 	guardFreeze        = "freeze"
 )
 
 // Guards reads the recovery guards' durable state: every host's fence record, the freeze and
-// the restart queue. A store without any has empty guards.
+// the restart queue, and the VMs' in-place restarts. A store without any has empty guards.
 func (db *DB) Guards(ctx context.Context) (policy.Guards, error) {
-	g := policy.Guards{Fences: map[string]policy.FenceRecord{}, Restarts: map[string]policy.RestartRecord{}}
+	g := emptyGuards()
 	err := db.view(ctx, "read guards", func(tx *bbolt.Tx) error {
 		b := tx.Bucket(bucketGuards)
 		if b == nil {
@@ -42,13 +43,33 @@ func (db *DB) PutRestart(ctx context.Context, r policy.RestartRecord) error {
 
 // DeleteRestart forgets one VM's restart record (deleting a missing one is not an error).
 func (db *DB) DeleteRestart(ctx context.Context, uuid string) error {
-	return db.update(ctx, "delete restart", func(tx *bbolt.Tx) error {
+	return db.deleteGuard(ctx, "delete restart", guardRestartPrefix+uuid)
+}
+
+// PutGuestReset stores one VM's in-place restart record. UUID is required.
+func (db *DB) PutGuestReset(ctx context.Context, r policy.GuestReset) error {
+	return db.putGuard(ctx, "guest reset record", "uuid", r.UUID, guardResetPrefix+r.UUID, r)
+}
+
+// DeleteGuestReset forgets one VM's in-place restart record (a missing one is not an error).
+func (db *DB) DeleteGuestReset(ctx context.Context, uuid string) error {
+	return db.deleteGuard(ctx, "delete guest reset", guardResetPrefix+uuid)
+}
+
+func (db *DB) deleteGuard(ctx context.Context, what, key string) error {
+	return db.update(ctx, what, func(tx *bbolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bucketGuards)
 		if err != nil {
 			return fmt.Errorf("store: bucket %q: %w", bucketGuards, err)
 		}
-		return b.Delete([]byte(guardRestartPrefix + uuid))
+		return b.Delete([]byte(key))
 	})
+}
+
+// emptyGuards returns guards with every map made.
+func emptyGuards() policy.Guards {
+	return policy.Guards{Fences: map[string]policy.FenceRecord{}, Restarts: map[string]policy.RestartRecord{},
+		Resets: map[string]policy.GuestReset{}}
 }
 
 // PutFreeze stores the freeze of automatic recovery.

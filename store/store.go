@@ -39,7 +39,8 @@ type Store interface {
 	// PrunePlans deletes the oldest decided plans beyond the newest keep of them.
 	PrunePlans(ctx context.Context, keep int) error
 
-	// Guards reads the recovery guards: fence records, restart records and the freeze.
+	// Guards reads the recovery guards: fence records, restart records, in-place restart records
+	// and the freeze.
 	Guards(ctx context.Context) (policy.Guards, error)
 	// PutFence stores a host's fence record.
 	PutFence(ctx context.Context, r policy.FenceRecord) error
@@ -47,6 +48,10 @@ type Store interface {
 	PutRestart(ctx context.Context, r policy.RestartRecord) error
 	// DeleteRestart forgets a VM's restart record.
 	DeleteRestart(ctx context.Context, uuid string) error
+	// PutGuestReset stores a VM's in-place restart record (VM-level monitoring).
+	PutGuestReset(ctx context.Context, r policy.GuestReset) error
+	// DeleteGuestReset forgets a VM's in-place restart record.
+	DeleteGuestReset(ctx context.Context, uuid string) error
 	// PutFreeze stores the freeze of automatic recovery.
 	PutFreeze(ctx context.Context, f policy.Freeze) error
 	// PutDisarm stores whether an admin has stopped all automatic action.

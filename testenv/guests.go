@@ -28,11 +28,15 @@ func domainXML(s *labState, g *guestState, kind GuestKind, memMiB int, guestDir 
 		fmt.Fprintf(&b, "    <kernel>%s</kernel>\n    <initrd>%s</initrd>\n", filepath.Join(guestDir, "vmlinuz"), filepath.Join(guestDir, "initrd.img"))
 		fmt.Fprintf(&b, "    <cmdline>console=ttyS0 quiet lb.name=%s lb.ip=%s/24 lb.gw=%s.%d.1</cmdline>\n", g.Name, g.IP, guestNet, s.Subnet)
 	}
-	b.WriteString("  </os>\n  <on_poweroff>destroy</on_poweroff>\n  <on_reboot>restart</on_reboot>\n  <on_crash>destroy</on_crash>\n")
+	// ACPI describes the pvpanic device to the guest (its driver binds to ACPI QEMU0001).
+	b.WriteString("  </os>\n  <features><acpi/></features>\n  <on_poweroff>destroy</on_poweroff>\n  <on_reboot>restart</on_reboot>\n  <on_crash>preserve</on_crash>\n")
 	b.WriteString("  <devices>\n")
 	fmt.Fprintf(&b, "    <disk type='block' device='disk'>\n      <driver name='qemu' type='raw' cache='none' io='native'/>\n      <source dev='%s'/>\n      <target dev='vda' bus='virtio'/>\n    </disk>\n", g.LUNDev)
 	fmt.Fprintf(&b, "    <interface type='bridge'>\n      <source bridge='br-vm'/>\n      <mac address='%s'/>\n      <model type='virtio'/>\n    </interface>\n", g.MAC)
 	fmt.Fprintf(&b, "    <serial type='file'>\n      <source path='/var/log/libvirt/qemu/%s-console.log'/>\n      <target port='0'/>\n    </serial>\n", g.Name)
+	// pvpanic: a guest kernel panic stops the guest in QEMU's guest-panicked state, which
+	// on_crash preserve keeps for lifeboat's guest monitoring to see.
+	b.WriteString("    <panic model='isa'><address type='isa' iobase='0x505'/></panic>\n")
 	b.WriteString("    <memballoon model='none'/>\n  </devices>\n</domain>\n")
 	return b.String()
 }

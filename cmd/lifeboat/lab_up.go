@@ -77,6 +77,12 @@ Bring it down with 'lifeboat lab down --dir DIR'.`,
 			if opts.GuestDir == "" && kind == string(testenv.GuestLinux) {
 				opts.GuestDir = testenv.DefaultGuestDir()
 			}
+			if opts.GuestDir != "" {
+				// libvirtd opens the kernel and initrd: a relative path would be its own.
+				if opts.GuestDir, err = filepath.Abs(opts.GuestDir); err != nil {
+					return fmt.Errorf("--guest-dir %q: %w", opts.GuestDir, err)
+				}
+			}
 			return labUp(cmd.Context(), cmd.OutOrStdout(), dir, opts, kind, timeout)
 		},
 	}
@@ -98,6 +104,13 @@ func labUp(ctx context.Context, out io.Writer, dir string, opts testenv.Options,
 		return fmt.Errorf("lab log: %w", err)
 	}
 	defer logf.Close()
+	// A lab that fails removes its directory, log included: read the log through a handle
+	// opened now, which outlives the file's name.
+	logr, err := os.Open(logPath)
+	if err != nil {
+		return fmt.Errorf("lab log: %w", err)
+	}
+	defer logr.Close()
 	self, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("find own binary: %w", err)
@@ -123,15 +136,16 @@ func labUp(ctx context.Context, out io.Writer, dir string, opts testenv.Options,
 	deadline := time.After(timeout)
 	fmt.Fprintf(out, "starting lab in %s (log: %s) ...\n", dir, logPath)
 	var logText []byte // the lab process removes its files when it fails: keep what it said
-	for {
-		if b, err := os.ReadFile(logPath); err == nil {
-			logText = b
+	readLog := func() {
+		if b, err := io.ReadAll(logr); err == nil {
+			logText = append(logText, b...)
 		}
+	}
+	for {
+		readLog()
 		select {
 		case err := <-exited:
-			if b, rerr := os.ReadFile(logPath); rerr == nil {
-				logText = b
-			}
+			readLog()
 			if created {
 				_ = os.Remove(logPath)
 				_ = os.Remove(dir)

@@ -59,6 +59,7 @@ type Host struct {
 	domains []hypervisor.Domain
 	events  chan hypervisor.Event
 	once    sync.Once
+	resets  int
 }
 
 // SetOutcome makes every later probe of the host end this way.

@@ -43,6 +43,12 @@ func StopDirty(ctx context.Context, addr string) error {
 	return expectOK(ctx, addr, "stop")
 }
 
+// Panic asks the agent at addr to crash the guest's kernel (SysRq c). The guest's pvpanic
+// device then tells QEMU that it panicked; what follows is the domain's on_crash action.
+func Panic(ctx context.Context, addr string) error {
+	return expectOK(ctx, addr, "panic")
+}
+
 // GetStatus asks the agent at addr for its status.
 func GetStatus(ctx context.Context, addr string) (Status, error) {
 	reply, err := roundTrip(ctx, addr, "status")

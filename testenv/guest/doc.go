@@ -8,6 +8,7 @@
 //	dirty RATE SIZE  -> "ok": dirty a SIZE MiB buffer at RATE MiB/s (RATE 0 = as fast as possible),
 //	                    writing one byte per 4 KiB page; a new dirty replaces the previous one
 //	stop             -> "ok": stop dirtying and free the buffer
+//	panic            -> "ok", then the guest kernel panics (SysRq c)
 //	anything else    -> "error: <what is wrong>"
 //
 // Every call of this package opens its own connection, so calls may run concurrently.

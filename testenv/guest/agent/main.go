@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log"
 	"net"
+	"os"
 	"os/signal"
 	"syscall"
 
@@ -24,6 +25,7 @@ func main() {
 	srv.Uptime = uptime
 	srv.MemAvailableMiB = memAvailableMiB
 	srv.Logf = log.Printf
+	srv.Panic = panicKernel
 
 	ln, err := net.Listen("tcp", fmt.Sprintf(":%d", guest.AgentPort))
 	if err != nil {
@@ -35,4 +37,15 @@ func main() {
 	if err := srv.Serve(ctx, ln); err != nil {
 		log.Fatal(err)
 	}
+}
+
+// panicKernel crashes the guest's kernel through magic SysRq ("c"), as a real kernel bug would.
+func panicKernel() error {
+	if err := os.WriteFile("/proc/sys/kernel/sysrq", []byte("1\n"), 0o644); err != nil {
+		return fmt.Errorf("enable sysrq: %w", err)
+	}
+	if err := os.WriteFile("/proc/sysrq-trigger", []byte("c"), 0o200); err != nil {
+		return fmt.Errorf("sysrq c: %w", err)
+	}
+	return nil
 }

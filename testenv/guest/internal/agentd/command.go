@@ -24,6 +24,9 @@ const (
 	OpDirty
 	// OpStop is "stop": stop dirtying and free the buffer.
 	OpStop
+	// OpPanic is "panic": crash the guest's kernel (sysrq c) right after the reply, so that
+	// its pvpanic device tells QEMU the guest panicked.
+	OpPanic
 )
 
 // Command is one parsed protocol line.
@@ -41,17 +44,14 @@ type Command struct {
 func ParseCommand(line string) (Command, error) {
 	f := strings.Fields(line)
 	if len(f) == 0 {
-		return Command{}, errors.New("empty command (want status, dirty RATE SIZE or stop)")
+		return Command{}, errors.New("empty command (want status, dirty RATE SIZE, stop or panic)")
 	}
 	switch f[0] {
-	case "status", "stop":
+	case "status", "stop", "panic":
 		if len(f) != 1 {
 			return Command{}, fmt.Errorf("%s takes no arguments", f[0])
 		}
-		if f[0] == "status" {
-			return Command{Op: OpStatus}, nil
-		}
-		return Command{Op: OpStop}, nil
+		return Command{Op: map[string]Op{"status": OpStatus, "stop": OpStop, "panic": OpPanic}[f[0]]}, nil
 	case "dirty":
 		if len(f) != 3 {
 			return Command{}, errors.New("usage: dirty RATE SIZE (RATE in MiB/s, 0 = as fast as possible; SIZE in MiB)")
@@ -66,7 +66,7 @@ func ParseCommand(line string) (Command, error) {
 		}
 		return Command{Op: OpDirty, RateMiBs: rate, SizeMiB: size}, nil
 	default:
-		return Command{}, fmt.Errorf("unknown command %q (want status, dirty RATE SIZE or stop)", f[0])
+		return Command{}, fmt.Errorf("unknown command %q (want status, dirty RATE SIZE, stop or panic)", f[0])
 	}
 }
 

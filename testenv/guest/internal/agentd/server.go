@@ -36,6 +36,9 @@ type Server struct {
 	MemAvailableMiB func() (int, error)
 	// Logf logs connection errors; nil discards them.
 	Logf func(format string, args ...any)
+	// Panic crashes the guest's kernel; nil refuses the panic command. It is called after the
+	// reply "ok" is sent.
+	Panic func() error
 
 	started time.Time
 }
@@ -92,10 +95,19 @@ func (s *Server) serveConn(ctx context.Context, conn net.Conn) {
 			}
 			return
 		}
-		w.WriteString(s.Exec(sc.Text()))
+		line := sc.Text()
+		w.WriteString(s.Exec(line))
 		w.WriteByte('\n')
 		if err := w.Flush(); err != nil {
 			s.logf("agentd: %s: %v", conn.RemoteAddr(), err)
+			return
+		}
+		if cmd, err := ParseCommand(line); err == nil && cmd.Op == OpPanic && s.Panic != nil {
+			// The reply is on its way; give it a moment to leave the guest, then crash.
+			time.Sleep(200 * time.Millisecond)
+			if err := s.Panic(); err != nil {
+				s.logf("agentd: panic: %v", err)
+			}
 			return
 		}
 	}
@@ -124,6 +136,11 @@ func (s *Server) Exec(line string) string {
 		return "ok"
 	case OpStop:
 		s.Dirtier.Stop()
+		return "ok"
+	case OpPanic:
+		if s.Panic == nil {
+			return errorReply(errors.New("panic is not supported by this agent"))
+		}
 		return "ok"
 	}
 	return errorReply(fmt.Errorf("unhandled command %v", cmd.Op))

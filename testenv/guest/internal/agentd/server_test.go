@@ -1,8 +1,10 @@
 package agentd
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -47,6 +49,31 @@ func TestExec(t *testing.T) {
 	}
 	if r := s.Exec("dirty 1"); !strings.HasPrefix(r, "error: usage") {
 		t.Errorf("malformed dirty: %q", r)
+	}
+	if r := s.Exec("panic"); !strings.Contains(r, "not supported") {
+		t.Errorf("panic without a Panic func: %q", r)
+	}
+}
+
+// TestServePanic: the panic command is answered "ok" before the guest is crashed.
+func TestServePanic(t *testing.T) {
+	s := NewServer("g1")
+	crashed := make(chan struct{})
+	s.Panic = func() error { close(crashed); return nil }
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = s.Serve(ctx, ln) }()
+	if err := guest.Panic(ctx, ln.Addr().String()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-crashed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the reply came, but Panic was never called")
 	}
 }
 

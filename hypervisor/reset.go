@@ -1,0 +1,73 @@
+package hypervisor
+
+import (
+	"context"
+	"fmt"
+
+	"libvirt.org/go/libvirt"
+)
+
+// ResetDomain restarts a domain in place: it destroys the domain's QEMU process if it has one
+// (a guest that panicked, or stopped on an internal error, cannot be resumed), then starts it
+// again on this host. A persistent domain starts from its definition; a transient one from the
+// live definition read before it is destroyed. Like StartDomain it works on a connection of
+// its own, so that probes on the long-lived connection are not held up.
+func (c *Conn) ResetDomain(ctx context.Context, uuid string) error {
+	if err := startEventLoop(); err != nil {
+		return err
+	}
+	errc := make(chan error, 1)
+	go func() {
+		conn, err := libvirt.NewConnect(c.uri)
+		if err != nil {
+			errc <- wrap("connect "+c.uri, err)
+			return
+		}
+		defer conn.Close()
+		_ = conn.SetKeepAlive(c.opts.KeepAliveInterval, c.opts.KeepAliveCount)
+		errc <- resetDomain(conn, uuid)
+	}()
+	select {
+	case err := <-errc:
+		if err != nil {
+			return fmt.Errorf("hypervisor: restart %s in place on %s: %w", uuid, c.name, err)
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("hypervisor: restart %s in place on %s: %w (%w)", uuid, c.name, ErrTimeout, ctx.Err())
+	}
+}
+
+func resetDomain(conn *libvirt.Connect, uuid string) error {
+	dom, err := conn.LookupDomainByUUIDString(uuid)
+	if err != nil {
+		return wrap("lookup", err)
+	}
+	defer dom.Free()
+	persistent, err := dom.IsPersistent()
+	if err != nil {
+		return wrap("is persistent", err)
+	}
+	var def string
+	if !persistent {
+		if def, err = dom.GetXMLDesc(libvirt.DOMAIN_XML_SECURE); err != nil {
+			return wrap("read live definition", err)
+		}
+	}
+	if active, err := dom.IsActive(); err != nil {
+		return wrap("is active", err)
+	} else if active {
+		if err := dom.Destroy(); err != nil {
+			return wrap("destroy", err)
+		}
+	}
+	if persistent {
+		return wrap("start", dom.Create())
+	}
+	d, err := conn.DomainCreateXML(def, libvirt.DOMAIN_NONE)
+	if err != nil {
+		return wrap("start from the live definition", err)
+	}
+	d.Free()
+	return nil
+}
