@@ -122,6 +122,8 @@ placement: {memory_overcommit: 1.5, rules: [{name: web-spread, vms: [web1, web2]
 		`placement: {cpu_overcommit: 0}`:                                       "placement.cpu_overcommit",
 		`placement: {rules: [{name: a, vms: [x]}]}`:                            "placement.rules[0].vms",
 		`placement: {rules: [{name: a, vms: [x, y]}, {name: a, vms: [x, y]}]}`: "placement.rules[1].name",
+		`recovery: {guest_monitoring: {max_resets: 0}}`:                        "recovery.guest_monitoring.max_resets",
+		`recovery: {guest_monitoring: {reset_window: 0s}}`:                     "recovery.guest_monitoring.reset_window",
 	} {
 		if _, err := Parse([]byte(base + yaml)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: got %v, want %q", yaml, err, want)
@@ -193,5 +195,21 @@ func TestFenceLadder(t *testing.T) {
 	want := "hosts[0].fence[0].endpoint hosts[0].fence[1].agent hosts[0].fence[1].credentials_file hosts[0].fence[2].agent hosts[0].fence[3].type"
 	if strings.Join(fields, " ") != want {
 		t.Errorf("fields: %v\nwant %s\n(%v)", fields, want, err)
+	}
+}
+
+// TestGuestMonitoringDefaultsAndOff: guest monitoring is on by default (3 restarts in 1h); when
+// it is off, its other fields are not checked.
+func TestGuestMonitoringDefaultsAndOff(t *testing.T) {
+	base := "hosts: [{name: h1, uri: \"qemu+tcp://a/system\", role: active}]\n"
+	cfg, err := Parse([]byte(base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gm := cfg.Recovery.GuestMonitoring; !gm.Enabled || gm.MaxResets != 3 || gm.ResetWindow.D() != time.Hour {
+		t.Errorf("defaults %+v", gm)
+	}
+	if _, err := Parse([]byte(base + "recovery: {guest_monitoring: {enabled: false, max_resets: 0}}\n")); err != nil {
+		t.Errorf("monitoring off: %v", err)
 	}
 }
