@@ -2,7 +2,6 @@ package hypervisor
 
 import (
 	"context"
-	"fmt"
 
 	"libvirt.org/go/libvirt"
 )
@@ -13,29 +12,9 @@ import (
 // live definition read before it is destroyed. Like StartDomain it works on a connection of
 // its own, so that probes on the long-lived connection are not held up.
 func (c *Conn) ResetDomain(ctx context.Context, uuid string) error {
-	if err := startEventLoop(); err != nil {
-		return err
-	}
-	errc := make(chan error, 1)
-	go func() {
-		conn, err := libvirt.NewConnect(c.uri)
-		if err != nil {
-			errc <- wrap("connect "+c.uri, err)
-			return
-		}
-		defer conn.Close()
-		_ = conn.SetKeepAlive(c.opts.KeepAliveInterval, c.opts.KeepAliveCount)
-		errc <- resetDomain(conn, uuid)
-	}()
-	select {
-	case err := <-errc:
-		if err != nil {
-			return fmt.Errorf("hypervisor: restart %s in place on %s: %w", uuid, c.name, err)
-		}
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("hypervisor: restart %s in place on %s: %w (%w)", uuid, c.name, ErrTimeout, ctx.Err())
-	}
+	return c.onOwnConn(ctx, "restart "+uuid+" in place", func(conn *libvirt.Connect) error {
+		return resetDomain(conn, uuid)
+	})
 }
 
 func resetDomain(conn *libvirt.Connect, uuid string) error {

@@ -12,6 +12,22 @@ import (
 // long-lived connection must stay free for probes. libvirt's disk leases refuse the start while
 // another host still holds the VM's disks.
 func (c *Conn) StartDomain(ctx context.Context, def string) error {
+	return c.onOwnConn(ctx, "start a domain", func(conn *libvirt.Connect) error {
+		dom, err := conn.DomainDefineXML(def)
+		if err != nil {
+			return wrap("define", err)
+		}
+		defer dom.Free()
+		if active, _ := dom.IsActive(); active {
+			return nil
+		}
+		return wrap("start", dom.Create())
+	})
+}
+
+// onOwnConn runs fn on a libvirt connection of its own to the host, opened for it and closed
+// after, and gives up waiting when ctx ends (fn then finishes unobserved).
+func (c *Conn) onOwnConn(ctx context.Context, what string, fn func(*libvirt.Connect) error) error {
 	if err := startEventLoop(); err != nil {
 		return err
 	}
@@ -24,25 +40,15 @@ func (c *Conn) StartDomain(ctx context.Context, def string) error {
 		}
 		defer conn.Close()
 		_ = conn.SetKeepAlive(c.opts.KeepAliveInterval, c.opts.KeepAliveCount)
-		dom, err := conn.DomainDefineXML(def)
-		if err != nil {
-			errc <- wrap("define", err)
-			return
-		}
-		defer dom.Free()
-		if active, _ := dom.IsActive(); active {
-			errc <- nil
-			return
-		}
-		errc <- wrap("start", dom.Create())
+		errc <- fn(conn)
 	}()
 	select {
 	case err := <-errc:
 		if err != nil {
-			return fmt.Errorf("hypervisor: start a domain on %s: %w", c.name, err)
+			return fmt.Errorf("hypervisor: %s on %s: %w", what, c.name, err)
 		}
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("hypervisor: start a domain on %s: %w (%w)", c.name, ErrTimeout, ctx.Err())
+		return fmt.Errorf("hypervisor: %s on %s: %w (%w)", what, c.name, ErrTimeout, ctx.Err())
 	}
 }
