@@ -109,6 +109,9 @@ type VMExplanation struct {
 	Reason     string          `json:"reason"`
 	Candidates []CandidateView `json:"candidates"`
 	Note       string          `json:"note,omitempty"`
+	// Guest is what VM-level monitoring knows of the guest: a crash seen now, and its restarts
+	// in place within the window (empty when there is nothing to say).
+	Guest string `json:"guest,omitempty"`
 }
 
 // Recoverer is what a daemon that recovers from host failures implements: the recoveries in

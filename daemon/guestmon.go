@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/lifeboat-ha/lifeboat/hypervisor"
@@ -98,6 +99,28 @@ func (d *Daemon) guestFaults() []policy.GuestFault {
 		}
 	}
 	return out
+}
+
+// guestNote says what VM-level monitoring knows of a VM: a crash seen now, and its restarts in
+// place within the window. Caller holds d.mu.
+func (d *Daemon) guestNote(uuid string) string {
+	var parts []string
+	for _, w := range d.hosts {
+		if f, ok := w.faults[uuid]; ok {
+			parts = append(parts, fmt.Sprintf("%s on %s (%s)", f.Kind.Words(), f.Host, f.Detail))
+		}
+	}
+	gm := d.conf().Recovery.GuestMonitoring
+	if r, ok := d.guards.Resets[uuid]; ok {
+		if n := r.Within(gm.ResetWindow.D(), d.now()); n > 0 {
+			parts = append(parts, fmt.Sprintf("restarted in place %d time(s) in the last %s (at most %d), last %s", n, gm.ResetWindow, gm.MaxResets,
+				strings.ReplaceAll(string(r.Outcome), "_", " ")))
+		}
+	}
+	if d.resetting[uuid] {
+		parts = append(parts, "a restart in place is running")
+	}
+	return strings.Join(parts, "; ")
 }
 
 // startGuestReset records an in-place restart the reconciler asked for, then runs it. The

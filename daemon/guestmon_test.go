@@ -130,6 +130,10 @@ func TestGuestPanicRestartsInPlace(t *testing.T) {
 	if n := countReason(t, d, string(policy.ReasonResetLimit)); n != 1 {
 		t.Errorf("%d %s entries, want 1", n, policy.ReasonResetLimit)
 	}
+	ex, err := d.ExplainVM(ctx, vm.Name)
+	if err != nil || !strings.Contains(ex.Guest, "panicked on sim00001") || !strings.Contains(ex.Guest, "restarted in place 2 time(s) in the last 1h0m0s (at most 2)") {
+		t.Errorf("explain vm: %q, %v", ex.Guest, err)
+	}
 	g, err := d.db.Guards(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -507,7 +507,7 @@ func (d *Daemon) ExplainVM(_ context.Context, name string) (api.VMExplanation, e
 	cands := scoreViews(pl.Candidates)
 	sort.SliceStable(cands, func(i, j int) bool { return cands[i].Total > cands[j].Total && cands[i].Feasible })
 	return api.VMExplanation{VM: r.Name, UUID: r.UUID, Host: r.CurrentHost, HomeHost: r.HomeHost, State: r.State,
-		Best: pl.Host, Reason: pl.Reason, Candidates: cands, Note: strings.TrimSpace(protectionNote(r))}, nil
+		Best: pl.Host, Reason: pl.Reason, Candidates: cands, Note: strings.TrimSpace(protectionNote(r)), Guest: d.guestNote(r.UUID)}, nil
 }
 
 func protectionNote(r *store.VMRecord) string {

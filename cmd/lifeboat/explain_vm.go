@@ -39,6 +39,9 @@ its target: feasibility (state, capacity, affinity) and the score breakdown behi
 			w := cmd.OutOrStdout()
 			fmt.Fprintf(w, "vm:       %s (%s)\nstate:    %s on %s\nhome:     %s\nnote:     %s\nbest:     %s\nreason:   %s\n",
 				ex.VM, ex.UUID, dash(ex.State), dash(ex.Host), dash(ex.HomeHost), dash(ex.Note), dash(ex.Best), ex.Reason)
+			if ex.Guest != "" {
+				fmt.Fprintf(w, "guest:    %s\n", ex.Guest)
+			}
 			if toHost {
 				fmt.Fprintln(w)
 				printCandidates(w, ex.Candidates)
