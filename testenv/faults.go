@@ -141,6 +141,7 @@ func (l *Lab) withHost(name string, fn func(h *hostState) error) error {
 // it, which releases their disk leases) and its NIC goes dark. Powering off a host that is off
 // does nothing, as on a real BMC.
 func (l *Lab) PowerOff(ctx context.Context, host string) error {
+	defer l.bmcPowerChanged(host)
 	return l.withHost(host, func(h *hostState) error {
 		if !h.Powered {
 			return nil
@@ -156,8 +157,21 @@ func (l *Lab) PowerOff(ctx context.Context, host string) error {
 	})
 }
 
+// bmcPowerChanged tells the host's BMC emulator, if it runs in this process, that the power
+// may have changed, so it sends a power event to its subscribers. Call it without l.mu: the
+// emulator reads the power through hostPower, which takes it.
+func (l *Lab) bmcPowerChanged(host string) {
+	l.mu.Lock()
+	srv := l.bmcs[host]
+	l.mu.Unlock()
+	if srv != nil {
+		srv.PowerChanged()
+	}
+}
+
 // PowerOn boots a powered-off host: a fresh virtlockd and libvirtd, its guests defined but off.
 func (l *Lab) PowerOn(ctx context.Context, host string) error {
+	defer l.bmcPowerChanged(host)
 	return l.withHost(host, func(h *hostState) error {
 		if h.Powered {
 			return nil

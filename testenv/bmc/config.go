@@ -4,9 +4,13 @@
 // authentication and Redfish sessions (SessionService: login by POST,
 // X-Auth-Token, logout by DELETE, expiry when unused, a session limit), close
 // enough to a real BMC that the ClusterLabs fence_redfish agent and the gofish
-// library can read and change its power state. Stats counts what clients cost
-// it: requests, TLS handshakes and sessions. The power itself is whatever the lab plugs in through the Power
-// interface. The emulator can also report a degraded health and "die"
+// library can read and change its power state. Its EventService sends a Redfish
+// Event when the system's power state or health changes, over a Server-Sent
+// Events stream (ServerSentEventUri) and to push subscriptions (POST to
+// EventService/Subscriptions). Stats counts what clients cost it: requests,
+// TLS handshakes and sessions. The power itself is whatever the lab plugs in
+// through the Power interface; the lab calls PowerChanged when it changes the
+// power behind the emulator's back. The emulator can also report a degraded health and "die"
 // (SetDown), so the lab can test what the cluster does when a host's BMC
 // misbehaves.
 package bmc
@@ -89,6 +93,12 @@ type Config struct {
 	// NoSessionService makes the emulator an older BMC without a SessionService: no Sessions
 	// link in the service root, no login, basic auth only.
 	NoSessionService bool
+	// NoEventService makes the emulator a BMC without a Redfish EventService: no EventService
+	// link in the service root, no SSE stream, no subscriptions.
+	NoEventService bool
+	// SSEHeartbeat is how often an idle SSE stream carries a comment line; zero means
+	// DefaultSSEHeartbeat.
+	SSEHeartbeat time.Duration
 }
 
 // systemIDPattern keeps SystemID a single, unescaped URL path segment.
@@ -129,6 +139,12 @@ func (c Config) validate() (Config, error) {
 	}
 	if c.MaxSessions == 0 {
 		c.MaxSessions = DefaultMaxSessions
+	}
+	if c.SSEHeartbeat < 0 {
+		return c, fmt.Errorf("bmc: %w: SSEHeartbeat %s is negative", ErrInvalidConfig, c.SSEHeartbeat)
+	}
+	if c.SSEHeartbeat == 0 {
+		c.SSEHeartbeat = DefaultSSEHeartbeat
 	}
 	if c.Now == nil {
 		c.Now = time.Now

@@ -50,25 +50,25 @@ func (rt route) handler(method string) (http.HandlerFunc, bool) {
 // routes builds the emulator's resource table, keyed by path without a
 // trailing slash.
 func (s *Server) routes() map[string]route {
-	if s.cfg.NoSessionService {
-		return map[string]route{
-			pathVersions:   {public: true, methods: map[string]http.HandlerFunc{http.MethodGet: s.getVersions}},
-			pathRoot:       {public: true, methods: map[string]http.HandlerFunc{http.MethodGet: s.getServiceRoot}},
-			pathSystems:    {methods: map[string]http.HandlerFunc{http.MethodGet: s.getSystems}},
-			s.systemPath(): {methods: map[string]http.HandlerFunc{http.MethodGet: s.getSystem}},
-			s.resetPath():  {methods: map[string]http.HandlerFunc{http.MethodPost: s.postReset}},
-		}
+	rt := map[string]route{
+		pathVersions:   {public: true, methods: map[string]http.HandlerFunc{http.MethodGet: s.getVersions}},
+		pathRoot:       {public: true, methods: map[string]http.HandlerFunc{http.MethodGet: s.getServiceRoot}},
+		pathSystems:    {methods: map[string]http.HandlerFunc{http.MethodGet: s.getSystems}},
+		s.systemPath(): {methods: map[string]http.HandlerFunc{http.MethodGet: s.getSystem}},
+		s.resetPath():  {methods: map[string]http.HandlerFunc{http.MethodPost: s.postReset}},
 	}
-	return map[string]route{
-		pathVersions:       {public: true, methods: map[string]http.HandlerFunc{http.MethodGet: s.getVersions}},
-		pathRoot:           {public: true, methods: map[string]http.HandlerFunc{http.MethodGet: s.getServiceRoot}},
-		pathSystems:        {methods: map[string]http.HandlerFunc{http.MethodGet: s.getSystems}},
-		s.systemPath():     {methods: map[string]http.HandlerFunc{http.MethodGet: s.getSystem}},
-		s.resetPath():      {methods: map[string]http.HandlerFunc{http.MethodPost: s.postReset}},
-		pathSessionService: {methods: map[string]http.HandlerFunc{http.MethodGet: s.getSessionService}},
-		pathSessions: {openMethods: map[string]bool{http.MethodPost: true},
-			methods: map[string]http.HandlerFunc{http.MethodGet: s.getSessions, http.MethodPost: s.postSession}},
+	if !s.cfg.NoSessionService {
+		rt[pathSessionService] = route{methods: map[string]http.HandlerFunc{http.MethodGet: s.getSessionService}}
+		rt[pathSessions] = route{openMethods: map[string]bool{http.MethodPost: true},
+			methods: map[string]http.HandlerFunc{http.MethodGet: s.getSessions, http.MethodPost: s.postSession}}
 	}
+	if !s.cfg.NoEventService {
+		rt[pathEventService] = route{methods: map[string]http.HandlerFunc{http.MethodGet: s.getEventService}}
+		rt[pathSSE] = route{methods: map[string]http.HandlerFunc{http.MethodGet: s.getSSE}}
+		rt[pathSubscriptions] = route{methods: map[string]http.HandlerFunc{
+			http.MethodGet: s.getSubscriptions, http.MethodPost: s.postSubscription}}
+	}
+	return rt
 }
 
 // route finds the resource at path (without a trailing slash).
@@ -78,6 +78,9 @@ func (s *Server) route(path string) (route, bool) {
 	}
 	if id := sessionID(path); id != "" && !s.cfg.NoSessionService {
 		return s.sessionMember(id), true
+	}
+	if id := subscriptionID(path); id != "" && !s.cfg.NoEventService {
+		return s.subscriptionMember(id), true
 	}
 	return route{}, false
 }

@@ -4,7 +4,8 @@ import "time"
 
 // SetHealth sets the system's Status.Health and HealthRollup. For any value
 // but HealthOK, reason is shown as the Message of a Status.Conditions entry;
-// HealthOK (or "") clears the condition and the reason.
+// HealthOK (or "") clears the condition and the reason. A change is sent to
+// the event subscribers.
 func (s *Server) SetHealth(h Health, reason string) {
 	if h == "" {
 		h = HealthOK
@@ -13,6 +14,7 @@ func (s *Server) SetHealth(h Health, reason string) {
 		reason = ""
 	}
 	s.healthMu.Lock()
+	prev := s.health
 	changed := s.health != h || s.healthReason != reason
 	if changed {
 		s.health, s.healthReason, s.healthSince = h, reason, time.Now()
@@ -20,6 +22,7 @@ func (s *Server) SetHealth(h Health, reason string) {
 	s.healthMu.Unlock()
 	if changed {
 		s.cfg.Logger.Info("bmc health changed", "system", s.cfg.SystemID, "health", h, "reason", reason)
+		s.healthEvent(prev, h)
 	}
 }
 

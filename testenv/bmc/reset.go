@@ -142,6 +142,7 @@ func (s *Server) reset(ctx context.Context, resetType string) error {
 		return fmt.Errorf("%w: %w", errBusy, ctx.Err())
 	}
 	defer func() { <-s.powerSem }()
+	defer s.PowerChanged() // tell the event subscribers, whatever the outcome
 
 	s.cfg.Logger.Info("bmc reset", "system", s.cfg.SystemID, "reset_type", resetType, "power_state", s.cfg.Power.PowerState())
 	switch resetType {

@@ -64,7 +64,11 @@ func (s *Server) getServiceRoot(w http.ResponseWriter, _ *http.Request) {
 		"Vendor":         "lifeboat",
 		"Systems":        odataID{pathSystems},
 		"SessionService": odataID{pathSessionService},
+		"EventService":   odataID{pathEventService},
 		"Links":          map[string]any{"Sessions": odataID{pathSessions}},
+	}
+	if s.cfg.NoEventService {
+		delete(root, "EventService")
 	}
 	if s.cfg.NoSessionService {
 		delete(root, "SessionService")

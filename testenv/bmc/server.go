@@ -24,6 +24,7 @@ type Server struct {
 
 	sessions *sessionTable
 	stats    counters
+	events   eventHub
 
 	healthMu     sync.Mutex
 	health       Health
@@ -95,6 +96,9 @@ func (s *Server) Start(ctx context.Context) error {
 		return fmt.Errorf("bmc %s: listen on %s: %w", s.cfg.SystemID, s.cfg.Addr, err)
 	}
 	baseCtx, cancel := context.WithCancel(ctx)
+	s.events.mu.Lock()
+	s.events.ctx = baseCtx
+	s.events.mu.Unlock()
 	tlsConf := &tls.Config{
 		MinVersion:   tls.VersionTLS12,
 		Certificates: []tls.Certificate{cert},
@@ -191,12 +195,19 @@ func (s *Server) close() error {
 	}
 	s.stopWatch()
 	s.cancel()
+	s.events.mu.Lock()
+	s.events.closing = true
+	s.events.mu.Unlock()
 	err := s.srv.Close()
 	<-s.serveDone
 	// A connection accepted while the server was closing can escape
 	// http.Server.Close; end those too before waiting.
 	s.ln.closeAll()
 	s.conns.Wait()
+	s.events.pushers.Wait()
+	if s.events.client != nil {
+		s.events.client.CloseIdleConnections()
+	}
 	s.cfg.Logger.Info("bmc closed", "system", s.cfg.SystemID)
 	if err != nil {
 		return fmt.Errorf("bmc %s: close: %w", s.cfg.SystemID, err)

@@ -8,6 +8,8 @@ type counters struct {
 	handshakes atomic.Uint64
 	basicAuth  atomic.Uint64
 	tokenAuth  atomic.Uint64
+	pushOK     atomic.Uint64
+	pushFailed atomic.Uint64
 }
 
 // Stats is what a Server has served since it started: what a BMC pays for being watched.
