@@ -49,10 +49,14 @@ type Client struct {
 	systemID string
 	creds    Credentials
 	http     *http.Client
+	// streamHTTP carries the event stream: the same transport (TLS trust, connection reuse)
+	// without the per-request timeout, which would cut a long-lived stream.
+	streamHTTP *http.Client
 
 	mu      sync.Mutex
 	api     *gofish.APIClient // logged in; nil until the first request and after a refusal
 	sysPath string            // the system's @odata.id, once found
+	sseURI  string            // the EventService's ServerSentEventUri, once found
 	closed  bool
 }
 
@@ -77,7 +81,7 @@ func New(endpoint, systemID string, creds Credentials, trust Trust, timeout time
 	tr := &http.Transport{TLSClientConfig: tlsCfg,
 		TLSHandshakeTimeout: timeout, ResponseHeaderTimeout: timeout, MaxIdleConnsPerHost: 1, IdleConnTimeout: 5 * time.Minute}
 	return &Client{endpoint: strings.TrimRight(endpoint, "/"), systemID: systemID, creds: creds,
-		http: &http.Client{Transport: tr, Timeout: timeout}}, nil
+		http: &http.Client{Transport: tr, Timeout: timeout}, streamHTTP: &http.Client{Transport: tr}}, nil
 }
 
 // Status is what the BMC says about the system.
