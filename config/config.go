@@ -111,6 +111,34 @@ type BMC struct {
 	Agent string `yaml:"agent,omitempty"`
 	// Options are extra key=value options passed to an exec fence agent on its standard input.
 	Options map[string]string `yaml:"options,omitempty"`
+	// Events says whether the daemon subscribes to a redfish BMC's event stream (Redfish
+	// EventService, Server-Sent Events): auto (the default) when the BMC offers one, sse to
+	// insist (a BMC without one is logged as an error), off to only poll.
+	Events BMCEvents `yaml:"events,omitempty"`
+}
+
+// BMCEvents chooses how a redfish BMC's events are used.
+type BMCEvents string
+
+// The values of bmc.events.
+const (
+	// EventsAuto subscribes when the BMC offers an event stream, and polls only otherwise.
+	EventsAuto BMCEvents = "auto"
+	// EventsSSE subscribes to the stream and reports a BMC without one as an error.
+	EventsSSE BMCEvents = "sse"
+	// EventsOff never subscribes: the BMC is only polled.
+	EventsOff BMCEvents = "off"
+)
+
+// EventMode is b.Events with the default filled in: auto for a redfish BMC, off for the others.
+func (b BMC) EventMode() BMCEvents {
+	switch {
+	case b.Type != BMCRedfish:
+		return EventsOff
+	case b.Events == "":
+		return EventsAuto
+	}
+	return b.Events
 }
 
 // FenceAgentDir is where the ClusterLabs fence agents are installed (Debian's fence-agents).

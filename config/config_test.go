@@ -58,6 +58,9 @@ func TestBadConfigNamesTheField(t *testing.T) {
 		{`hosts: [{name: h1, uri: "qemu+tcp://a/system", role: active, bmc: {type: redfish, endpoint: "ftp://x"}}]`, "hosts[0].bmc.endpoint"},
 		{`hosts: [{name: h1, uri: "qemu+tcp://a/system", role: active, bmc: {type: redfish, endpoint: "https://x"}}]`, "hosts[0].bmc.credentials_file"},
 		{`hosts: [{name: h1, uri: "qemu+tcp://a/system", role: active, bmc: {type: smoke}}]`, "hosts[0].bmc.type"},
+		{`hosts: [{name: h1, uri: "qemu+tcp://a/system", role: active, bmc: {type: redfish, endpoint: "https://x", credentials_file: /c, events: push}}]`, `hosts[0].bmc.events: "push": want auto, sse or off`},
+		{`hosts: [{name: h1, uri: "qemu+tcp://a/system", role: active, bmc: {type: ipmi, endpoint: x, credentials_file: /c, events: sse}}]`, "hosts[0].bmc.events: sse: only a redfish BMC"},
+		{`hosts: [{name: h1, uri: "qemu+tcp://a/system", role: active, fence: [{type: redfish, endpoint: "https://x", credentials_file: /c, events: sse}]}]`, "hosts[0].fence[0].events"},
 		{`hosts: [{name: h1, uri: "qemu+tcp://a/system", role: active, bmc: {type: exec, endpoint: /usr/sbin/fence_apc_snmp}}]`, "hosts[0].bmc.credentials_file: required for exec"},
 		{`hosts: [{name: h1, uri: "qemu+tcp://a/system", role: active, bmc: {type: exec, endpoint: fence_apc_snmp, credentials_file: /c}}]`, "hosts[0].bmc.endpoint"},
 		{`hosts: [{name: h1, uri: "qemu+tcp://a/system", role: active, bmc: {type: exec, endpoint: /f, credentials_file: /c, options: {password: x}}}]`, "hosts[0].bmc.options.password: set by lifeboat"},
@@ -211,5 +214,27 @@ func TestGuestMonitoringDefaultsAndOff(t *testing.T) {
 	}
 	if _, err := Parse([]byte(base + "recovery: {guest_monitoring: {enabled: false, max_resets: 0}}\n")); err != nil {
 		t.Errorf("monitoring off: %v", err)
+	}
+}
+
+func TestBMCEventMode(t *testing.T) {
+	for _, tc := range []struct {
+		b    BMC
+		want BMCEvents
+	}{
+		{BMC{Type: BMCRedfish}, EventsAuto},
+		{BMC{Type: BMCRedfish, Events: EventsOff}, EventsOff},
+		{BMC{Type: BMCRedfish, Events: EventsSSE}, EventsSSE},
+		{BMC{Type: BMCIPMI}, EventsOff},
+		{BMC{Type: BMCIPMI, Events: EventsAuto}, EventsOff},
+		{BMC{}, EventsOff},
+	} {
+		if got := tc.b.EventMode(); got != tc.want {
+			t.Errorf("%+v: %s, want %s", tc.b, got, tc.want)
+		}
+	}
+	c, err := Parse([]byte(`hosts: [{name: h1, uri: "qemu+tcp://a/system", role: active, bmc: {type: redfish, endpoint: "https://x", credentials_file: /c, events: off}}]`))
+	if err != nil || c.Hosts[0].BMC.EventMode() != EventsOff {
+		t.Fatalf("parse events: off: %v", err)
 	}
 }

@@ -79,6 +79,9 @@ func (c *Config) Validate() error {
 				continue
 			}
 			errs = append(errs, f.validate(fp)...)
+			if f.Events != "" {
+				errs = append(errs, fieldErr(fp+".events", "events are read from the host's bmc entry (hosts[].bmc.events), not from a fence method"))
+			}
 		}
 	}
 	switch c.Protection.Default {
@@ -266,6 +269,15 @@ func (b BMC) validate(p string) []error {
 		}
 	default:
 		return []error{fieldErr(p+".type", "%q: want redfish, ipmi, exec or none", b.Type)}
+	}
+	switch b.Events {
+	case "", EventsAuto, EventsOff:
+	case EventsSSE:
+		if b.Type != BMCRedfish {
+			errs = append(errs, fieldErr(p+".events", "sse: only a redfish BMC has an event stream (want auto or off for %s)", b.Type))
+		}
+	default:
+		errs = append(errs, fieldErr(p+".events", "%q: want auto, sse or off", b.Events))
 	}
 	if b.Type != BMCRedfish && (b.CAFile != "" || b.PinnedSHA256 != "" || b.AllowHTTP) {
 		errs = append(errs, fieldErr(p+".type", "%s: ca_file, pinned_sha256 and allow_http are for redfish BMCs", b.Type))
