@@ -50,8 +50,9 @@ type bmcCloser interface {
 
 // bmcLoop reads the host's BMC (power state and health): at once (recovery waits until every
 // host and BMC has been heard from), then every bmc_health_interval while the host answers, and
-// at once and then every bmc_interval while its libvirt probe fails (see bmcPollDelay). It logs
-// out of the BMC when it stops.
+// at once and then every bmc_interval while its libvirt probe fails (see bmcPollDelay), and at
+// once whenever the BMC's event stream says something changed (bmcEventLoop). It logs out of
+// the BMC when it stops.
 func (d *Daemon) bmcLoop(ctx context.Context, w *hostWatch) {
 	if w.bmc == nil {
 		return
@@ -63,6 +64,17 @@ func (d *Daemon) bmcLoop(ctx context.Context, w *hostWatch) {
 			c.Close(cctx)
 		}()
 	}
+	// The event stream (if any) runs beside the poll and ends before the client is closed.
+	evCtx, stopEvents := context.WithCancel(ctx)
+	evDone := make(chan struct{})
+	go func() {
+		defer close(evDone)
+		d.bmcEventLoop(evCtx, w)
+	}()
+	defer func() {
+		stopEvents()
+		<-evDone
+	}()
 	t := time.NewTimer(0)
 	defer t.Stop()
 	for {

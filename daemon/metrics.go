@@ -17,13 +17,16 @@ type metrics struct {
 	probes     *prometheus.CounterVec
 	probeRTT   prometheus.Histogram
 	bmcQueries *prometheus.CounterVec
-	verdicts   *prometheus.CounterVec
-	journal    *prometheus.CounterVec
-	hostState  *prometheus.GaugeVec
-	migDur     prometheus.Histogram
-	migDown    prometheus.Histogram
-	migBytes   prometheus.Counter
-	migrations *prometheus.CounterVec
+	// bmcEvents counts events from BMC event streams; bmcStreamUp is 1 while a stream is open.
+	bmcEvents   *prometheus.CounterVec
+	bmcStreamUp *prometheus.GaugeVec
+	verdicts    *prometheus.CounterVec
+	journal     *prometheus.CounterVec
+	hostState   *prometheus.GaugeVec
+	migDur      prometheus.Histogram
+	migDown     prometheus.Histogram
+	migBytes    prometheus.Counter
+	migrations  *prometheus.CounterVec
 
 	detectSeconds  prometheus.Histogram
 	fenceAttempts  *prometheus.CounterVec
@@ -55,6 +58,10 @@ func newMetrics() *metrics {
 			Buckets: prometheus.ExponentialBuckets(0.0001, 4, 9)}),
 		bmcQueries: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lifeboat_bmc_queries_total",
 			Help: "Queries of hosts' BMCs for power and health, by outcome."}, []string{"outcome"}),
+		bmcEvents: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lifeboat_bmc_events_total",
+			Help: "Events received on hosts' BMC event streams (Redfish SSE), by host."}, []string{"host"}),
+		bmcStreamUp: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "lifeboat_bmc_event_stream_up",
+			Help: "1 while the daemon holds an open event stream (Redfish SSE) to the host's BMC, else 0; only hosts whose BMC events are on have a series."}, []string{"host"}),
 		verdicts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lifeboat_host_verdict_changes_total",
 			Help: "Changes of host verdicts, by the new state."}, []string{"state"}),
 		journal: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lifeboat_journal_entries_total",
@@ -103,7 +110,7 @@ func newMetrics() *metrics {
 	m.webhook = notify.NewMetrics(m.reg)
 	m.degradation = newDegradationMetrics(m.reg)
 	m.guestMetrics = newGuestMetrics(m.reg)
-	m.reg.MustRegister(m.probes, m.probeRTT, m.bmcQueries, m.verdicts, m.journal, m.hostState,
+	m.reg.MustRegister(m.probes, m.probeRTT, m.bmcQueries, m.bmcEvents, m.bmcStreamUp, m.verdicts, m.journal, m.hostState,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

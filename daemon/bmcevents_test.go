@@ -1,0 +1,117 @@
+package daemon
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/lifeboat-ha/lifeboat/config"
+	"github.com/lifeboat-ha/lifeboat/policy"
+	"github.com/lifeboat-ha/lifeboat/testenv/bmc"
+	"github.com/lifeboat-ha/lifeboat/testenv/fleet"
+)
+
+// runFleetDaemon runs a daemon on cfg over a simulated fleet until the test ends.
+func runFleetDaemon(t *testing.T, cfg config.Config, f *fleet.Fleet) *Daemon {
+	t.Helper()
+	d, err := New(context.Background(), cfg, Options{Dial: f.Dial})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	return d
+}
+
+// readPowerSignal is the power the daemon last read from host's BMC.
+func readPowerSignal(d *Daemon, host string) policy.Power {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.byName[host].sig.BMC.Power
+}
+
+// TestBMCPowerEventReadAtOnce: with the steady-state BMC poll an hour apart and the host's
+// libvirt still answering, a power loss and the power coming back are seen through the BMC's
+// event stream: each event makes the daemon read the power state at once (the read, not the
+// event, sets the signal). Nothing else could explain a read within the test's life.
+func TestBMCPowerEventReadAtOnce(t *testing.T) {
+	cfg := fleetConfig(t.TempDir(), 1)
+	host := cfg.Hosts[0].Name
+	srv, power, entry := emulatedBMC(t, host)
+	cfg.Hosts[0].BMC = entry
+	cfg.Timings.BMCHealthInterval = config.Duration(time.Hour)
+	cfg.Recovery.Automatic = false
+	d := runFleetDaemon(t, cfg, fleet.New(1))
+	up := d.m.bmcStreamUp.WithLabelValues(host)
+	waitFor(t, time.Minute, "the event stream up and the power read on", func() bool {
+		return testutil.ToFloat64(up) == 1 && srv.EventStats().Streams == 1 && readPowerSignal(d, host) == policy.PowerOn
+	})
+	reads := srv.Stats().TokenAuth
+
+	power.set(bmc.PowerOff) // the plug is pulled; the lab tells the BMC
+	srv.PowerChanged()
+	waitFor(t, time.Minute, "the power loss read after the event", func() bool { return readPowerSignal(d, host) == policy.PowerOff })
+	if got := srv.Stats().TokenAuth; got <= reads {
+		t.Errorf("the power signal changed without a read of the BMC (%d reads, then %d)", reads, got)
+	}
+	power.set(bmc.PowerOn)
+	srv.PowerChanged()
+	waitFor(t, time.Minute, "the power back on after the event", func() bool { return readPowerSignal(d, host) == policy.PowerOn })
+	if n := testutil.ToFloat64(d.m.bmcEvents.WithLabelValues(host)); n != 2 {
+		t.Errorf("lifeboat_bmc_events_total{host=%q} = %v, want 2", host, n)
+	}
+	if st := srv.Stats(); st.SessionsCreated != 1 || st.BasicAuth != 0 {
+		t.Errorf("the stream and the reads should share one session: %+v", st)
+	}
+}
+
+// TestBMCEventsOff: with bmc.events off the daemon opens no event stream and has no stream
+// series.
+func TestBMCEventsOff(t *testing.T) {
+	cfg := fleetConfig(t.TempDir(), 1)
+	host := cfg.Hosts[0].Name
+	srv, _, entry := emulatedBMC(t, host)
+	entry.Events = config.EventsOff
+	cfg.Hosts[0].BMC = entry
+	cfg.Recovery.Automatic = false
+	d := runFleetDaemon(t, cfg, fleet.New(1))
+	waitFor(t, time.Minute, "the BMC read", func() bool { return readPowerSignal(d, host) == policy.PowerOn })
+	if st := srv.EventStats(); st.Streams != 0 {
+		t.Errorf("bmc.events off, yet %d streams are open", st.Streams)
+	}
+	if n := testutil.CollectAndCount(d.m.bmcStreamUp); n != 0 {
+		t.Errorf("bmc.events off, yet %d lifeboat_bmc_event_stream_up series", n)
+	}
+}
+
+// TestBMCWithoutEventServicePolls: under bmc.events auto, a BMC without an EventService is
+// polled as before; the stream gauge says 0.
+func TestBMCWithoutEventServicePolls(t *testing.T) {
+	cfg := fleetConfig(t.TempDir(), 1)
+	host := cfg.Hosts[0].Name
+	p := &emuPower{state: bmc.PowerOn}
+	srv, err := bmc.New(bmc.Config{SystemID: host, Username: "watch", Password: "pw-" + host, Power: p, NoEventService: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	_, _, entry := emulatedBMC(t, host)
+	entry.Endpoint = srv.URL()
+	cfg.Hosts[0].BMC = entry
+	cfg.Recovery.Automatic = false
+	d := runFleetDaemon(t, cfg, fleet.New(1))
+	waitFor(t, time.Minute, "the BMC read", func() bool { return readPowerSignal(d, host) == policy.PowerOn })
+	if v := testutil.ToFloat64(d.m.bmcStreamUp.WithLabelValues(host)); v != 0 {
+		t.Errorf("lifeboat_bmc_event_stream_up = %v for a BMC without events", v)
+	}
+}
