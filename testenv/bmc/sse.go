@@ -8,7 +8,7 @@ import (
 
 // DefaultSSEHeartbeat is how often an idle SSE stream carries a comment line when
 // Config.SSEHeartbeat is zero, so a client can tell an idle stream from a dead one.
-const DefaultSSEHeartbeat = 15 * time.Second
+const DefaultSSEHeartbeat = 30 * time.Second
 
 // sseQueue is how many events a stream holds for a slow reader; a reader that falls further
 // behind loses its stream (and reconnects), as on a BMC with bounded buffers.
