@@ -1,6 +1,7 @@
 package redfish
 
 import (
+	"errors"
 	"strings"
 	"testing"
 )
@@ -23,6 +24,34 @@ func FuzzCredentials(f *testing.F) {
 		}
 		if c.Username == "" || c.Password == "" {
 			t.Fatalf("%q: accepted %v without a user name or password", body, c)
+		}
+	})
+}
+
+// FuzzEventStream: whatever a BMC sends on its event stream, the parser never panics, every
+// message it passes on is made of data lines that were in the input, and a message that is not
+// a Redfish Event is refused as a bad answer.
+func FuzzEventStream(f *testing.F) {
+	for _, seed := range []string{
+		"id: 1\ndata: {\"Id\":\"1\",\"Events\":[{\"EventType\":\"ResourceUpdated\",\"MessageId\":\"ResourceEvent.1.0.ResourceChanged\",\"OriginOfCondition\":{\"@odata.id\":\"/redfish/v1/Systems/h1\"}}]}\n\n",
+		":\n\n", "data: {\n\n", "data: {\"Events\":7}\n\n", "id\ndata\n\n\n", "data: {}\r\n\r\n",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, stream string) {
+		err := readSSE(strings.NewReader(stream), func() {}, func(id, data string) error {
+			for _, line := range strings.Split(data, "\n") {
+				if !strings.Contains(stream, line) {
+					t.Fatalf("data line %q is not in the stream", line)
+				}
+			}
+			if _, err := decodeEvents(id, data); err != nil && !errors.Is(err, ErrBadAnswer) {
+				t.Fatalf("decode %q: %v, want ErrBadAnswer", data, err)
+			}
+			return nil
+		})
+		if err == nil {
+			t.Fatal("readSSE ended without an error (want io.EOF at the end)")
 		}
 	})
 }

@@ -64,6 +64,8 @@ type eventPayload struct {
 // no goroutine of its own: an SSE stream is its request's goroutine, and a push subscription
 // has a delivery goroutine only while it has events queued.
 type eventHub struct {
+	// powerMu serialises PowerChanged, so two calls cannot report their reads out of order.
+	powerMu sync.Mutex
 	mu      sync.Mutex
 	nextID  uint64
 	power   PowerState // last power state reported in an event; "" before the first
@@ -132,8 +134,10 @@ func (s *Server) PowerChanged() {
 	if s.cfg.NoEventService {
 		return
 	}
-	state := s.cfg.Power.PowerState()
 	h := &s.events
+	h.powerMu.Lock()
+	defer h.powerMu.Unlock()
+	state := s.cfg.Power.PowerState()
 	h.mu.Lock()
 	changed := h.power != state
 	h.power = state
