@@ -229,3 +229,24 @@ func TestReadSSE(t *testing.T) {
 		t.Errorf("decode of garbage: %v, want ErrBadAnswer", err)
 	}
 }
+
+// TestWatchEventsAfterLogout: a logout (a fence check ending its session) ends the stream the
+// session carried; the client logs in again and reopens it.
+func TestWatchEventsAfterLogout(t *testing.T) {
+	s, _ := startBMC(t)
+	c, err := New(s.URL(), "h1", Credentials{"admin", "pw"}, Trust{Insecure: true}, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(context.Background())
+	w := watch(t, c, 0)
+	w.waitUp(t)
+	c.Logout(context.Background())
+	if st := w.state(t); st.Up {
+		t.Fatal("the stream stayed up after its session was deleted")
+	}
+	w.waitUp(t)
+	if st := s.Stats(); st.SessionsCreated != 2 || st.SessionsOpen != 1 {
+		t.Errorf("want one new login for the reopened stream: %+v", st)
+	}
+}

@@ -184,7 +184,8 @@ func TestSSEPowerAndHealthEvents(t *testing.T) {
 	}
 }
 
-// TestSSESessionToken: a session's X-Auth-Token opens the stream too.
+// TestSSESessionToken: a session's X-Auth-Token opens the stream too, and the stream ends when
+// the session is deleted (logout).
 func TestSSESessionToken(t *testing.T) {
 	s, _ := startServer(t)
 	login := do(t, s, http.MethodPost, pathSessions, `{"UserName":"`+testUser+`","Password":"`+testPass+`"}`, false)
@@ -201,6 +202,13 @@ func TestSSESessionToken(t *testing.T) {
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("SSE with a session token: %d", resp.StatusCode)
+	}
+	waitStreams(t, s, 1)
+	if r := do(t, s, http.MethodDelete, login.header.Get("Location"), "", true); r.status != http.StatusNoContent {
+		t.Fatalf("logout: %d", r.status)
+	}
+	if _, err := (&sseReader{resp: resp, br: bufio.NewReader(resp.Body)}).next(); err != io.EOF {
+		t.Fatalf("after logout the stream: %v, want io.EOF", err)
 	}
 }
 

@@ -94,6 +94,18 @@ func (t *sessionTable) use(token string) bool {
 	return false
 }
 
+// idOf returns the id of the live session holding token, "" if none.
+func (t *sessionTable) idOf(token string) string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, s := range t.byID {
+		if subtle.ConstantTimeCompare([]byte(s.token), []byte(token)) == 1 {
+			return s.id
+		}
+	}
+	return ""
+}
+
 // get returns a copy of the live session id, if any.
 func (t *sessionTable) get(id string) (session, bool) {
 	t.mu.Lock()
@@ -251,6 +263,7 @@ func (s *Server) deleteSession(w http.ResponseWriter, r *http.Request, id string
 		return
 	}
 	s.cfg.Logger.Debug("bmc session closed", "system", s.cfg.SystemID, "session", id)
+	s.dropStreamsOf(id)
 	w.WriteHeader(http.StatusNoContent)
 }
 

@@ -16,6 +16,7 @@ const sseQueue = 32
 
 // sseStream is one open Server-Sent Events connection.
 type sseStream struct {
+	session string // the id of the session it was opened with; "" for basic auth
 	ch      chan event
 	dropped chan struct{} // closed when the hub drops the stream
 	once    bool          // dropped was closed (under the hub's lock)
@@ -49,9 +50,22 @@ func (s *Server) DropEventStreams() {
 	}
 }
 
+// dropStreamsOf ends the streams opened with session id: a stream lives no longer than its
+// session's login (DSP0266 closes them when the session is deleted).
+func (s *Server) dropStreamsOf(id string) {
+	h := &s.events
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for st := range h.streams {
+		if st.session == id {
+			st.drop()
+		}
+	}
+}
+
 // getSSE answers GET /redfish/v1/EventService/SSE: a text/event-stream of Event resources,
 // one per SSE message, the id field being the event's Id. The stream lasts until the client
-// goes away, the server closes or DropEventStreams; comment lines keep an idle stream visibly
+// goes away, the server closes, DropEventStreams, or the session it was opened with is deleted; comment lines keep an idle stream visibly
 // alive every Config.SSEHeartbeat.
 func (s *Server) getSSE(w http.ResponseWriter, r *http.Request) {
 	fl, ok := w.(http.Flusher)
@@ -61,6 +75,9 @@ func (s *Server) getSSE(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	st := &sseStream{ch: make(chan event, sseQueue), dropped: make(chan struct{})}
+	if token := r.Header.Get(authTokenHeader); token != "" {
+		st.session = s.sessions.idOf(token)
+	}
 	h := &s.events
 	h.mu.Lock()
 	if h.streams == nil {
