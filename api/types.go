@@ -84,7 +84,7 @@ type Event struct {
 
 // SignalView is one input signal behind a verdict.
 type SignalView struct {
-	// Name is the signal: libvirt, tcp, bmc_power, bmc_health, lease_witness, operator, ...
+	// Name is the signal: libvirt, tcp, bmc_power, bmc_health, bmc_events, lease_witness, operator, ...
 	Name string `json:"name"`
 	// Value is the signal's last value, e.g. ok, timeout, on, off, critical.
 	Value string `json:"value"`

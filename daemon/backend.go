@@ -146,6 +146,9 @@ func (d *Daemon) ExplainHost(ctx context.Context, name string) (api.Explanation,
 	hv := d.hostView(w, d.vmsByHost()[name])
 	ex := api.Explanation{Host: name, State: hv.State, Reason: hv.Reason, Message: hv.Message, Since: hv.Since,
 		Rule: w.verdict.Rule, Signals: signalViews(w.sig, d.now())}
+	if w.bmc != nil {
+		ex.Signals = append(ex.Signals, w.events.view(w.cfg.BMC.EventMode()))
+	}
 	if ex.Rule == "" {
 		ex.Rule = policy.RuleNoObservation
 	}

@@ -2,11 +2,13 @@ package daemon
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/lifeboat-ha/lifeboat/api"
 	"github.com/lifeboat-ha/lifeboat/config"
 	"github.com/lifeboat-ha/lifeboat/policy"
 	"github.com/lifeboat-ha/lifeboat/testenv/bmc"
@@ -35,6 +37,22 @@ func readPowerSignal(d *Daemon, host string) policy.Power {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.byName[host].sig.BMC.Power
+}
+
+// eventsSignal is the bmc_events signal of host as explain shows it.
+func eventsSignal(t *testing.T, d *Daemon, host string) api.SignalView {
+	t.Helper()
+	ex, err := d.ExplainHost(context.Background(), host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range ex.Signals {
+		if s.Name == "bmc_events" {
+			return s
+		}
+	}
+	t.Fatalf("explain %s has no bmc_events signal: %+v", host, ex.Signals)
+	return api.SignalView{}
 }
 
 // TestBMCPowerEventReadAtOnce: with the steady-state BMC poll an hour apart and the host's
@@ -70,6 +88,13 @@ func TestBMCPowerEventReadAtOnce(t *testing.T) {
 	if st := srv.Stats(); st.SessionsCreated != 1 || st.BasicAuth != 0 {
 		t.Errorf("the stream and the reads should share one session: %+v", st)
 	}
+	if s := eventsSignal(t, d, host); s.Value != "up" || !strings.HasPrefix(s.Detail, "2 events received, the last at ") {
+		t.Errorf("explain bmc_events = %+v, want up with 2 events", s)
+	}
+	srv.DropEventStreams()
+	waitFor(t, time.Minute, "the stream back up after the BMC dropped it", func() bool {
+		return srv.EventStats().Streams == 1 && testutil.ToFloat64(up) == 1
+	})
 }
 
 // TestBMCEventsOff: with bmc.events off the daemon opens no event stream and has no stream
@@ -88,6 +113,9 @@ func TestBMCEventsOff(t *testing.T) {
 	}
 	if n := testutil.CollectAndCount(d.m.bmcStreamUp); n != 0 {
 		t.Errorf("bmc.events off, yet %d lifeboat_bmc_event_stream_up series", n)
+	}
+	if s := eventsSignal(t, d, host); s.Value != "off" {
+		t.Errorf("explain bmc_events = %+v, want off", s)
 	}
 }
 
@@ -111,6 +139,10 @@ func TestBMCWithoutEventServicePolls(t *testing.T) {
 	cfg.Recovery.Automatic = false
 	d := runFleetDaemon(t, cfg, fleet.New(1))
 	waitFor(t, time.Minute, "the BMC read", func() bool { return readPowerSignal(d, host) == policy.PowerOn })
+	waitFor(t, time.Minute, "explain: no event stream", func() bool { return eventsSignal(t, d, host).Value == "none" })
+	if s := eventsSignal(t, d, host); !strings.Contains(s.Detail, "no EventService") {
+		t.Errorf("explain bmc_events = %+v, want the reason", s)
+	}
 	if v := testutil.ToFloat64(d.m.bmcStreamUp.WithLabelValues(host)); v != 0 {
 		t.Errorf("lifeboat_bmc_event_stream_up = %v for a BMC without events", v)
 	}

@@ -100,6 +100,8 @@ type hostWatch struct {
 	guestKick chan struct{}
 	// bmcKick asks the BMC loop to read the BMC now.
 	bmcKick chan struct{}
+	// events is the BMC's event stream, for explain (bmcevents.go).
+	events bmcEvents
 	// faults are the host's crashed guests found in its latest inventory, by UUID
 	// (VM-level monitoring; see checkGuests).
 	faults map[string]policy.GuestFault
