@@ -72,6 +72,17 @@ func (w *watcher) event(t *testing.T) Event {
 	return Event{}
 }
 
+// eventClient is a client of s, closed when the test ends.
+func eventClient(t *testing.T, s *bmc.Server, trust Trust, timeout time.Duration) *Client {
+	t.Helper()
+	c, err := New(s.URL(), "h1", Credentials{"admin", "pw"}, trust, timeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close(context.Background()) })
+	return c
+}
+
 // pinned is a trust that accepts s's certificate only.
 func pinned(s *bmc.Server) Trust {
 	sum := sha256.Sum256(s.Certificate().Raw)
@@ -82,11 +93,7 @@ func pinned(s *bmc.Server) Trust {
 // and its session token, and a power loss arrives as an event about the watched system.
 func TestWatchEventsPowerLoss(t *testing.T) {
 	s, p := startBMC(t)
-	c, err := New(s.URL(), "h1", Credentials{"admin", "pw"}, pinned(s), 2*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close(context.Background())
+	c := eventClient(t, s, pinned(s), 2*time.Second)
 	if _, err := c.Status(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -114,11 +121,7 @@ func TestWatchEventsPowerLoss(t *testing.T) {
 // reconnects, and receives the next event.
 func TestWatchEventsReconnects(t *testing.T) {
 	s, _ := startBMC(t)
-	c, err := New(s.URL(), "h1", Credentials{"admin", "pw"}, Trust{Insecure: true}, 2*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close(context.Background())
+	c := eventClient(t, s, Trust{Insecure: true}, 2*time.Second)
 	w := watch(t, c, 0)
 	w.waitUp(t)
 	s.DropEventStreams()
@@ -137,11 +140,7 @@ func TestWatchEventsReconnects(t *testing.T) {
 func TestWatchEventsLogsInAgain(t *testing.T) {
 	clk := &clock{t: time.Unix(1e9, 0)}
 	s := startSessionBMC(t, clk, false)
-	c, err := New(s.URL(), "h1", Credentials{"admin", "pw"}, Trust{Insecure: true}, 2*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close(context.Background())
+	c := eventClient(t, s, Trust{Insecure: true}, 2*time.Second)
 	w := watch(t, c, 0)
 	w.waitUp(t)
 	clk.add(2 * time.Minute) // the session expires
@@ -162,11 +161,7 @@ func TestWatchEventsLogsInAgain(t *testing.T) {
 // timeout ends it, and the client reconnects once the BMC is back.
 func TestWatchEventsIdleTimeout(t *testing.T) {
 	s, _ := startBMC(t)
-	c, err := New(s.URL(), "h1", Credentials{"admin", "pw"}, Trust{Insecure: true}, 500*time.Millisecond)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close(context.Background())
+	c := eventClient(t, s, Trust{Insecure: true}, 500*time.Millisecond)
 	w := watch(t, c, 200*time.Millisecond)
 	w.waitUp(t)
 	s.SetDown(true)
@@ -188,11 +183,7 @@ func TestWatchEventsNoEventService(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	c, err := New(s.URL(), "h1", Credentials{"admin", "pw"}, Trust{Insecure: true}, 2*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close(context.Background())
+	c := eventClient(t, s, Trust{Insecure: true}, 2*time.Second)
 	var states int
 	err = c.WatchEvents(context.Background(), WatchOptions{OnState: func(StreamState) { states++ }})
 	if !errors.Is(err, ErrNoEventService) {
@@ -234,11 +225,7 @@ func TestReadSSE(t *testing.T) {
 // session carried; the client logs in again and reopens it.
 func TestWatchEventsAfterLogout(t *testing.T) {
 	s, _ := startBMC(t)
-	c, err := New(s.URL(), "h1", Credentials{"admin", "pw"}, Trust{Insecure: true}, 2*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close(context.Background())
+	c := eventClient(t, s, Trust{Insecure: true}, 2*time.Second)
 	w := watch(t, c, 0)
 	w.waitUp(t)
 	c.Logout(context.Background())
