@@ -20,6 +20,13 @@ const certValidity = 365 * 24 * time.Hour
 // between the lab's processes never make a fresh certificate "not yet valid".
 const certBackdate = 5 * time.Minute
 
+// NewCertificate generates, in memory, a self-signed certificate like the one Start makes for
+// each Server, for Config.Certificate: emulators that share it skip a key generation each.
+// name goes into the subject.
+func NewCertificate(name string) (tls.Certificate, error) {
+	return selfSignedCert(name, time.Now())
+}
+
 // selfSignedCert generates, in memory, a self-signed ECDSA P-256 server
 // certificate for 127.0.0.1, ::1 and localhost, valid for one year from now.
 // The subject names the system so the certificates of the lab's BMCs can be

@@ -17,6 +17,7 @@ package bmc
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -99,6 +100,10 @@ type Config struct {
 	// SSEHeartbeat is how often an idle SSE stream carries a comment line; zero means
 	// DefaultSSEHeartbeat.
 	SSEHeartbeat time.Duration
+	// Certificate is the TLS certificate to serve (see NewCertificate); nil makes Start
+	// generate a fresh self-signed one. Many emulators in one process (a simulated fleet) can
+	// share one certificate instead of generating a key each.
+	Certificate *tls.Certificate
 }
 
 // systemIDPattern keeps SystemID a single, unescaped URL path segment.
@@ -145,6 +150,9 @@ func (c Config) validate() (Config, error) {
 	}
 	if c.SSEHeartbeat == 0 {
 		c.SSEHeartbeat = DefaultSSEHeartbeat
+	}
+	if c.Certificate != nil && (len(c.Certificate.Certificate) == 0 || c.Certificate.PrivateKey == nil) {
+		return c, fmt.Errorf("bmc: %w: Certificate has no certificate or no private key", ErrInvalidConfig)
 	}
 	if c.Now == nil {
 		c.Now = time.Now

@@ -67,7 +67,7 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// Start generates a fresh self-signed certificate, listens on Config.Addr and
+// Start generates a fresh self-signed certificate (unless Config.Certificate gives one), listens on Config.Addr and
 // serves HTTPS in the background. It returns once the listener is open, so
 // URL and Addr are valid afterwards.
 //
@@ -86,7 +86,7 @@ func (s *Server) Start(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("bmc %s: start: %w", s.cfg.SystemID, err)
 	}
-	cert, err := selfSignedCert(s.cfg.SystemID, time.Now())
+	cert, err := s.certificate()
 	if err != nil {
 		return fmt.Errorf("bmc %s: %w", s.cfg.SystemID, err)
 	}
@@ -126,6 +126,23 @@ func (s *Server) Start(ctx context.Context) error {
 	s.stopWatch = context.AfterFunc(ctx, func() { _ = s.Close() })
 	s.cfg.Logger.Info("bmc listening", "system", s.cfg.SystemID, "url", "https://"+s.addr)
 	return nil
+}
+
+// certificate is the configured certificate, or a fresh self-signed one.
+func (s *Server) certificate() (tls.Certificate, error) {
+	if c := s.cfg.Certificate; c != nil {
+		if c.Leaf != nil {
+			return *c, nil
+		}
+		leaf, err := x509.ParseCertificate(c.Certificate[0])
+		if err != nil {
+			return tls.Certificate{}, fmt.Errorf("Certificate: %w", err)
+		}
+		cc := *c
+		cc.Leaf = leaf
+		return cc, nil
+	}
+	return selfSignedCert(s.cfg.SystemID, time.Now())
 }
 
 // serve runs the HTTP server until it is closed.

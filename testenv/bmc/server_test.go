@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"net"
@@ -127,5 +128,40 @@ func TestCertificate(t *testing.T) {
 		if _, err := cert.Verify(x509.VerifyOptions{DNSName: name, Roots: pool}); err != nil {
 			t.Errorf("verify for %s: %v", name, err)
 		}
+	}
+}
+
+// TestSharedCertificate: emulators given one Config.Certificate serve that certificate, each on
+// its own socket, and a Certificate without a key is refused naming the field.
+func TestSharedCertificate(t *testing.T) {
+	shared, err := NewCertificate("fleet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"h1", "h2"} {
+		s, err := New(Config{SystemID: id, Username: testUser, Password: testPass, Power: newFakePower(PowerOn), Certificate: &shared})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Start(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		if !s.Certificate().Equal(shared.Leaf) {
+			t.Errorf("%s: Certificate() is not the shared certificate", id)
+		}
+		conn, err := tls.Dial("tcp", s.Addr(), &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // the test compares the certificate itself
+		if err != nil {
+			t.Fatal(err)
+		}
+		served := conn.ConnectionState().PeerCertificates[0]
+		conn.Close()
+		if !served.Equal(shared.Leaf) {
+			t.Errorf("%s serves %q, not the shared certificate", id, served.Subject.CommonName)
+		}
+	}
+	_, err = New(Config{SystemID: "h3", Username: testUser, Password: testPass, Power: newFakePower(PowerOn), Certificate: &tls.Certificate{}})
+	if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), "Certificate") {
+		t.Errorf("empty Certificate: %v, want ErrInvalidConfig naming Certificate", err)
 	}
 }
