@@ -1,6 +1,9 @@
 // Package fleet is a simulated fleet of hypervisor hosts behind lifeboat's hypervisor.Host
-// interface, for scale benchmarks and deterministic scenarios. It does no I/O: probes answer at
-// once with the outcome the test set, inventories list made-up domains.
+// interface, for scale benchmarks and deterministic scenarios. Its libvirt side does no I/O:
+// probes answer at once with the outcome the test set, inventories list made-up domains. Its
+// hosts can each have a real Redfish BMC emulator (testenv/bmc) on a real socket in the same
+// process (StartBMCs); cutting a host's power (CutPower) makes its BMC say Off and its libvirt
+// probes time out, as a real power loss does.
 package fleet
 
 import (
@@ -10,6 +13,7 @@ import (
 	"time"
 
 	"github.com/lifeboat-ha/lifeboat/hypervisor"
+	"github.com/lifeboat-ha/lifeboat/testenv/bmc"
 )
 
 // Fleet is a set of simulated hosts, created on demand by Dial.
@@ -17,14 +21,25 @@ type Fleet struct {
 	mu         sync.Mutex
 	hosts      map[string]*Host
 	vmsPerHost int
+	// bmcs are the emulators StartBMCs started, by host name.
+	bmcs map[string]*bmc.Server
+	// started records each StartDomain: where and when a domain was started, by UUID.
+	started map[string]Start
+}
+
+// Start is where and when a domain was started on a simulated host (StartDomain).
+type Start struct {
+	Host string
+	At   time.Time
 }
 
 // New makes a fleet whose hosts each run vmsPerHost domains.
 func New(vmsPerHost int) *Fleet {
-	return &Fleet{hosts: map[string]*Host{}, vmsPerHost: vmsPerHost}
+	return &Fleet{hosts: map[string]*Host{}, vmsPerHost: vmsPerHost, bmcs: map[string]*bmc.Server{}, started: map[string]Start{}}
 }
 
-// Dial is a hypervisor.Dialer that returns the simulated host of that name.
+// Dial is a hypervisor.Dialer that returns the simulated host of that name: the one StartBMCs
+// made, else a new one.
 func (f *Fleet) Dial(_ context.Context, name, _ string, opts hypervisor.Options) (hypervisor.Host, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -32,14 +47,35 @@ func (f *Fleet) Dial(_ context.Context, name, _ string, opts hypervisor.Options)
 	if now == nil {
 		now = time.Now
 	}
-	h := &Host{name: name, now: now, outcome: hypervisor.ProbeOK, memory: DefaultMemory, events: make(chan hypervisor.Event, 16)}
+	if h, ok := f.hosts[name]; ok && f.bmcs[name] != nil {
+		h.mu.Lock()
+		h.now, h.probeTimeout = now, opts.ProbeTimeout
+		h.mu.Unlock()
+		return h, nil
+	}
+	h := f.newHost(name)
+	h.now, h.probeTimeout = now, opts.ProbeTimeout
+	return h, nil
+}
+
+// newHost makes a powered host running vmsPerHost domains. Caller holds f.mu.
+func (f *Fleet) newHost(name string) *Host {
+	h := &Host{name: name, fleet: f, now: time.Now, outcome: hypervisor.ProbeOK, powered: true, memory: DefaultMemory, events: make(chan hypervisor.Event, 16)}
 	for i := 0; i < f.vmsPerHost; i++ {
 		h.domains = append(h.domains, hypervisor.Domain{
 			UUID: fmt.Sprintf("%08x-0000-4000-8000-%012x", len(f.hosts), i), Name: fmt.Sprintf("%s-vm%d", name, i),
 			State: hypervisor.StateRunning, StateReason: "booted", Persistent: true, MemoryKiB: 1 << 20, VCPUs: 1})
 	}
 	f.hosts[name] = h
-	return h, nil
+	return h
+}
+
+// Started reports where and when the domain of that UUID was last started by StartDomain.
+func (f *Fleet) Started(uuid string) (Start, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s, ok := f.started[uuid]
+	return s, ok
 }
 
 // Host returns a simulated host by name (nil before Dial).
@@ -51,15 +87,22 @@ func (f *Fleet) Host(name string) *Host {
 
 // Host is one simulated host.
 type Host struct {
-	name    string
-	now     func() time.Time
-	mu      sync.Mutex
-	outcome hypervisor.ProbeOutcome
-	memory  hypervisor.NodeMemory
-	domains []hypervisor.Domain
-	events  chan hypervisor.Event
-	once    sync.Once
-	resets  int
+	name  string
+	fleet *Fleet
+	mu    sync.Mutex
+	now   func() time.Time
+	// probeTimeout is how long a probe of a powered-off host takes to time out (the dialer's
+	// ProbeTimeout).
+	probeTimeout time.Duration
+	outcome      hypervisor.ProbeOutcome
+	// powered is false after a power loss (CutPower) or a BMC's ForceOff, until power returns.
+	powered   bool
+	memory    hypervisor.NodeMemory
+	domains   []hypervisor.Domain
+	events    chan hypervisor.Event
+	once      sync.Once
+	closeOnce sync.Once
+	resets    int
 }
 
 // SetOutcome makes every later probe of the host end this way.
@@ -99,8 +142,24 @@ func (h *Host) SetDomainState(uuid string, state hypervisor.DomainState, reason 
 // Name is the host's name.
 func (h *Host) Name() string { return h.name }
 
-// Probe answers at once with the outcome set.
-func (h *Host) Probe(context.Context) hypervisor.Probe {
+// Probe answers at once with the outcome set. A powered-off host answers nothing: the probe
+// times out after the dialer's ProbeTimeout (or when ctx ends).
+func (h *Host) Probe(ctx context.Context) hypervisor.Probe {
+	h.mu.Lock()
+	powered, timeout := h.powered, h.probeTimeout
+	h.mu.Unlock()
+	if !powered {
+		t := time.NewTimer(timeout)
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		}
+		t.Stop()
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		return hypervisor.Probe{Outcome: hypervisor.ProbeTimeout, TCP: hypervisor.ProbeTimeout, At: h.now(),
+			Err: fmt.Errorf("fleet: %s: no answer within %s: the host has no power", h.name, timeout)}
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	p := hypervisor.Probe{Outcome: h.outcome, TCP: hypervisor.ProbeOK, RTT: 200 * time.Microsecond,
@@ -111,18 +170,22 @@ func (h *Host) Probe(context.Context) hypervisor.Probe {
 	return p
 }
 
+// up reports whether the host answers libvirt: powered, and probes set to succeed. Caller
+// holds h.mu.
+func (h *Host) up() bool { return h.powered && h.outcome == hypervisor.ProbeOK }
+
 // Connected reports whether probes succeed.
 func (h *Host) Connected() bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return h.outcome == hypervisor.ProbeOK
+	return h.up()
 }
 
 // Domains lists the host's simulated domains.
 func (h *Host) Domains(context.Context) ([]hypervisor.Domain, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.outcome != hypervisor.ProbeOK {
+	if !h.up() {
 		return nil, fmt.Errorf("fleet: %s: %w", h.name, hypervisor.ErrNotConnected)
 	}
 	return append([]hypervisor.Domain(nil), h.domains...), nil
@@ -144,7 +207,7 @@ func (h *Host) DomainXML(_ context.Context, uuid string) (string, error) {
 func (h *Host) GuestAddresses(_ context.Context, uuid string) ([]string, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.outcome != hypervisor.ProbeOK {
+	if !h.up() {
 		return nil, fmt.Errorf("fleet: %s: %w", h.name, hypervisor.ErrNotConnected)
 	}
 	for _, d := range h.domains {
@@ -164,7 +227,7 @@ func (h *Host) Info(context.Context) (hypervisor.HostInfo, error) {
 func (h *Host) NodeMemory(context.Context) (hypervisor.NodeMemory, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.outcome != hypervisor.ProbeOK {
+	if !h.up() {
 		return hypervisor.NodeMemory{}, fmt.Errorf("fleet: %s: %w", h.name, hypervisor.ErrNotConnected)
 	}
 	return h.memory, nil
@@ -176,20 +239,37 @@ func (h *Host) Events() <-chan hypervisor.Event {
 	return h.events
 }
 
-// Close ends the host's event channel.
+// Close ends the host's event channel; later calls do nothing.
 func (h *Host) Close() error {
-	close(h.events)
+	h.closeOnce.Do(func() { close(h.events) })
 	return nil
 }
 
-// StartDomain adds a running domain to the simulated host.
+// StartDomain starts a domain on the simulated host: the defined domain of that UUID if the host
+// has it (shut off), else a new one. The fleet records where and when (Started).
 func (h *Host) StartDomain(_ context.Context, def string) error {
 	name, uuid, _, err := hypervisor.DomainDisks(def)
 	if err != nil {
 		return err
 	}
 	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.domains = append(h.domains, hypervisor.Domain{UUID: uuid, Name: name, State: hypervisor.StateRunning, StateReason: "booted", Persistent: true, MemoryKiB: 1 << 20, VCPUs: 1})
+	if !h.up() {
+		h.mu.Unlock()
+		return fmt.Errorf("fleet: %s: start %s: %w", h.name, name, hypervisor.ErrNotConnected)
+	}
+	found := false
+	for i := range h.domains {
+		if h.domains[i].UUID == uuid {
+			h.domains[i].State, h.domains[i].StateReason, found = hypervisor.StateRunning, "booted", true
+		}
+	}
+	if !found {
+		h.domains = append(h.domains, hypervisor.Domain{UUID: uuid, Name: name, State: hypervisor.StateRunning, StateReason: "booted", Persistent: true, MemoryKiB: 1 << 20, VCPUs: 1})
+	}
+	at := h.now()
+	h.mu.Unlock()
+	h.fleet.mu.Lock()
+	h.fleet.started[uuid] = Start{Host: h.name, At: at}
+	h.fleet.mu.Unlock()
 	return nil
 }

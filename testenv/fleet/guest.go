@@ -39,7 +39,7 @@ func (h *Host) GuestStatus(_ context.Context, uuid string) (hypervisor.RunState,
 func (h *Host) ResetDomain(_ context.Context, uuid string) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.outcome != hypervisor.ProbeOK {
+	if !h.up() {
 		return fmt.Errorf("fleet: %s: %w", h.name, hypervisor.ErrNotConnected)
 	}
 	for i := range h.domains {
