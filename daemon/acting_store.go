@@ -33,11 +33,11 @@ func (s actingStore) refuse(what string) error {
 }
 
 // PutVM is skipped on a follower.
-func (s actingStore) PutVM(ctx context.Context, r store.VMRecord) error {
+func (s actingStore) PutVM(ctx context.Context, rs ...store.VMRecord) error {
 	if !s.observing() {
 		return nil
 	}
-	return s.Store.PutVM(ctx, r)
+	return s.Store.PutVM(ctx, rs...)
 }
 
 // PutHost is skipped on a follower.

@@ -35,10 +35,13 @@ type Daemon struct {
 	byName map[string]*hostWatch
 
 	// mu guards the hosts' signals, tracks and verdicts, and the VM records.
-	mu    sync.Mutex
-	vms   map[string]*store.VMRecord // by UUID
-	disks map[string][]string        // each VM's disk paths, parsed from its definition once
-	kick  chan struct{}              // asks the decide loop to run now
+	mu  sync.Mutex
+	vms map[string]*store.VMRecord // by UUID
+	// unsaved are the VM records (by UUID) whose latest write failed: the next inventory writes
+	// them again.
+	unsaved map[string]bool
+	disks   map[string][]string // each VM's disk paths, parsed from its definition once
+	kick    chan struct{}       // asks the decide loop to run now
 	// engine carries out live migrations (nil until Run); drainKick wakes the drain loop; noted
 	// remembers notes already journaled.
 	engine    *migrate.Engine
@@ -143,7 +146,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Daemon, error) 
 		return nil, fmt.Errorf("daemon: store: %w", err)
 	}
 	d := &Daemon{log: opts.Logger, db: db, now: opts.Now, byName: map[string]*hostWatch{},
-		vms: map[string]*store.VMRecord{}, disks: map[string][]string{}, kick: make(chan struct{}, 1), drainKick: make(chan struct{}, 1), noted: map[string]bool{}, fencing: map[string]bool{}, restarting: map[string]bool{}, resetting: map[string]bool{}, held: map[string]policy.ActionReason{}, m: newMetrics(), dial: opts.Dial, migrate: opts.Migrate}
+		vms: map[string]*store.VMRecord{}, unsaved: map[string]bool{}, disks: map[string][]string{}, kick: make(chan struct{}, 1), drainKick: make(chan struct{}, 1), noted: map[string]bool{}, fencing: map[string]bool{}, restarting: map[string]bool{}, resetting: map[string]bool{}, held: map[string]policy.ActionReason{}, m: newMetrics(), dial: opts.Dial, migrate: opts.Migrate}
 	d.cfgp.Store(&cfg)
 	d.det = detectorConfig(cfg.Timings, cfg.Recovery)
 	if err := d.initController(db, opts.Name); err != nil {

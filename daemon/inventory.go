@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -171,15 +172,38 @@ func (d *Daemon) updateInventory(ctx context.Context, w *hostWatch, doms []hyper
 			}
 		}
 	}
-	d.mu.Unlock()
-	sort.Slice(changed, func(i, j int) bool { return changed[i].Name < changed[j].Name })
-	for _, r := range changed {
-		if err := d.db.PutVM(ctx, r); err != nil {
-			d.log.Error("cannot store a VM record", "vm", r.Name, "err", err)
+	// Records whose last write failed are written again with these.
+	for uuid := range d.unsaved {
+		if r, ok := d.vms[uuid]; ok && !slices.ContainsFunc(changed, func(c store.VMRecord) bool { return c.UUID == uuid }) {
+			changed = append(changed, *r)
 		}
 	}
-	for _, e := range entries {
-		d.journal(ctx, e)
+	d.mu.Unlock()
+	sort.Slice(changed, func(i, j int) bool { return changed[i].Name < changed[j].Name })
+	// One write for the host's changes: at start, a fleet's inventories are one transaction per
+	// host, not one per VM.
+	var err error
+	if len(changed) > 0 {
+		err = d.db.PutVM(ctx, changed...)
+	}
+	d.mu.Lock()
+	for _, r := range changed {
+		if err != nil {
+			d.unsaved[r.UUID] = true
+		} else {
+			delete(d.unsaved, r.UUID)
+		}
+	}
+	d.mu.Unlock()
+	if err != nil {
+		d.log.Error("cannot store VM records, retried with the next inventory", "host", w.cfg.Name, "records", len(changed), "err", err)
+	}
+	if len(entries) > 0 {
+		if _, err := d.db.Append(context.WithoutCancel(ctx), entries...); err != nil {
+			d.log.Error("journal append failed", "err", err, "host", w.cfg.Name, "entries", len(entries))
+		} else {
+			d.m.journal.WithLabelValues("vm").Add(float64(len(entries)))
+		}
 	}
 }
 

@@ -38,9 +38,11 @@ func (s *countingStore) since(n int) []string {
 
 func (s *countingStore) count() int { s.mu.Lock(); defer s.mu.Unlock(); return len(s.writes) }
 
-func (s *countingStore) PutVM(ctx context.Context, r store.VMRecord) error {
-	s.note("vm " + r.Name)
-	return s.Store.PutVM(ctx, r)
+func (s *countingStore) PutVM(ctx context.Context, rs ...store.VMRecord) error {
+	for _, r := range rs {
+		s.note("vm " + r.Name)
+	}
+	return s.Store.PutVM(ctx, rs...)
 }
 func (s *countingStore) PutHost(ctx context.Context, r store.HostRecord) error {
 	s.note("host " + r.Name)

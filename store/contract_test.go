@@ -99,6 +99,31 @@ func contractVMs(t *testing.T, open opener) {
 			t.Errorf("PutVM(%.20v) = %v, want ErrInvalid", bad, err)
 		}
 	}
+
+	// Many records in one call (more than one etcd transaction holds); one invalid record
+	// stores none of them.
+	var batch []VMRecord
+	for i := 10; i < 10+2*etcdVMBatch+3; i++ {
+		batch = append(batch, vm(i))
+	}
+	if err := s.PutVM(ctx, append([]VMRecord{vm(4)}, VMRecord{Name: "no uuid"})...); !errors.Is(err, ErrInvalid) {
+		t.Errorf("PutVM of a batch with an invalid record = %v, want ErrInvalid", err)
+	}
+	if err := s.PutVM(ctx, batch...); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutVM(ctx); err != nil {
+		t.Errorf("PutVM of no record = %v", err)
+	}
+	vms, err = s.ListVMs(ctx)
+	if err != nil || len(vms) != 3+len(batch) {
+		t.Fatalf("after a batch of %d: %d records (%v), want %d", len(batch), len(vms), err, 3+len(batch))
+	}
+	for _, r := range vms {
+		if r.Name == vm(4).Name {
+			t.Errorf("%s stored from a batch with an invalid record", r.Name)
+		}
+	}
 }
 
 func contractHosts(t *testing.T, open opener) {

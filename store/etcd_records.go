@@ -11,16 +11,29 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
-// PutVM stores r under r.UUID, replacing any record with that UUID (see DB.PutVM).
-func (s *Etcd) PutVM(ctx context.Context, r VMRecord) error {
-	if err := r.validate(); err != nil {
+// etcdVMBatch is the most VM records one etcd transaction of PutVM holds: etcd refuses a
+// transaction of more than --max-txn-ops operations (128 by default).
+const etcdVMBatch = 64
+
+// PutVM stores each record under its UUID, replacing any record with that UUID (see DB.PutVM),
+// etcdVMBatch records per transaction.
+func (s *Etcd) PutVM(ctx context.Context, rs ...VMRecord) error {
+	vs, err := encodeVMs(rs)
+	if err != nil {
 		return err
 	}
-	v, err := json.Marshal(r)
-	if err != nil {
-		return fmt.Errorf("store: put vm %q: %w", r.UUID, err)
+	for len(rs) > 0 {
+		n := min(len(rs), etcdVMBatch)
+		ops := make([]clientv3.Op, n)
+		for i := range n {
+			ops[i] = clientv3.OpPut(s.prefix+etcdVMs+rs[i].UUID, string(vs[i]))
+		}
+		if err := s.commit(ctx, "put vm", nil, ops...); err != nil {
+			return err
+		}
+		rs, vs = rs[n:], vs[n:]
 	}
-	return s.put(ctx, "put vm", etcdVMs+r.UUID, v)
+	return nil
 }
 
 // ListVMs returns every VM record, sorted by Name, then UUID.

@@ -11,8 +11,9 @@ import (
 // and etcd (Etcd, several daemons of which one leads). Both behave the same; one contract test
 // suite runs against both.
 type Store interface {
-	// PutVM stores a VM record under its UUID.
-	PutVM(ctx context.Context, r VMRecord) error
+	// PutVM stores VM records, each under its UUID: all in one write (bbolt), or in writes of
+	// at most etcdVMBatch records (etcd). An invalid record stores none of them.
+	PutVM(ctx context.Context, rs ...VMRecord) error
 	// ListVMs returns every VM record, sorted by Name, then UUID.
 	ListVMs(ctx context.Context) ([]VMRecord, error)
 

@@ -53,19 +53,39 @@ func validateKey(what, field, key string, rest func() error) error {
 	return rest()
 }
 
-// PutVM stores r under r.UUID, replacing any record with that UUID. UUID and
-// Name are required (an error naming the field wraps ErrInvalid).
-func (db *DB) PutVM(ctx context.Context, r VMRecord) error {
-	if err := r.validate(); err != nil {
+// PutVM stores each record under its UUID, replacing any record with that UUID, all in one
+// transaction (a fleet's inventory at start is one write per host, not one per VM). UUID and
+// Name are required (an error naming the field wraps ErrInvalid; then nothing is stored).
+func (db *DB) PutVM(ctx context.Context, rs ...VMRecord) error {
+	vs, err := encodeVMs(rs)
+	if err != nil || len(rs) == 0 {
 		return err
 	}
-	v, err := json.Marshal(r)
-	if err != nil {
-		return fmt.Errorf("store: put vm %q: %w", r.UUID, err)
-	}
 	return db.update(ctx, "put vm", func(tx *bbolt.Tx) error {
-		return tx.Bucket(bucketVMs).Put([]byte(r.UUID), v)
+		b := tx.Bucket(bucketVMs)
+		for i, r := range rs {
+			if err := b.Put([]byte(r.UUID), vs[i]); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
+}
+
+// encodeVMs validates and encodes VM records.
+func encodeVMs(rs []VMRecord) ([][]byte, error) {
+	vs := make([][]byte, len(rs))
+	for i, r := range rs {
+		if err := r.validate(); err != nil {
+			return nil, err
+		}
+		v, err := json.Marshal(r)
+		if err != nil {
+			return nil, fmt.Errorf("store: put vm %q: %w", r.UUID, err)
+		}
+		vs[i] = v
+	}
+	return vs, nil
 }
 
 // GetVM returns the record of the VM with the given UUID, or an error

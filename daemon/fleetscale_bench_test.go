@@ -1,0 +1,483 @@
+package daemon
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/lifeboat-ha/lifeboat/api"
+	"github.com/lifeboat-ha/lifeboat/config"
+	"github.com/lifeboat-ha/lifeboat/policy"
+	"github.com/lifeboat-ha/lifeboat/store"
+	"github.com/lifeboat-ha/lifeboat/testenv/fleet"
+)
+
+// Shape of BenchmarkFleetScale: VMs per host, the steady window, the power losses injected for
+// the detection latency, and the simulated day of the store.
+const (
+	scaleVMsPerHost = 20
+	scaleIdleWindow = 30 * time.Second // one bmc_health_interval: every BMC is read about once
+	scaleSettle     = 5 * time.Second
+	scaleLosses     = 48
+	scaleLossGap    = 500 * time.Millisecond // mean gap between two injected losses (uniform in [0, 2×))
+	scaleDay        = 24 * time.Hour
+	// Per simulated hour: one host lost and its VMs restarted (the events recorded from the real
+	// daemon, replayed), and scaleAuditsPerHour operator calls.
+	scaleAuditsPerHour = 6
+)
+
+// scaleSizes are the fleet sizes of BenchmarkFleetScale.
+var scaleSizes = []int{1000, 2000, 5000}
+
+// raiseFileLimit lifts RLIMIT_NOFILE to want (root may raise the hard limit too): a fleet of n
+// hosts with BMC emulators in this process holds about 3n sockets.
+func raiseFileLimit(b *testing.B, want uint64) {
+	b.Helper()
+	var l syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
+		b.Fatal(err)
+	}
+	if l.Cur >= want {
+		return
+	}
+	next := syscall.Rlimit{Cur: want, Max: max(l.Max, want)}
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &next); err != nil {
+		next = syscall.Rlimit{Cur: l.Max, Max: l.Max}
+		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &next); err != nil {
+			b.Fatal(err)
+		}
+		if l.Max < want {
+			b.Fatalf("RLIMIT_NOFILE: %d open files at most, want %d (run as root, or raise the hard limit)", l.Max, want)
+		}
+	}
+	b.Logf("RLIMIT_NOFILE raised from %d to %d", l.Cur, next.Cur)
+}
+
+// scaleFleet is one run of BenchmarkFleetScale: the simulated fleet with its BMC emulators, and
+// the real daemon watching it.
+type scaleFleet struct {
+	b     *testing.B
+	n     int
+	f     *fleet.Fleet
+	cfg   config.Config
+	d     *Daemon
+	rec   *recordingStore
+	stop  func()
+	names []string
+}
+
+// startScaleFleet starts n simulated hosts of 20 VMs, each with its own Redfish BMC emulator on
+// a real HTTPS socket (one shared certificate, pinned in the configuration; one credentials
+// file for all), and the real daemon watching them with automatic recovery and no failback.
+func startScaleFleet(b *testing.B, n int) *scaleFleet {
+	b.Helper()
+	dir := b.TempDir()
+	s := &scaleFleet{b: b, n: n, f: fleet.New(scaleVMsPerHost), cfg: fleetConfig(dir, n)}
+	b.Cleanup(func() { _ = s.f.Close() })
+	for _, h := range s.cfg.Hosts {
+		s.names = append(s.names, h.Name)
+	}
+	t0 := time.Now()
+	srvs, err := s.f.StartBMCs(context.Background(), s.names, fleet.BMCOptions{Username: "watch", Password: "pw-fleet"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	creds := filepath.Join(dir, "bmc.cred")
+	if err := os.WriteFile(creds, []byte("username=watch\npassword=pw-fleet\n"), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	sum := sha256.Sum256(srvs[0].Certificate().Raw)
+	for i := range s.cfg.Hosts {
+		s.cfg.Hosts[i].BMC = config.BMC{Type: config.BMCRedfish, Endpoint: srvs[i].URL(), SystemID: s.names[i],
+			CredentialsFile: creds, PinnedSHA256: hex.EncodeToString(sum[:])}
+	}
+	s.cfg.Failback.Enabled = false
+	b.Logf("%d hosts: %d BMC emulators started in %s", n, n, time.Since(t0).Round(time.Millisecond))
+	return s
+}
+
+// run starts the daemon, its store seen through a recordingStore.
+func (s *scaleFleet) run() {
+	b := s.b
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	d, err := New(context.Background(), s.cfg, Options{Dial: s.f.Dial, Logger: logger})
+	if err != nil {
+		b.Fatal(err)
+	}
+	as, ok := d.db.(actingStore)
+	if !ok {
+		b.Fatalf("the daemon's store is a %T, want actingStore", d.db)
+	}
+	s.rec = &recordingStore{Store: as.Store}
+	as.Store = s.rec
+	d.db = as
+	s.d = d
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	stopped := false
+	s.stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		if err := <-done; err != nil {
+			b.Error(err)
+		}
+	}
+	b.Cleanup(s.stop)
+}
+
+// settled reports how many hosts are healthy with their BMC read (power on) and how many VMs
+// are on record.
+func (s *scaleFleet) settled() (hosts, vms int) {
+	s.d.mu.Lock()
+	defer s.d.mu.Unlock()
+	for _, w := range s.d.hosts {
+		if w.verdict.State == policy.Healthy && w.sig.BMC.Reachable && w.sig.BMC.Power == policy.PowerOn {
+			hosts++
+		}
+	}
+	return hosts, len(s.d.vms)
+}
+
+// pollUntil checks cond every 100 ms until it holds, or fails after limit.
+func pollUntil(b *testing.B, limit time.Duration, what func() string, cond func() bool) {
+	b.Helper()
+	for end := time.Now().Add(limit); !cond(); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(end) {
+			b.Fatalf("not within %s: %s", limit, what())
+		}
+	}
+}
+
+// idle measures the daemon at rest: CPU over scaleIdleWindow once every host is healthy, every
+// BMC read and every VM on record, and the process's RSS at its end.
+func (s *scaleFleet) idle() (cores, rssMiB float64) {
+	b := s.b
+	t0 := time.Now()
+	pollUntil(b, 5*time.Minute, func() string {
+		h, v := s.settled()
+		return fmt.Sprintf("%d of %d hosts healthy with their BMC read, %d of %d VMs on record", h, s.n, v, s.n*scaleVMsPerHost)
+	}, func() bool { h, v := s.settled(); return h == s.n && v == s.n*scaleVMsPerHost })
+	b.Logf("%d hosts healthy, every BMC read, %d VMs on record %s after start", s.n, s.n*scaleVMsPerHost, time.Since(t0).Round(time.Millisecond))
+	time.Sleep(scaleSettle)
+	if dir := os.Getenv("LIFEBOAT_FLEET_PROFILE_DIR"); dir != "" {
+		path := filepath.Join(dir, fmt.Sprintf("idle-%d.pprof", s.n))
+		f, err := os.Create(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			b.Fatal(err)
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			f.Close()
+			b.Logf("CPU profile of the idle window: %s", path)
+		}()
+	}
+	cpu0, w0 := cpuTime(), time.Now()
+	time.Sleep(scaleIdleWindow)
+	cpu, wall := cpuTime()-cpu0, time.Since(w0)
+	return cpu.Seconds() / wall.Seconds(), float64(rssKiB()) / 1024
+}
+
+// failedAt is when the journal recorded the host's verdict failed with proof of death (the BMC
+// reports power off), at or after since; zero if it has not.
+func (s *scaleFleet) failedAt(ctx context.Context, after uint64) (map[string]time.Time, error) {
+	out := map[string]time.Time{}
+	for {
+		es, err := s.d.db.Journal(ctx, after, 10000)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range es {
+			if e.Kind == "verdict" && e.Reason == string(policy.ReasonPowerOff) {
+				if _, seen := out[e.Host]; !seen {
+					out[e.Host] = e.At
+				}
+			}
+			after = e.Seq
+		}
+		if len(es) < 10000 {
+			return out, nil
+		}
+	}
+}
+
+// vmsOn lists the UUIDs of the VMs on record on a host.
+func (s *scaleFleet) vmsOn(host string) []string {
+	s.d.mu.Lock()
+	defer s.d.mu.Unlock()
+	var out []string
+	for uuid, r := range s.d.vms {
+		if r.CurrentHost == host {
+			out = append(out, uuid)
+		}
+	}
+	return out
+}
+
+// restart cuts the power of the hosts at once, and returns the time from the latest of their
+// verdicts failed (with proof) to the start of the last of their VMs elsewhere, after the
+// daemon fenced each host through its BMC emulator (Redfish ForceOff, power verified off) and
+// placed its VMs; and the same from the power cut.
+func (s *scaleFleet) restart(ctx context.Context, hosts []string) (fromVerdict, fromCut time.Duration) {
+	b := s.b
+	var want []string
+	for _, h := range hosts {
+		vms := s.vmsOn(h)
+		if len(vms) != scaleVMsPerHost {
+			b.Fatalf("%s has %d VMs on record, want %d", h, len(vms), scaleVMsPerHost)
+		}
+		want = append(want, vms...)
+	}
+	seq0, err := s.d.db.LastSeq(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cut := time.Now()
+	for _, h := range hosts {
+		if err := s.f.CutPower(h); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var last time.Time
+	pollUntil(b, 2*time.Minute, func() string {
+		return fmt.Sprintf("the %d VMs of %v restarted elsewhere", len(want), hosts)
+	}, func() bool {
+		for _, uuid := range want {
+			st, ok := s.f.Started(uuid)
+			if !ok || st.At.Before(cut) {
+				return false
+			}
+			if slices.Contains(hosts, st.Host) {
+				b.Fatalf("VM %s restarted on %s, a host without power", uuid, st.Host)
+			}
+			if st.At.After(last) {
+				last = st.At
+			}
+		}
+		return true
+	})
+	failed, err := s.failedAt(ctx, seq0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var verdict time.Time
+	for _, h := range hosts {
+		at, ok := failed[h]
+		if !ok {
+			b.Fatalf("%s: its VMs restarted without a verdict failed (power off) in the journal", h)
+		}
+		if fenced := s.f.Host(h).Powered(); fenced {
+			b.Fatalf("%s has power again", h)
+		}
+		if at.After(verdict) {
+			verdict = at
+		}
+	}
+	return last.Sub(verdict), last.Sub(cut)
+}
+
+// detect injects scaleLosses power losses at random hosts (not in skip), spread in time, and
+// returns, for each, the time from the power cut to the journal's verdict failed with proof of
+// death. It restores every host it cut once all verdicts are in.
+func (s *scaleFleet) detect(ctx context.Context, rng *rand.Rand, skip []string) []time.Duration {
+	b := s.b
+	seq0, err := s.d.db.LastSeq(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cut := map[string]time.Time{}
+	for len(cut) < scaleLosses {
+		h := s.names[rng.IntN(len(s.names))]
+		if _, dup := cut[h]; dup || slices.Contains(skip, h) {
+			continue
+		}
+		time.Sleep(time.Duration(rng.Int64N(int64(2 * scaleLossGap))))
+		cut[h] = time.Now()
+		if err := s.f.CutPower(h); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var failed map[string]time.Time
+	pollUntil(b, time.Minute, func() string {
+		return fmt.Sprintf("%d of %d injected power losses detected", len(failed), len(cut))
+	}, func() bool {
+		if failed, err = s.failedAt(ctx, seq0); err != nil {
+			b.Fatal(err)
+		}
+		for h := range cut {
+			if _, ok := failed[h]; !ok {
+				return false
+			}
+		}
+		return true
+	})
+	lat := make([]time.Duration, 0, len(cut))
+	for h, at := range cut {
+		lat = append(lat, failed[h].Sub(at))
+		if err := s.f.RestorePower(h); err != nil {
+			b.Fatal(err)
+		}
+	}
+	slices.Sort(lat)
+	return lat
+}
+
+// quantile is the q-quantile of sorted durations (nearest rank).
+func quantile(sorted []time.Duration, q float64) time.Duration {
+	i := int(q*float64(len(sorted))+0.999999) - 1
+	return sorted[min(max(i, 0), len(sorted)-1)]
+}
+
+// storeDay copies the daemon's store file after the run and drives it through scaleDay of
+// simulated time: every hour, the writes the real daemon made for one host's power loss (its
+// observations, verdicts, fence, recovery plan, restart records and moved VM records, recorded
+// in the restart phase) are replayed, an hour later each time, and scaleAuditsPerHour audit
+// entries of operator calls are added. Probe ticks that change nothing write nothing (see
+// TestSteadyStateWritesNothing), so they add nothing here either. It returns the file's size
+// before and after the day.
+func (s *scaleFleet) storeDay(ctx context.Context, cycle, audits []storeWrite) (before, after int64) {
+	b := s.b
+	src := s.cfg.Store.Path
+	fi, err := os.Stat(src)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg := s.cfg.Store
+	cfg.Path = src + ".day"
+	raw, err := os.ReadFile(src)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(cfg.Path, raw, 0o600); err != nil {
+		b.Fatal(err)
+	}
+	db, err := store.OpenConfig(ctx, cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for hour := range int(scaleDay / time.Hour) {
+		shift := time.Duration(hour+1) * time.Hour
+		if err := replayWrites(ctx, db, cycle, shift); err != nil {
+			b.Fatal(err)
+		}
+		for range scaleAuditsPerHour {
+			if err := replayWrites(ctx, db, audits, shift); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	if err := db.Close(); err != nil {
+		b.Fatal(err)
+	}
+	fa, err := os.Stat(cfg.Path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return fi.Size(), fa.Size()
+}
+
+// BenchmarkFleetScale watches a simulated fleet of 1,000, 2,000 and 5,000 hosts with 20 VMs
+// each (testenv/fleet behind the real hypervisor.Host interface), every host with its own
+// Redfish BMC emulator (testenv/bmc, sessions) on a real HTTPS socket in this process, through
+// the real daemon (bbolt store, automatic recovery, default timings). It reports as metrics:
+//
+//   - idle-cores, rss-MiB: CPU (cores) over a 30 s steady window once every host is healthy,
+//     every BMC read and every VM on record, and the process's RSS at its end. The process also
+//     holds the simulated fleet and its emulators: fleet-rss-MiB is the RSS before the daemon
+//     started (the emulators' server side of the daemon's connections still counts in rss-MiB).
+//   - restart-1host-s, restart-10hosts-s: from the verdict failed (the last of the 10) to the
+//     last VM started elsewhere, after the daemon fenced the host through its emulator
+//     (Redfish ForceOff, power verified off) and placed the VMs; restart-10hosts-cut-s counts
+//     from the power cut.
+//   - detect-p50-s, detect-p99-s: from a power loss (CutPower: BMC off, libvirt probes time
+//     out) to the journal's verdict failed with proof, over 48 losses at random hosts about a
+//     half second apart; the hosts get their power back afterwards.
+//   - store-MiB, store-24h-MiB: the bbolt file after the run, and after a simulated day more
+//     (store.journal_max_entries at its default): every hour, the writes the daemon made for one
+//     host's loss and restart, replayed, and six audited operator calls.
+//
+// It raises RLIMIT_NOFILE (about 3 sockets per host). With LIFEBOAT_FLEET_PROFILE_DIR set, it
+// writes a CPU profile of each idle window there (idle-N.pprof). The whole run takes about 8 minutes:
+//
+//	flock /tmp/lab.lock go test -run '^$' -bench '^BenchmarkFleetScale$' -benchtime 1x -timeout 30m ./daemon/
+func BenchmarkFleetScale(b *testing.B) {
+	if testing.Short() {
+		b.Skip("BenchmarkFleetScale takes minutes")
+	}
+	for _, n := range scaleSizes {
+		b.Run(fmt.Sprintf("hosts=%d", n), func(b *testing.B) {
+			for range b.N {
+				benchFleetScale(b, n)
+			}
+		})
+	}
+}
+
+func benchFleetScale(b *testing.B, n int) {
+	raiseFileLimit(b, uint64(4*n+4096))
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(uint64(n), 14)) //nolint:gosec // reproducible choice of hosts
+	runtime.GC()
+	s := startScaleFleet(b, n)
+	runtime.GC()
+	fleetRSS := float64(rssKiB()) / 1024
+	s.run()
+	cores, rss := s.idle()
+	b.Logf("idle: %.3f cores, RSS %.0f MiB (the fleet and its emulators alone: %.0f MiB)", cores, rss, fleetRSS)
+
+	// Restarts: one host, then ten at once, recorded for the store's simulated day.
+	s.rec.record(true)
+	one := []string{s.names[n/2]}
+	r1, r1cut := s.restart(ctx, one)
+	cycle := s.rec.record(false)
+	ten := make([]string, 0, 10)
+	for i := range 10 {
+		ten = append(ten, s.names[(n/4+i*n/40)%n])
+	}
+	r10, r10cut := s.restart(ctx, ten)
+	b.Logf("restart of 1 host (20 VMs): %s from the verdict failed, %s from the power cut; of 10 hosts (200 VMs): %s, %s",
+		r1.Round(time.Millisecond), r1cut.Round(time.Millisecond), r10.Round(time.Millisecond), r10cut.Round(time.Millisecond))
+
+	s.rec.record(true)
+	s.d.Audit(ctx, api.AuditRecord{Identity: api.Identity{Name: "alice", Role: api.RoleOperator, Method: api.AuthToken, Remote: "10.0.0.5"},
+		Role: "operator", Method: "POST", Path: "/v1/hosts/" + s.names[1] + "/drain", Status: 200})
+	audits := s.rec.record(false)
+
+	lat := s.detect(ctx, rng, append(one, ten...))
+	p50, p99 := quantile(lat, 0.5), quantile(lat, 0.99)
+	b.Logf("detection of %d power losses: median %s, p99 %s, max %s", len(lat), p50.Round(time.Millisecond), p99.Round(time.Millisecond), lat[len(lat)-1].Round(time.Millisecond))
+	s.stop()
+
+	before, after := s.storeDay(ctx, cycle, audits)
+	b.Logf("store: %.1f MiB after the run, %.1f MiB after 24 simulated hours (%d writes per lost host replayed hourly)",
+		float64(before)/(1<<20), float64(after)/(1<<20), len(cycle))
+
+	b.ReportMetric(cores, "idle-cores")
+	b.ReportMetric(rss, "rss-MiB")
+	b.ReportMetric(fleetRSS, "fleet-rss-MiB")
+	b.ReportMetric(p50.Seconds(), "detect-p50-s")
+	b.ReportMetric(p99.Seconds(), "detect-p99-s")
+	b.ReportMetric(r1.Seconds(), "restart-1host-s")
+	b.ReportMetric(r10.Seconds(), "restart-10hosts-s")
+	b.ReportMetric(r10cut.Seconds(), "restart-10hosts-cut-s")
+	b.ReportMetric(float64(before)/(1<<20), "store-MiB")
+	b.ReportMetric(float64(after)/(1<<20), "store-24h-MiB")
+	b.ReportMetric(0, "ns/op")
+}
