@@ -167,6 +167,7 @@ func (d *Daemon) adopt(ctx context.Context) error {
 		if !ok {
 			d.vms[r.UUID] = &r
 			d.parseDisks(&r)
+			d.vmsMoved()
 			continue
 		}
 		// Where a VM runs is what this daemon sees; where it belongs is the leader's record.

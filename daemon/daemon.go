@@ -40,8 +40,10 @@ type Daemon struct {
 	// unsaved are the VM records (by UUID) whose latest write failed: the next inventory writes
 	// them again.
 	unsaved map[string]bool
-	disks   map[string][]string // each VM's disk paths, parsed from its definition once
-	kick    chan struct{}       // asks the decide loop to run now
+	// vmIdx indexes vms by current host for the inventories (vmsOnHost).
+	vmIdx vmIndex
+	disks map[string][]string // each VM's disk paths, parsed from its definition once
+	kick  chan struct{}       // asks the decide loop to run now
 	// engine carries out live migrations (nil until Run); drainKick wakes the drain loop; noted
 	// remembers notes already journaled.
 	engine    *migrate.Engine
@@ -414,6 +416,7 @@ func (d *Daemon) migrationDone(m migrate.Migration) {
 	r, ok := d.vms[m.UUID]
 	if ok {
 		r.CurrentHost, r.State, r.UpdatedAt = m.To, "running", d.now()
+		d.vmsMoved()
 		if m.Purpose == migrate.PurposeSwitchover && r.HomeHost != m.To {
 			// An operator's switchover is a move on purpose: the VM's home is where it went.
 			r.HomeHost = m.To

@@ -58,6 +58,7 @@ func (d *Daemon) restart(ctx context.Context, rs policy.RestartRecord) {
 	} else {
 		rs.Stage, rs.Reason = policy.RestartRunning, "restarted on "+rs.To
 		r.CurrentHost, r.State, r.UpdatedAt = rs.To, "running", end
+		d.vmsMoved()
 		rec = *r
 	}
 	d.mu.Unlock()
