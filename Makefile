@@ -10,7 +10,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # Lab tests are the tests named TestLab*; they need root and /dev/kvm, and run one package at a time.
 LAB_TESTS := ^TestLab
 
-.PHONY: help deps build guest package test unit-test lab-test fuzz bench lint demo clean
+.PHONY: help deps build guest package test unit-test lab-test fuzz bench bench-fleet lint demo clean
 
 help: ## Show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -44,8 +44,12 @@ fuzz: ## Run every fuzz target for FUZZTIME each (default 10s; a count such as 2
 		done; \
 	done
 
-bench: deps guest ## Run the benchmarks
-	LIFEBOAT_GUEST_DIR=$(CURDIR)/$(GUEST) $(GO) test -run '^$$' -bench . -benchmem -count=1 ./...
+BENCH ?= .
+bench: deps guest ## Run the benchmarks (BENCH=regexp picks some; the fleet benchmark alone takes about 8 min)
+	LIFEBOAT_GUEST_DIR=$(CURDIR)/$(GUEST) $(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count=1 -timeout 60m ./...
+
+bench-fleet: ## The fleet benchmark alone: 1k, 2k, 5k simulated hosts with Redfish BMC emulators (CPU, RSS, detection, restarts, store)
+	$(GO) test -run '^$$' -bench '^BenchmarkFleetScale$$' -benchtime 1x -count=1 -timeout 30m ./daemon/
 
 lint: ## gofmt, go vet and staticcheck (pinned)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

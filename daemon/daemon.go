@@ -44,6 +44,8 @@ type Daemon struct {
 	vmIdx vmIndex
 	disks map[string][]string // each VM's disk paths, parsed from its definition once
 	kick  chan struct{}       // asks the decide loop to run now
+	// recoverKick asks the recovery loop to reconcile now.
+	recoverKick chan struct{}
 	// engine carries out live migrations (nil until Run); drainKick wakes the drain loop; noted
 	// remembers notes already journaled.
 	engine    *migrate.Engine
@@ -148,7 +150,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Daemon, error) 
 		return nil, fmt.Errorf("daemon: store: %w", err)
 	}
 	d := &Daemon{log: opts.Logger, db: db, now: opts.Now, byName: map[string]*hostWatch{},
-		vms: map[string]*store.VMRecord{}, unsaved: map[string]bool{}, disks: map[string][]string{}, kick: make(chan struct{}, 1), drainKick: make(chan struct{}, 1), noted: map[string]bool{}, fencing: map[string]bool{}, restarting: map[string]bool{}, resetting: map[string]bool{}, held: map[string]policy.ActionReason{}, m: newMetrics(), dial: opts.Dial, migrate: opts.Migrate}
+		vms: map[string]*store.VMRecord{}, unsaved: map[string]bool{}, disks: map[string][]string{}, kick: make(chan struct{}, 1), recoverKick: make(chan struct{}, 1), drainKick: make(chan struct{}, 1), noted: map[string]bool{}, fencing: map[string]bool{}, restarting: map[string]bool{}, resetting: map[string]bool{}, held: map[string]policy.ActionReason{}, m: newMetrics(), dial: opts.Dial, migrate: opts.Migrate}
 	d.cfgp.Store(&cfg)
 	d.det = detectorConfig(cfg.Timings, cfg.Recovery)
 	if err := d.initController(db, opts.Name); err != nil {

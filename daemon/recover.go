@@ -10,10 +10,11 @@ import (
 // recoveryTick is how often the recovery loop reconciles.
 const recoveryTick = 300 * time.Millisecond
 
-// recoveryLoop reconciles on every tick: it takes a snapshot, asks policy.Reconcile what to
-// do, and executes the actions, each recorded before it runs. It is level-based: after a
-// daemon restart it carries on from the records (the guards, plans and VM records in the
-// store).
+// recoveryLoop reconciles on every tick, and at once when a restart ended (the restart
+// budget has room again: a wave of restarts is not paced by the tick): it takes a snapshot,
+// asks policy.Reconcile what to do, and executes the actions, each recorded before it runs.
+// It is level-based: after a daemon restart it carries on from the records (the guards, plans
+// and VM records in the store).
 func (d *Daemon) recoveryLoop(ctx context.Context) {
 	t := time.NewTicker(recoveryTick)
 	defer t.Stop()
@@ -22,8 +23,17 @@ func (d *Daemon) recoveryLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-d.recoverKick:
 		}
 		d.recoverOnce(ctx)
+	}
+}
+
+// kickRecovery asks the recovery loop to reconcile now.
+func (d *Daemon) kickRecovery() {
+	select {
+	case d.recoverKick <- struct{}{}:
+	default:
 	}
 }
 

@@ -67,6 +67,7 @@ func (d *Daemon) restart(ctx context.Context, rs policy.RestartRecord) {
 	d.guards.Restarts[rs.UUID] = rs
 	delete(d.restarting, rs.UUID)
 	d.mu.Unlock()
+	d.kickRecovery() // the restart budget has room again
 	if err != nil {
 		d.m.recoveries.WithLabelValues("retry").Inc()
 		d.journal(ctx, store.Entry{At: end, Kind: "recovery", Host: rs.To, VM: rs.VM, Reason: "restart_failed",
