@@ -38,7 +38,7 @@ const (
 )
 
 // scaleSizes are the fleet sizes of BenchmarkFleetScale.
-var scaleSizes = []int{2000}
+var scaleSizes = []int{1000, 2000, 5000}
 
 // raiseFileLimit lifts RLIMIT_NOFILE to want (root may raise the hard limit too): a fleet of n
 // hosts with BMC emulators in this process holds about 3n sockets.
