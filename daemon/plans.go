@@ -260,9 +260,18 @@ func (d *Daemon) plansOnce(ctx context.Context) {
 	var changes []change
 	var stopped []*store.Plan
 	d.mu.Lock()
-	snap := d.snapshot()
+	// The snapshot (every host and VM: costly in a large fleet) is taken only when a plan can
+	// change: a decided plan neither expires nor ends.
+	var snap *policy.Snapshot
 	for _, p := range d.plans.byID {
-		needed := policy.PlanNeeded(snap, p.Kind, p.Host)
+		if p.State != policy.PlanPending && p.State != policy.PlanRunning {
+			continue
+		}
+		if snap == nil {
+			s := d.snapshot()
+			snap = &s
+		}
+		needed := policy.PlanNeeded(*snap, p.Kind, p.Host)
 		if policy.RunningPlanEnds(*p, needed) {
 			stopped = append(stopped, p)
 			continue

@@ -1,7 +1,10 @@
 package daemon
 
 import (
+	"cmp"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/lifeboat-ha/lifeboat/policy"
@@ -55,7 +58,9 @@ func (d *Daemon) snapshot() policy.Snapshot {
 		s.VMs = append(s.VMs, policy.VMView{Name: r.Name, UUID: r.UUID, Protected: r.Protected, Restartable: r.Definition != "",
 			Priority: r.Priority, MemoryMiB: r.MemoryMiB, VCPUs: r.VCPUs, Current: r.CurrentHost, Home: r.HomeHost, State: r.State})
 	}
-	sort.Slice(s.VMs, func(i, j int) bool { return s.VMs[i].Name < s.VMs[j].Name })
+	slices.SortFunc(s.VMs, func(a, b policy.VMView) int {
+		return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.UUID, b.UUID))
+	})
 	var plans []*policy.Plan
 	for _, p := range d.plans.byID {
 		if p.Kind == policy.PlanKindRecovery {
