@@ -312,9 +312,7 @@ func (d *Daemon) drainLoop(ctx context.Context) {
 		case <-t.C:
 		case <-d.drainKick:
 		}
-		d.mu.Lock()
-		snap := d.snapshot()
-		d.mu.Unlock()
+		snap := d.takeSnapshot()
 		retries.observe(d.engine.List())
 		d.evacuateOnce(ctx, snap, complete, evacuating, retries)
 	}

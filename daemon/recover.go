@@ -43,8 +43,6 @@ func (d *Daemon) recoverOnce(ctx context.Context) {
 		return // a follower watches; only the acting daemon fences and restarts
 	}
 	now := d.now()
-	d.mu.Lock()
-	snap := d.snapshot()
-	d.mu.Unlock()
+	snap := d.takeSnapshot()
 	d.execute(ctx, snap, policy.Reconcile(snap, now), now)
 }

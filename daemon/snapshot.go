@@ -23,6 +23,31 @@ func (d *Daemon) recoveryConfig() policy.RecoveryConfig {
 // snapshot is the reconciler's input: the hosts, VMs, guards and recovery plans as the daemon
 // knows them now. Caller holds d.mu. The snapshot shares nothing mutable with the daemon.
 func (d *Daemon) snapshot() policy.Snapshot {
+	s := d.snapshotUnsorted()
+	sortVMViews(s.VMs)
+	return s
+}
+
+// takeSnapshot is snapshot for a caller that does not hold d.mu: it holds d.mu only to copy,
+// and sorts the VMs (100,000 of them in a large fleet) after letting go, so that the probes,
+// BMC reads and verdicts of every host do not wait for the sort.
+func (d *Daemon) takeSnapshot() policy.Snapshot {
+	d.mu.Lock()
+	s := d.snapshotUnsorted()
+	d.mu.Unlock()
+	sortVMViews(s.VMs)
+	return s
+}
+
+// sortVMViews puts a snapshot's VMs in their order: by name, then UUID.
+func sortVMViews(vms []policy.VMView) {
+	slices.SortFunc(vms, func(a, b policy.VMView) int {
+		return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.UUID, b.UUID))
+	})
+}
+
+// snapshotUnsorted is snapshot with the VMs in no order. Caller holds d.mu.
+func (d *Daemon) snapshotUnsorted() policy.Snapshot {
 	s := policy.Snapshot{Config: d.recoveryConfig(), Guards: d.guards.Clone(), Disarmed: d.disarmedLocked(),
 		Fencing: make(map[string]bool, len(d.fencing)), Restarting: make(map[string]bool, len(d.restarting))}
 	for h := range d.fencing {
@@ -58,9 +83,6 @@ func (d *Daemon) snapshot() policy.Snapshot {
 		s.VMs = append(s.VMs, policy.VMView{Name: r.Name, UUID: r.UUID, Protected: r.Protected, Restartable: r.Definition != "",
 			Priority: r.Priority, MemoryMiB: r.MemoryMiB, VCPUs: r.VCPUs, Current: r.CurrentHost, Home: r.HomeHost, State: r.State})
 	}
-	slices.SortFunc(s.VMs, func(a, b policy.VMView) int {
-		return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.UUID, b.UUID))
-	})
 	var plans []*policy.Plan
 	for _, p := range d.plans.byID {
 		if p.Kind == policy.PlanKindRecovery {
