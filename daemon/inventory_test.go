@@ -1,0 +1,94 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/lifeboat-ha/lifeboat/hypervisor"
+	"github.com/lifeboat-ha/lifeboat/store"
+	"github.com/lifeboat-ha/lifeboat/testenv/fleet"
+)
+
+// failingVMStore fails the first fail writes of VM records.
+type failingVMStore struct {
+	store.Store
+	fail int
+}
+
+func (s *failingVMStore) PutVM(ctx context.Context, rs ...store.VMRecord) error {
+	if s.fail > 0 {
+		s.fail--
+		return errors.New("disk full")
+	}
+	return s.Store.PutVM(ctx, rs...)
+}
+
+// TestInventoryWritesAgainAfterAFailedWrite: the VM records an inventory could not store are
+// written by the next inventory, although nothing changed on the host since.
+func TestInventoryWritesAgainAfterAFailedWrite(t *testing.T) {
+	ctx := context.Background()
+	cfg := fleetConfig(t.TempDir(), 1)
+	f := fleet.New(2)
+	d, err := New(ctx, cfg, Options{Dial: f.Dial})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.db.Close() })
+	as := d.db.(actingStore)
+	fs := &failingVMStore{Store: as.Store, fail: 1}
+	as.Store = fs
+	d.db = as
+	w := d.hosts[0]
+	if w.conn, err = f.Dial(ctx, w.cfg.Name, w.cfg.URI, hypervisor.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	doms, err := w.conn.Domains(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.updateInventory(ctx, w, doms)
+	if vms, _ := fs.Store.ListVMs(ctx); len(vms) != 0 || len(d.unsaved) != 2 {
+		t.Fatalf("after a failed write: %d records stored, %d unsaved; want 0, 2", len(vms), len(d.unsaved))
+	}
+	d.updateInventory(ctx, w, doms)
+	if vms, _ := fs.Store.ListVMs(ctx); len(vms) != 2 || len(d.unsaved) != 0 {
+		t.Errorf("after the next inventory: %d records stored, %d unsaved; want 2, 0", len(vms), len(d.unsaved))
+	}
+}
+
+// TestVMsOnHostIndex: the index of VM records by host follows an inventory's own changes
+// without a rebuild (callers check CurrentHost), and a move outside an inventory once vmsMoved
+// says so.
+func TestVMsOnHostIndex(t *testing.T) {
+	d := &Daemon{vms: map[string]*store.VMRecord{
+		"u1": {UUID: "u1", Name: "a", CurrentHost: "h1"},
+		"u2": {UUID: "u2", Name: "b", CurrentHost: "h2"},
+	}}
+	names := func(host string) []string {
+		var out []string
+		for _, r := range d.vmsOnHost(host) {
+			if r.CurrentHost == host {
+				out = append(out, r.Name)
+			}
+		}
+		return out
+	}
+	if got := names("h1"); len(got) != 1 || got[0] != "a" {
+		t.Fatalf("h1: %v, want [a]", got)
+	}
+	d.vms["u1"].CurrentHost = "" // an inventory of h1 found it gone
+	if got := names("h1"); len(got) != 0 {
+		t.Errorf("h1 after the VM left: %v, want none", got)
+	}
+	d.vms["u2"].CurrentHost = "h1" // a restart put it on h1
+	d.vmsMoved()
+	if got := names("h1"); len(got) != 1 || got[0] != "b" {
+		t.Errorf("h1 after a restart onto it: %v, want [b]", got)
+	}
+	d.vms["u3"] = &store.VMRecord{UUID: "u3", Name: "c", CurrentHost: "h2"} // adopted from the store
+	d.vmsMoved()
+	if got := names("h2"); len(got) != 1 || got[0] != "c" {
+		t.Errorf("h2 after adoption: %v, want [c]", got)
+	}
+}
