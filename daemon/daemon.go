@@ -40,8 +40,10 @@ type Daemon struct {
 	// unsaved are the VM records (by UUID) whose latest write failed: the next inventory writes
 	// them again.
 	unsaved map[string]bool
-	// vmIdx indexes vms by current host for the inventories (vmsOnHost).
-	vmIdx vmIndex
+	// vmIdx indexes vms by current host for the inventories (vmsOnHost); vmOrder is vms in
+	// the snapshot's order (orderedVMs).
+	vmIdx   vmIndex
+	vmOrder []*store.VMRecord
 	disks map[string][]string // each VM's disk paths, parsed from its definition once
 	kick  chan struct{}       // asks the decide loop to run now
 	// recoverKick asks the recovery loop to reconcile now.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/lifeboat-ha/lifeboat/policy"
+	"github.com/lifeboat-ha/lifeboat/store"
 )
 
 // recoveryConfig is the reconciler's configuration.
@@ -23,31 +24,6 @@ func (d *Daemon) recoveryConfig() policy.RecoveryConfig {
 // snapshot is the reconciler's input: the hosts, VMs, guards and recovery plans as the daemon
 // knows them now. Caller holds d.mu. The snapshot shares nothing mutable with the daemon.
 func (d *Daemon) snapshot() policy.Snapshot {
-	s := d.snapshotUnsorted()
-	sortVMViews(s.VMs)
-	return s
-}
-
-// takeSnapshot is snapshot for a caller that does not hold d.mu: it holds d.mu only to copy,
-// and sorts the VMs (100,000 of them in a large fleet) after letting go, so that the probes,
-// BMC reads and verdicts of every host do not wait for the sort.
-func (d *Daemon) takeSnapshot() policy.Snapshot {
-	d.mu.Lock()
-	s := d.snapshotUnsorted()
-	d.mu.Unlock()
-	sortVMViews(s.VMs)
-	return s
-}
-
-// sortVMViews puts a snapshot's VMs in their order: by name, then UUID.
-func sortVMViews(vms []policy.VMView) {
-	slices.SortFunc(vms, func(a, b policy.VMView) int {
-		return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.UUID, b.UUID))
-	})
-}
-
-// snapshotUnsorted is snapshot with the VMs in no order. Caller holds d.mu.
-func (d *Daemon) snapshotUnsorted() policy.Snapshot {
 	s := policy.Snapshot{Config: d.recoveryConfig(), Guards: d.guards.Clone(), Disarmed: d.disarmedLocked(),
 		Fencing: make(map[string]bool, len(d.fencing)), Restarting: make(map[string]bool, len(d.restarting))}
 	for h := range d.fencing {
@@ -76,7 +52,7 @@ func (d *Daemon) snapshotUnsorted() policy.Snapshot {
 	}
 	s.VMs = make([]policy.VMView, 0, len(d.vms))
 	s.Migrating = map[string]bool{}
-	for _, r := range d.vms {
+	for _, r := range d.orderedVMs() {
 		if d.engine != nil && d.engine.Busy(r.UUID) {
 			s.Migrating[r.UUID] = true
 		}
@@ -108,3 +84,35 @@ func (d *Daemon) fenceSignal(w *hostWatch) {
 // disarmedLocked reports whether an operator disarmed lifeboat (no automatic action). Caller
 // holds d.mu.
 func (d *Daemon) disarmedLocked() bool { return d.disarmed }
+
+// takeSnapshot is snapshot for a caller that does not hold d.mu.
+func (d *Daemon) takeSnapshot() policy.Snapshot {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.snapshot()
+}
+
+// orderedVMs returns the VM records in the snapshot's order: by name, then UUID. The order is
+// kept between snapshots and only checked each time (a lookup and a comparison per record):
+// sorting 100,000 records several times a second was most of a large fleet's idle CPU. It is
+// sorted again when the set of records or a name changed. Caller holds d.mu.
+func (d *Daemon) orderedVMs() []*store.VMRecord {
+	valid := len(d.vmOrder) == len(d.vms)
+	for i := 0; valid && i < len(d.vmOrder); i++ {
+		r := d.vmOrder[i]
+		valid = d.vms[r.UUID] == r && (i == 0 || compareVMs(d.vmOrder[i-1], r) < 0)
+	}
+	if !valid {
+		d.vmOrder = d.vmOrder[:0]
+		for _, r := range d.vms {
+			d.vmOrder = append(d.vmOrder, r)
+		}
+		slices.SortFunc(d.vmOrder, compareVMs)
+	}
+	return d.vmOrder
+}
+
+// compareVMs orders VM records by name, then UUID.
+func compareVMs(a, b *store.VMRecord) int {
+	return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.UUID, b.UUID))
+}
