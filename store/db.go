@@ -188,6 +188,9 @@ func openBolt(path string, opts Options, readOnly bool) (db *bbolt.DB, err error
 	err = guard(func() error {
 		var err error
 		db, err = bbolt.Open(path, 0o600, bopts)
+		if err == nil {
+			db.MaxBatchDelay = maxBatchDelay
+		}
 		return err
 	})
 	if err != nil && db == nil && file != nil && errors.Is(err, ErrCorrupt) {
@@ -318,8 +321,18 @@ func (db *DB) view(ctx context.Context, what string, fn func(*bbolt.Tx) error) e
 	return db.tx(ctx, what, false, fn)
 }
 
+// maxBatchDelay is how long a write waits for others to share its transaction (update).
+const maxBatchDelay = 2 * time.Millisecond
+
 // update runs fn in a write transaction, committed (and synced) if fn
 // returns nil.
+//
+// Writes are group-committed (bbolt's Batch): the writes that arrive together share one
+// transaction and one fsync, so thousands of hosts' inventories at start, or a wave of restarts,
+// are not paced by the disk's fsync, at the cost of waiting up to maxBatchDelay for
+// companions. Batch may run fn more than once (again, alone, when another write of
+// its batch failed: the batch's transaction is rolled back first), so fn must start from its
+// inputs each time and not accumulate outside the transaction.
 func (db *DB) update(ctx context.Context, what string, fn func(*bbolt.Tx) error) error {
 	return db.tx(ctx, what, true, fn)
 }
@@ -338,7 +351,7 @@ func (db *DB) tx(ctx context.Context, what string, write bool, fn func(*bbolt.Tx
 	}
 	var err error
 	if write {
-		err = db.bolt.Update(run)
+		err = db.bolt.Batch(run)
 	} else {
 		err = db.bolt.View(run)
 	}

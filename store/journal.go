@@ -92,6 +92,7 @@ func (db *DB) Append(ctx context.Context, entries ...Entry) ([]uint64, error) {
 	}
 	seqs := make([]uint64, 0, len(entries))
 	err := db.update(ctx, "append to the journal", func(tx *bbolt.Tx) error {
+		seqs = seqs[:0] // a batch may run this again (see update)
 		b := tx.Bucket(bucketJournal)
 		size, err := journalBytes(tx)
 		if err != nil {

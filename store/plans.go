@@ -69,6 +69,7 @@ func (db *DB) PutPlan(ctx context.Context, p Plan) error {
 		return err
 	}
 	return db.update(ctx, "put plan", func(tx *bbolt.Tx) error {
+		p := p // a batch may run this again (see update): start from the caller's plan each time
 		b, err := plansBucket(tx)
 		if err != nil {
 			return err
