@@ -149,6 +149,24 @@ func (s *scaleFleet) settled() (hosts, vms int) {
 	return hosts, len(s.d.vms)
 }
 
+// states counts the hosts by verdict and BMC reading, to say why a fleet has not settled.
+func (s *scaleFleet) states() map[string]int {
+	s.d.mu.Lock()
+	defer s.d.mu.Unlock()
+	out := map[string]int{}
+	for _, w := range s.d.hosts {
+		bmc := "bmc " + string(w.sig.BMC.Power)
+		switch {
+		case w.sig.BMC.At.IsZero():
+			bmc = "bmc not read"
+		case !w.sig.BMC.Reachable:
+			bmc = "bmc unreachable"
+		}
+		out[string(w.verdict.State)+", "+bmc]++
+	}
+	return out
+}
+
 // pollUntil checks cond every 100 ms until it holds, or fails after limit.
 func pollUntil(b *testing.B, limit time.Duration, what func() string, cond func() bool) {
 	b.Helper()
@@ -166,7 +184,7 @@ func (s *scaleFleet) idle() (cores, rssMiB float64) {
 	t0 := time.Now()
 	pollUntil(b, 5*time.Minute, func() string {
 		h, v := s.settled()
-		return fmt.Sprintf("%d of %d hosts healthy with their BMC read, %d of %d VMs on record", h, s.n, v, s.n*scaleVMsPerHost)
+		return fmt.Sprintf("%d of %d hosts healthy with their BMC read, %d of %d VMs on record; hosts by state and BMC: %v", h, s.n, v, s.n*scaleVMsPerHost, s.states())
 	}, func() bool { h, v := s.settled(); return h == s.n && v == s.n*scaleVMsPerHost })
 	b.Logf("%d hosts healthy, every BMC read, %d VMs on record %s after start", s.n, s.n*scaleVMsPerHost, time.Since(t0).Round(time.Millisecond))
 	time.Sleep(scaleSettle)
