@@ -270,7 +270,7 @@ func (s *scaleFleet) restart(ctx context.Context, hosts []string) (fromVerdict, 
 		}
 	}
 	var last time.Time
-	pollUntil(b, 2*time.Minute, func() string {
+	pollUntil(b, 5*time.Minute, func() string {
 		return fmt.Sprintf("the %d VMs of %v restarted elsewhere", len(want), hosts)
 	}, func() bool {
 		for _, uuid := range want {
