@@ -44,8 +44,8 @@ type Daemon struct {
 	// the snapshot's order (orderedVMs).
 	vmIdx   vmIndex
 	vmOrder []*store.VMRecord
-	disks map[string][]string // each VM's disk paths, parsed from its definition once
-	kick  chan struct{}       // asks the decide loop to run now
+	disks   map[string][]string // each VM's disk paths, parsed from its definition once
+	kick    chan struct{}       // asks the decide loop to run now
 	// recoverKick asks the recovery loop to reconcile now.
 	recoverKick chan struct{}
 	// engine carries out live migrations (nil until Run); drainKick wakes the drain loop; noted

@@ -41,8 +41,9 @@ const (
 var scaleSizes = []int{1000, 2000, 5000}
 
 // raiseFileLimit lifts the soft RLIMIT_NOFILE to the hard one, and fails if that is below
-// need: a fleet of n hosts with BMC emulators in this process holds about 3n sockets.
-func raiseFileLimit(b *testing.B, need uint64) {
+// need: a fleet of n hosts with BMC emulators in this process holds about 3n sockets, 5n with
+// the BMCs' event streams. It returns the hard limit.
+func raiseFileLimit(b *testing.B, need uint64) uint64 {
 	b.Helper()
 	var l syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
@@ -58,6 +59,7 @@ func raiseFileLimit(b *testing.B, need uint64) {
 		}
 		b.Logf("RLIMIT_NOFILE raised from %d to %d", l.Cur, l.Max)
 	}
+	return l.Max
 }
 
 // scaleFleet is one run of BenchmarkFleetScale: the simulated fleet with its BMC emulators, and
@@ -427,8 +429,9 @@ func (s *scaleFleet) storeDay(ctx context.Context, cycle, audits []storeWrite) (
 //     (store.journal_max_entries at its default): every hour, the writes the daemon made for one
 //     host's loss and restart, replayed, and six audited operator calls.
 //
-// It raises the soft RLIMIT_NOFILE to the hard one (about 3 sockets per host: 5,000 hosts need
-// about 16,000). With LIFEBOAT_FLEET_PROFILE_DIR set, it
+// bmc-events is 1 when the daemon held an event stream per BMC (bmc.events auto, the default),
+// 0 when the open-files limit left no room for them (then it polls only). It raises the soft
+// RLIMIT_NOFILE to the hard one: about 3 sockets per host, 5 with event streams. With LIFEBOAT_FLEET_PROFILE_DIR set, it
 // writes a CPU profile of each idle window there (idle-N.pprof). The whole run takes about 8 minutes:
 //
 //	flock /tmp/lab.lock go test -run '^$' -bench '^BenchmarkFleetScale$' -benchtime 1x -timeout 30m ./daemon/
@@ -446,11 +449,20 @@ func BenchmarkFleetScale(b *testing.B) {
 }
 
 func benchFleetScale(b *testing.B, n int) {
-	raiseFileLimit(b, uint64(3*n+1024))
+	limit := raiseFileLimit(b, uint64(3*n+1024))
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(uint64(n), 14)) //nolint:gosec // reproducible choice of hosts
 	debug.FreeOSMemory()                        // what an earlier size left
 	s := startScaleFleet(b, n)
+	// Each BMC's event stream (bmc.events auto, the default) is one more connection, two more
+	// sockets in this process: without room for them the BMCs are polled only.
+	events := limit >= uint64(5*n+1024)
+	if !events {
+		for i := range s.cfg.Hosts {
+			s.cfg.Hosts[i].BMC.Events = config.EventsOff
+		}
+		b.Logf("bmc.events off: %d hosts with event streams need %d open files here, the hard limit is %d", n, 5*n+1024, limit)
+	}
 	debug.FreeOSMemory()
 	fleetRSS := float64(rssKiB()) / 1024
 	s.run()
@@ -494,5 +506,6 @@ func benchFleetScale(b *testing.B, n int) {
 	b.ReportMetric(r10cut.Seconds(), "restart-10hosts-cut-s")
 	b.ReportMetric(float64(before)/(1<<20), "store-MiB")
 	b.ReportMetric(float64(after)/(1<<20), "store-24h-MiB")
+	b.ReportMetric(map[bool]float64{false: 0, true: 1}[events], "bmc-events")
 	b.ReportMetric(0, "ns/op")
 }

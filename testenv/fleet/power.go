@@ -85,14 +85,18 @@ func (f *Fleet) Close() error {
 	return errors.Join(errs...)
 }
 
-// CutPower is a power loss of the host, in one call: its BMC reports Off, its libvirt probes
-// time out, and its domains are shut off (they died with the host).
+// CutPower is a power loss of the host, in one call: its BMC reports Off (and sends a power
+// event to its event streams), its libvirt probes time out, and its domains are shut off (they
+// died with the host).
 func (f *Fleet) CutPower(name string) error {
 	h := f.Host(name)
 	if h == nil {
 		return fmt.Errorf("fleet: no host %s", name)
 	}
 	h.powerOff()
+	if s := f.BMC(name); s != nil {
+		s.PowerChanged() // its event subscribers hear of it, as from a real BMC
+	}
 	return nil
 }
 
@@ -106,6 +110,9 @@ func (f *Fleet) RestorePower(name string) error {
 	h.mu.Lock()
 	h.powered = true
 	h.mu.Unlock()
+	if s := f.BMC(name); s != nil {
+		s.PowerChanged()
+	}
 	return nil
 }
 
