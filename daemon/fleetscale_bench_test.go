@@ -184,7 +184,7 @@ func pollUntil(b *testing.B, limit time.Duration, what func() string, cond func(
 func (s *scaleFleet) idle() (cores, rssMiB float64) {
 	b := s.b
 	t0 := time.Now()
-	pollUntil(b, 5*time.Minute, func() string {
+	pollUntil(b, 8*time.Minute, func() string {
 		h, v := s.settled()
 		return fmt.Sprintf("%d of %d hosts healthy with their BMC read, %d of %d VMs on record; hosts by state and BMC: %v", h, s.n, v, s.n*scaleVMsPerHost, s.states())
 	}, func() bool { h, v := s.settled(); return h == s.n && v == s.n*scaleVMsPerHost })
