@@ -432,7 +432,7 @@ func (s *scaleFleet) storeDay(ctx context.Context, cycle, audits []storeWrite) (
 // bmc-events is 1 when the daemon held an event stream per BMC (bmc.events auto, the default),
 // 0 when the open-files limit left no room for them (then it polls only). It raises the soft
 // RLIMIT_NOFILE to the hard one: about 3 sockets per host, 5 with event streams. With LIFEBOAT_FLEET_PROFILE_DIR set, it
-// writes a CPU profile of each idle window there (idle-N.pprof). The whole run takes about 8 minutes:
+// writes a CPU profile of each idle window there (idle-N.pprof). The whole run takes about 20 minutes here:
 //
 //	flock /tmp/lab.lock go test -run '^$' -bench '^BenchmarkFleetScale$' -benchtime 1x -timeout 30m ./daemon/
 func BenchmarkFleetScale(b *testing.B) {
