@@ -34,6 +34,7 @@ type metrics struct {
 	restartSeconds prometheus.Histogram
 	recoveries     *prometheus.CounterVec
 	guestResets    *prometheus.CounterVec
+	recoveryPasses *prometheus.CounterVec
 	storeErrors    prometheus.Counter
 	frozen         prometheus.Gauge
 	// capacity is the failover capacity (NaN until the first figure).
@@ -91,6 +92,9 @@ func newMetrics() *metrics {
 	m.guestResets = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lifeboat_guest_resets_total",
 		Help: "In-place restarts of VMs whose guest crashed on a healthy host (VM-level monitoring), by fault and result (restarted, failed)."},
 		[]string{"fault", "result"})
+	m.recoveryPasses = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lifeboat_recovery_passes_total",
+		Help: "Passes of the recovery loop: run (snapshot and reconcile), skipped (a quiet cluster between backstop passes)."},
+		[]string{"pass"})
 	m.storeErrors = prometheus.NewCounter(prometheus.CounterOpts{Name: "lifeboat_store_errors_total",
 		Help: "Store writes that failed; the action each one was to record did not run."})
 	m.frozen = prometheus.NewGauge(prometheus.GaugeOpts{Name: "lifeboat_recovery_frozen",
@@ -101,7 +105,7 @@ func newMetrics() *metrics {
 	for _, o := range []string{"restarted", "retry", "stuck"} {
 		m.recoveries.WithLabelValues(o) // at 0 from the start, for alerts on increase()
 	}
-	m.reg.MustRegister(m.detectSeconds, m.fenceAttempts, m.fenceSeconds, m.restartSeconds, m.recoveries, m.guestResets, m.storeErrors, m.frozen, m.capacity)
+	m.reg.MustRegister(m.detectSeconds, m.fenceAttempts, m.fenceSeconds, m.restartSeconds, m.recoveries, m.guestResets, m.recoveryPasses, m.storeErrors, m.frozen, m.capacity)
 	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{Name: "lifeboat_build_info",
 		Help:        "Always 1; the labels say which lifeboat build runs, and with which Go.",
 		ConstLabels: prometheus.Labels{"version": Version, "goversion": runtime.Version()}})
