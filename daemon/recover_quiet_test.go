@@ -31,7 +31,9 @@ func TestRecoveryQuiet(t *testing.T) {
 		{"host degraded", func() { w.verdict.State = policy.Degraded }, func() { w.verdict.State = policy.Healthy }},
 		{"probe failing", func() { w.sig.Libvirt.Result = policy.ProbeTimeout }, func() { w.sig.Libvirt.Result = policy.ProbeOK }},
 		{"crashed guest", func() { w.faults = map[string]policy.GuestFault{"u": {UUID: "u"}} }, func() { w.faults = nil }},
-		{"fence on record", func() { d.guards.Fences["sim00001"] = policy.FenceRecord{Host: "sim00001", Outcome: policy.FenceVerified} },
+		{"fence on record", func() {
+			d.guards.Fences["sim00001"] = policy.FenceRecord{Host: "sim00001", Outcome: policy.FenceVerified}
+		},
 			func() { delete(d.guards.Fences, "sim00001") }},
 		{"restart queued", func() { d.guards.Restarts["u"] = policy.RestartRecord{UUID: "u"} }, func() { delete(d.guards.Restarts, "u") }},
 		{"reset on record", func() { d.guards.Resets["u"] = policy.GuestReset{UUID: "u"} }, func() { delete(d.guards.Resets, "u") }},
