@@ -10,9 +10,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/lifeboat-ha/lifeboat/api"
 	"github.com/lifeboat-ha/lifeboat/config"
 	"github.com/lifeboat-ha/lifeboat/hypervisor"
 	"github.com/lifeboat-ha/lifeboat/policy"
+	"github.com/lifeboat-ha/lifeboat/redfish"
 	"github.com/lifeboat-ha/lifeboat/testenv/fleet"
 )
 
@@ -202,4 +204,90 @@ func TestDecisionsFollowChange(t *testing.T) {
 	if steady[100] != steady[1000] {
 		t.Fatalf("steady decisions grow with the fleet: %v", steady)
 	}
+}
+
+// staticBMC is a BMC that always gives the same answer.
+type staticBMC struct{ st redfish.Status }
+
+func (b *staticBMC) Status(context.Context) (redfish.Status, error) { return b.st, nil }
+
+// TestSignalsMarkTheirHost: every path that stores an observation asks for a decision on that
+// host, so that the decide loop, which walks nothing, sees it: memory pressure, a guest paused
+// on an I/O error, an Alertmanager alert, an operator's marks, and a BMC reading while libvirt
+// fails (even one that says what the previous one said).
+func TestSignalsMarkTheirHost(t *testing.T) {
+	r := newFleetRig(t, 4)
+	r.advance(time.Second)
+	d, ctx := r.d, r.ctx
+	health := func(i int) policy.HealthVerdict {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		return d.hosts[i].sig.Health
+	}
+	expect := func(what string, i int, want policy.HostState, score int) {
+		t.Helper()
+		r.advance(rigStep)
+		if got := r.state(i); got != want || health(i).Score != score {
+			t.Fatalf("%s: %s is %s with health score %d; want %s, %d", what, d.hosts[i].cfg.Name, got, health(i).Score, want, score)
+		}
+	}
+
+	// Memory pressure (a warning), read by the next memory sample, and its end.
+	low := fleet.DefaultMemory
+	low.FreeKiB, low.BuffersKiB, low.CachedKiB = 1<<20, 0, 0
+	r.f.Host(d.hosts[0].cfg.Name).SetMemory(low)
+	r.advance(r.cfg.Timings.InventoryInterval.D())
+	expect("memory pressure", 0, policy.Healthy, 50)
+	r.f.Host(d.hosts[0].cfg.Name).SetMemory(fleet.DefaultMemory)
+	r.advance(r.cfg.Timings.InventoryInterval.D())
+	expect("memory pressure over", 0, policy.Healthy, 0)
+
+	// A guest paused on an I/O error, seen by the next inventory.
+	w := d.hosts[1]
+	doms, err := w.conn.Domains(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.f.Host(w.cfg.Name).SetDomainState(doms[0].UUID, hypervisor.StatePaused, hypervisor.ReasonIOError); err != nil {
+		t.Fatal(err)
+	}
+	if doms, err = w.conn.Domains(ctx); err != nil {
+		t.Fatal(err)
+	}
+	d.updateInventory(ctx, w, doms)
+	expect("guest paused on an I/O error", 1, policy.Degraded, 100)
+
+	// An Alertmanager alert, and an operator's degrade and repair.
+	alert := api.AlertObservation{Host: d.hosts[2].cfg.Name, Fingerprint: "fp", Name: "NodeDiskErrors", Firing: true, Severity: "critical"}
+	if err := d.ReceiveAlerts(ctx, []api.AlertObservation{alert}); err != nil {
+		t.Fatal(err)
+	}
+	expect("critical alert", 2, policy.Degraded, 100)
+	if err := d.Degrade(ctx, d.hosts[0].cfg.Name, "fan noise"); err != nil {
+		t.Fatal(err)
+	}
+	expect("operator degrade", 0, policy.Degraded, 100)
+	if err := d.Repair(ctx, d.hosts[0].cfg.Name); err != nil {
+		t.Fatal(err)
+	}
+	expect("operator repair", 0, policy.Degraded, 0) // clearing: health.clear_after
+
+	// The BMC said power off a while ago (stale by now as proof of death). Libvirt then fails, and the next reading
+	// says off again: no change of reading, but it is fresh proof of death.
+	w = d.hosts[3]
+	bmc := &staticBMC{st: redfish.Status{Power: "off", Health: "ok"}}
+	d.mu.Lock()
+	w.bmc, w.sig.BMC.Configured = bmc, true
+	d.mu.Unlock()
+	d.readBMC(ctx, w)
+	r.advance(d.det.BMCStaleAfter + time.Second)
+	if stale := d.det.BMCStaleAfter + time.Second; stale >= bmcHealthStaleAfter(r.cfg.Timings, d.det) {
+		t.Fatalf("the test wants a reading stale for the detector (%s) but not for health (%s)", stale, bmcHealthStaleAfter(r.cfg.Timings, d.det))
+	}
+	expect("power off read while libvirt answers", 3, policy.Healthy, 0)
+	r.f.Host(w.cfg.Name).SetOutcome(hypervisor.ProbeTimeout)
+	r.advance(r.cfg.Timings.ProbeInterval.D())
+	expect("one failed probe", 3, policy.Healthy, 0)
+	d.readBMC(ctx, w)
+	expect("fresh power off while libvirt fails", 3, policy.Failed, 0)
 }
