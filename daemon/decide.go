@@ -73,8 +73,8 @@ func (d *Daemon) decideHosts(ctx context.Context, idx []int, now time.Time) {
 		w := d.hosts[i]
 		d.mu.Lock()
 		dec, next := d.decideHost(w, leases, now)
+		d.queue.schedule(i, next) // under d.mu: the next check of the latest decision wins
 		d.mu.Unlock()
-		d.queue.schedule(i, next)
 		if dec.change != nil {
 			changes = append(changes, *dec.change)
 		}
