@@ -119,13 +119,19 @@ func (d *Daemon) readBMC(ctx context.Context, w *hostWatch) {
 		b.Power, b.Health, b.Reason = toPower(st.Power), toHealth(st.Health), st.Reason
 	}
 	after := *b
+	// While libvirt fails, every reading may be the proof of death (or say it went stale); a
+	// reading after a stale one brings its health back. Else only a change asks for a decision.
+	changed := before.Reachable != after.Reachable || before.Power != after.Power || before.Health != after.Health || before.Reason != after.Reason
+	if changed || libvirtFailing(w) || at.Sub(before.At) > bmcHealthStaleAfter(d.conf().Timings, d.det) {
+		d.markDirty(w)
+	}
 	d.mu.Unlock()
 	outcome := "ok"
 	if err != nil {
 		outcome = "error"
 	}
 	d.m.bmcQueries.WithLabelValues(outcome).Inc()
-	if before.Reachable != after.Reachable || before.Power != after.Power || before.Health != after.Health || before.Reason != after.Reason {
+	if changed {
 		msg := fmt.Sprintf("BMC: power %s, health %s", after.Power, after.Health)
 		if after.Reason != "" {
 			msg += " (" + after.Reason + ")"
@@ -134,7 +140,6 @@ func (d *Daemon) readBMC(ctx context.Context, w *hostWatch) {
 			msg = "BMC unreachable: " + after.Err
 		}
 		d.journal(ctx, store.Entry{At: at, Kind: "observation", Host: w.cfg.Name, Reason: "bmc", Message: msg})
-		d.kickDecide()
 	}
 }
 

@@ -45,7 +45,8 @@ type Daemon struct {
 	vmIdx   vmIndex
 	vmOrder []*store.VMRecord
 	disks   map[string][]string // each VM's disk paths, parsed from its definition once
-	kick    chan struct{}       // asks the decide loop to run now
+	// queue holds the hosts waiting for a decision: signals changed, or a next check due.
+	queue *decideQueue
 	// recoverKick asks the recovery loop to reconcile now.
 	recoverKick chan struct{}
 	// engine carries out live migrations (nil until Run); drainKick wakes the drain loop; noted
@@ -88,6 +89,7 @@ type Daemon struct {
 
 // hostWatch is everything the daemon knows about one host.
 type hostWatch struct {
+	idx     int // in Daemon.hosts
 	cfg     config.Host
 	conn    hypervisor.Host
 	bmc     bmcSource
@@ -152,7 +154,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Daemon, error) 
 		return nil, fmt.Errorf("daemon: store: %w", err)
 	}
 	d := &Daemon{log: opts.Logger, db: db, now: opts.Now, byName: map[string]*hostWatch{},
-		vms: map[string]*store.VMRecord{}, unsaved: map[string]bool{}, disks: map[string][]string{}, kick: make(chan struct{}, 1), recoverKick: make(chan struct{}, 1), drainKick: make(chan struct{}, 1), noted: map[string]bool{}, fencing: map[string]bool{}, restarting: map[string]bool{}, resetting: map[string]bool{}, held: map[string]policy.ActionReason{}, m: newMetrics(), dial: opts.Dial, migrate: opts.Migrate}
+		vms: map[string]*store.VMRecord{}, unsaved: map[string]bool{}, disks: map[string][]string{}, queue: newDecideQueue(len(cfg.Hosts)), recoverKick: make(chan struct{}, 1), drainKick: make(chan struct{}, 1), noted: map[string]bool{}, fencing: map[string]bool{}, restarting: map[string]bool{}, resetting: map[string]bool{}, held: map[string]policy.ActionReason{}, m: newMetrics(), dial: opts.Dial, migrate: opts.Migrate}
 	d.cfgp.Store(&cfg)
 	d.det = detectorConfig(cfg.Timings, cfg.Recovery)
 	if err := d.initController(db, opts.Name); err != nil {
@@ -160,7 +162,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Daemon, error) 
 		return nil, err
 	}
 	for _, h := range cfg.Hosts {
-		w := &hostWatch{cfg: h, invKick: make(chan struct{}, 1), guestKick: make(chan struct{}, 1), bmcKick: make(chan struct{}, 1)}
+		w := &hostWatch{idx: len(d.hosts), cfg: h, invKick: make(chan struct{}, 1), guestKick: make(chan struct{}, 1), bmcKick: make(chan struct{}, 1)}
 		w.sig.Host = h.Name
 		w.sig.Guests.Configured = cfg.Recovery.PartitionPolicy == config.PartitionWaitForGuests
 		bmc, err := newBMCSource(h, cfg.Timings.BMCTimeout.D())
@@ -208,6 +210,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Daemon, error) 
 		db.Close()
 		return nil, err
 	}
+	d.m.setHostStates(d.hostStates()) // from here on, each change of verdict moves one host
 	d.failbackKick = make(chan struct{}, 1)
 	d.learnt = map[string]time.Time{}
 	d.fb = failbackState{migrations: map[string]string{}, failed: map[string]time.Time{}}
@@ -293,6 +296,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			}()
 		}
 	}
+	d.queue.markAll() // a first verdict on every host
 	wg.Add(3)
 	go func() {
 		defer wg.Done()
@@ -368,13 +372,10 @@ func (d *Daemon) journal(ctx context.Context, e store.Entry) {
 	d.m.journal.WithLabelValues(e.Kind).Inc()
 }
 
-// kickDecide asks the decide loop to run now.
-func (d *Daemon) kickDecide() {
-	select {
-	case d.kick <- struct{}{}:
-	default:
-	}
-}
+// kickDecide asks the decide loop to decide every host, for a change that may touch all of
+// them (a configuration reload, a change of leadership). A change of one host's signals marks
+// only that host (markDirty).
+func (d *Daemon) kickDecide() { d.queue.markAll() }
 
 // parseDisks caches the disk paths of a VM's definition. Caller holds d.mu (or owns d).
 func (d *Daemon) parseDisks(r *store.VMRecord) {

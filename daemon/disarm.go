@@ -87,7 +87,6 @@ func (d *Daemon) Disarm(ctx context.Context, reason string) (api.DisarmView, err
 	d.setDisarm(rec)
 	d.journal(ctx, store.Entry{At: rec.Since, Kind: "decision", Reason: "disarmed",
 		Message: fmt.Sprintf("automatic action DISARMED by %s: %s (no fence, restart, evacuation or failback until 'lifeboat arm')", who, reason)})
-	d.kickDecide()
 	d.kickDrain()
 	d.log.Warn("automatic action disarmed", "by", who, "reason", reason)
 	return d.disarmView(), nil
@@ -109,7 +108,6 @@ func (d *Daemon) Arm(ctx context.Context) (api.DisarmView, error) {
 	}
 	d.journal(ctx, store.Entry{Kind: "decision", Reason: "armed", Message: msg})
 	d.log.Info("automatic action armed", "by", who)
-	d.kickDecide()
 	d.kickDrain()
 	return d.disarmView(), nil
 }

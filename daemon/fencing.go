@@ -22,6 +22,7 @@ func (d *Daemon) putFence(ctx context.Context, r policy.FenceRecord) error {
 	d.guards.Fences[r.Host] = r
 	if w, ok := d.byName[r.Host]; ok {
 		d.fenceSignal(w)
+		d.markDirty(w)
 	}
 	d.mu.Unlock()
 	return nil
@@ -38,7 +39,6 @@ func (d *Daemon) clearFence(ctx context.Context, a policy.Action, now time.Time)
 		return
 	}
 	d.journal(ctx, store.Entry{At: now, Kind: "decision", Host: a.Host, Reason: string(a.Reason), Message: a.Message})
-	d.kickDecide()
 }
 
 // recoverySpec describes the recovery of a lost host as a plan: fence it, then restart its
@@ -111,6 +111,7 @@ func (d *Daemon) fenceHost(ctx context.Context, w *hostWatch) {
 		d.mu.Lock()
 		d.guards.Fences[w.cfg.Name] = r
 		d.fenceSignal(w)
+		d.markDirty(w)
 		d.mu.Unlock()
 	}
 	d.mu.Lock()
@@ -128,7 +129,6 @@ func (d *Daemon) fenceHost(ctx context.Context, w *hostWatch) {
 	msg := fmt.Sprintf("%s fenced by %s in %s: power off verified", w.cfg.Name, res.Method, end.Sub(start).Round(10*time.Millisecond))
 	d.journal(ctx, store.Entry{At: end, Kind: "action", Host: w.cfg.Name, Reason: "fenced", Message: msg})
 	d.notify(notify.Notification{Kind: "fence", At: end, Host: w.cfg.Name, Message: msg})
-	d.kickDecide()
 }
 
 // ConfirmOff records an operator's word that a host is off (for when every fence method failed),
@@ -161,6 +161,5 @@ func (d *Daemon) ConfirmOff(ctx context.Context, host, confirm string) error {
 	msg := fmt.Sprintf("%s confirmed that %s is powered off (not verified by a fence device); its VMs may restart elsewhere", who, host)
 	d.journal(ctx, store.Entry{At: now, Kind: "action", Host: host, Reason: string(policy.ReasonOperatorConfirmed), Message: msg})
 	d.notify(notify.Notification{Kind: string(policy.ReasonOperatorConfirmed), At: now, Host: host, Message: msg})
-	d.kickDecide()
 	return nil
 }

@@ -129,8 +129,8 @@ func (d *Daemon) recordGuests(ctx context.Context, w *hostWatch, known, answerin
 	prev := w.sig.Guests
 	newSpell := prev.At.Before(w.sig.Libvirt.FailingSince)
 	w.sig.Guests = policy.GuestSignal{Configured: true, At: now, Known: known, Answering: answering, Err: errText}
+	d.markDirty(w)
 	d.mu.Unlock()
-	d.kickDecide()
 	if !newSpell && prev.Known == known && prev.Answering == answering {
 		return
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/lifeboat-ha/lifeboat/api"
@@ -33,21 +34,13 @@ func (d *Daemon) healthConfig() policy.HealthConfig {
 	return policy.HealthConfig{DegradeScore: h.DegradeScore, ClearScore: h.ClearScore, ClearAfter: h.ClearAfter.D()}
 }
 
-// observations gathers every health observation about a host at now. Caller holds d.mu.
+// observations gathers every health observation about a host at now. A reading that goes
+// stale (the BMC's health, the host's memory) carries the time it stops counting as Expires, so
+// that the health score knows when to look again (policy.HealthNextCheck). Caller holds d.mu.
 func (d *Daemon) observations(w *hostWatch, now time.Time) []policy.Observation {
 	var out []policy.Observation
-	b := w.sig.BMC
-	if b.Configured && b.Reachable && now.Sub(b.At) <= bmcHealthStaleAfter(d.conf().Timings, d.det) {
-		switch b.Health {
-		case policy.HealthCritical, policy.HealthWarning:
-			sev := policy.SeverityWarning
-			if b.Health == policy.HealthCritical {
-				sev = policy.SeverityCritical
-			}
-			out = append(out, policy.Observation{Source: policy.SourceBMC, Key: "bmc", Severity: sev, At: b.At,
-				Reason: "the BMC reports health " + string(b.Health) + ": " + orNone(b.Reason)})
-		case policy.HealthOK, policy.HealthUnknown:
-		}
+	if o, ok := d.bmcObservation(w, now); ok {
+		out = append(out, o)
 	}
 	if w.sig.Operator.Degraded {
 		out = append(out, policy.Observation{Source: policy.SourceOperator, Key: "operator", Severity: policy.SeverityCritical,
@@ -56,37 +49,99 @@ func (d *Daemon) observations(w *hostWatch, now time.Time) []policy.Observation 
 	for _, o := range w.health.events {
 		out = append(out, o)
 	}
-	// Guests paused on an I/O error: the host's storage path is failing.
-	if w.sig.Libvirt.Result == policy.ProbeOK {
-		for _, dom := range w.domains {
-			if dom.PausedOnError() {
-				out = append(out, policy.Observation{Source: policy.SourceLibvirt, Key: "paused:" + dom.UUID, Severity: policy.SeverityCritical,
-					At: w.invAt, Reason: dom.Name + " is paused on an I/O error"})
-			}
-		}
+	out = append(out, pausedObservations(w)...)
+	if o, ok := d.latencyObservation(w, now); ok {
+		out = append(out, o)
 	}
-	if lim := d.conf().Health.RPCLatency.D(); lim > 0 && len(w.health.rtts) >= rttSamples/2 {
-		s := slices.Clone(w.health.rtts)
-		slices.Sort(s)
-		if med := s[len(s)/2]; med > lim {
-			out = append(out, policy.Observation{Source: policy.SourceLibvirt, Key: "latency", Severity: policy.SeverityWarning, At: now,
-				Reason: fmt.Sprintf("libvirt round trips are slow: median %s over the last %d probes (health.rpc_latency %s)", med.Round(time.Millisecond), len(s), lim)})
-		}
-	}
-	if share := d.conf().Health.MemoryAvailable; share > 0 && w.health.mem.TotalKiB > 0 && now.Sub(w.health.memAt) < 3*d.conf().Timings.InventoryInterval.D() {
-		if avail := w.health.mem.AvailableShare(); avail < share {
-			out = append(out, policy.Observation{Source: policy.SourceLibvirt, Key: "memory", Severity: policy.SeverityWarning, At: w.health.memAt,
-				Reason: fmt.Sprintf("memory pressure: %.1f%% of %d MiB available (health.memory_available %.1f%%)", 100*avail, w.health.mem.TotalKiB/1024, 100*share)})
-		}
+	if o, ok := d.memoryObservation(w, now); ok {
+		out = append(out, o)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
 	return out
 }
 
+// bmcObservation is the BMC's health reading, while it is fresh and not ok. Caller holds d.mu.
+func (d *Daemon) bmcObservation(w *hostWatch, now time.Time) (policy.Observation, bool) {
+	b := w.sig.BMC
+	stale := bmcHealthStaleAfter(d.conf().Timings, d.det)
+	if !b.Configured || !b.Reachable || now.Sub(b.At) > stale {
+		return policy.Observation{}, false
+	}
+	sev := policy.SeverityWarning
+	switch b.Health {
+	case policy.HealthCritical:
+		sev = policy.SeverityCritical
+	case policy.HealthWarning:
+	case policy.HealthOK, policy.HealthUnknown:
+		return policy.Observation{}, false
+	}
+	return policy.Observation{Source: policy.SourceBMC, Key: "bmc", Severity: sev, At: b.At, Expires: b.At.Add(stale + 1),
+		Reason: "the BMC reports health " + string(b.Health) + ": " + orNone(b.Reason)}, true
+}
+
+// pausedObservations are the guests paused on an I/O error: the host's storage path is failing.
+// Caller holds d.mu.
+func pausedObservations(w *hostWatch) []policy.Observation {
+	if w.sig.Libvirt.Result != policy.ProbeOK {
+		return nil
+	}
+	var out []policy.Observation
+	for _, dom := range w.domains {
+		if dom.PausedOnError() {
+			out = append(out, policy.Observation{Source: policy.SourceLibvirt, Key: "paused:" + dom.UUID, Severity: policy.SeverityCritical,
+				At: w.invAt, Reason: dom.Name + " is paused on an I/O error"})
+		}
+	}
+	return out
+}
+
+// pausedKeys names the guests paused on an I/O error, to tell whether an inventory changed them.
+func pausedKeys(doms []hypervisor.Domain) string {
+	var keys []string
+	for _, dom := range doms {
+		if dom.PausedOnError() {
+			keys = append(keys, dom.UUID)
+		}
+	}
+	return strings.Join(keys, ",")
+}
+
+// latencyObservation is slow libvirt round trips. Caller holds d.mu.
+func (d *Daemon) latencyObservation(w *hostWatch, now time.Time) (policy.Observation, bool) {
+	lim := d.conf().Health.RPCLatency.D()
+	if lim <= 0 || len(w.health.rtts) < rttSamples/2 {
+		return policy.Observation{}, false
+	}
+	s := slices.Clone(w.health.rtts)
+	slices.Sort(s)
+	med := s[len(s)/2]
+	if med <= lim {
+		return policy.Observation{}, false
+	}
+	return policy.Observation{Source: policy.SourceLibvirt, Key: "latency", Severity: policy.SeverityWarning, At: now,
+		Reason: fmt.Sprintf("libvirt round trips are slow: median %s over the last %d probes (health.rpc_latency %s)", med.Round(time.Millisecond), len(s), lim)}, true
+}
+
+// memoryObservation is memory pressure, while the reading is fresh. Caller holds d.mu.
+func (d *Daemon) memoryObservation(w *hostWatch, now time.Time) (policy.Observation, bool) {
+	share := d.conf().Health.MemoryAvailable
+	fresh := w.health.memAt.Add(3 * d.conf().Timings.InventoryInterval.D())
+	if share <= 0 || w.health.mem.TotalKiB == 0 || !now.Before(fresh) {
+		return policy.Observation{}, false
+	}
+	avail := w.health.mem.AvailableShare()
+	if avail >= share {
+		return policy.Observation{}, false
+	}
+	return policy.Observation{Source: policy.SourceLibvirt, Key: "memory", Severity: policy.SeverityWarning, At: w.health.memAt, Expires: fresh,
+		Reason: fmt.Sprintf("memory pressure: %.1f%% of %d MiB available (health.memory_available %.1f%%)", 100*avail, w.health.mem.TotalKiB/1024, 100*share)}, true
+}
+
 // scoreHealth drops a host's lapsed observations and updates its health verdict into its
 // signals. It returns a journal entry for each Alertmanager alert that lapsed (no notification
-// for alerts.alertmanager.expire_after); the caller records them and the host. Caller holds d.mu.
-func (d *Daemon) scoreHealth(w *hostWatch, now time.Time) []store.Entry {
+// for alerts.alertmanager.expire_after); the caller records them and the host. It also returns
+// when the health verdict could change by time alone (zero: never). Caller holds d.mu.
+func (d *Daemon) scoreHealth(w *hostWatch, now time.Time) ([]store.Entry, time.Time) {
 	var lapsed []store.Entry
 	for k, o := range w.health.events {
 		if !o.Expires.IsZero() && !now.Before(o.Expires) {
@@ -99,9 +154,11 @@ func (d *Daemon) scoreHealth(w *hostWatch, now time.Time) []store.Entry {
 		}
 	}
 	sort.Slice(lapsed, func(i, j int) bool { return lapsed[i].Message < lapsed[j].Message })
-	w.sig.Health, w.health.track = policy.ScoreHealth(d.healthConfig(), w.health.track, d.observations(w, now), now)
+	obs := d.observations(w, now)
+	cfg := d.healthConfig()
+	w.sig.Health, w.health.track = policy.ScoreHealth(cfg, w.health.track, obs, now)
 	d.m.healthScore.WithLabelValues(w.cfg.Name).Set(float64(w.sig.Health.Score))
-	return lapsed
+	return lapsed, policy.HealthNextCheck(cfg, w.health.track, obs, now)
 }
 
 // recordRTT keeps the latest probe round trips for the latency signal. Caller holds d.mu.
@@ -122,11 +179,11 @@ func (d *Daemon) recordIOError(ctx context.Context, ev hypervisor.Event) {
 	_, had := w.health.events["io:"+ev.UUID]
 	w.health.event(policy.Observation{Source: policy.SourceLibvirt, Key: "io:" + ev.UUID, Severity: policy.SeverityCritical, At: ev.At,
 		Expires: ev.At.Add(d.conf().Health.EventTTL.D()), Reason: fmt.Sprintf("%s had a disk I/O error: %s", ev.Domain, ev.Detail)})
+	d.markDirty(w)
 	d.mu.Unlock()
 	if !had {
 		d.saveHost(ctx, w)
 	}
-	d.kickDecide()
 }
 
 func (h *healthState) event(o policy.Observation) {
@@ -147,7 +204,12 @@ func (d *Daemon) sampleMemory(ctx context.Context, w *hostWatch) {
 		return
 	}
 	d.mu.Lock()
-	w.health.mem, w.health.memAt = m, d.now()
+	now := d.now()
+	_, was := d.memoryObservation(w, now)
+	w.health.mem, w.health.memAt = m, now
+	if _, is := d.memoryObservation(w, now); is != was {
+		d.markDirty(w) // memory pressure began or ended
+	}
 	d.mu.Unlock()
 }
 
@@ -164,6 +226,7 @@ func (d *Daemon) ReceiveAlerts(ctx context.Context, alerts []api.AlertObservatio
 		if !ok {
 			continue
 		}
+		d.markDirty(w)
 		key := alertKeyPrefix + a.Fingerprint
 		_, had := w.health.events[key]
 		if !a.Firing {
@@ -205,7 +268,6 @@ func (d *Daemon) ReceiveAlerts(ctx context.Context, alerts []api.AlertObservatio
 	for _, e := range entries {
 		d.journal(ctx, e)
 	}
-	d.kickDecide()
 	d.kickDrain()
 	return nil
 }

@@ -113,6 +113,9 @@ func (d *Daemon) updateInventory(ctx context.Context, w *hostWatch, doms []hyper
 	}
 
 	d.mu.Lock()
+	if pausedKeys(w.domains) != pausedKeys(doms) {
+		d.markDirty(w) // a guest paused on an I/O error, or resumed: the host's health changed
+	}
 	w.domains, w.invAt = doms, now
 	var changed []store.VMRecord
 	var entries []store.Entry

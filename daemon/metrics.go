@@ -21,6 +21,7 @@ type metrics struct {
 	bmcEvents   *prometheus.CounterVec
 	bmcStreamUp *prometheus.GaugeVec
 	verdicts    *prometheus.CounterVec
+	decisions   prometheus.Counter
 	journal     *prometheus.CounterVec
 	hostState   *prometheus.GaugeVec
 	migDur      prometheus.Histogram
@@ -65,6 +66,8 @@ func newMetrics() *metrics {
 			Help: "1 while the daemon holds an open event stream (Redfish SSE) to the host's BMC, else 0; only hosts whose BMC events are on have a series."}, []string{"host"}),
 		verdicts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lifeboat_host_verdict_changes_total",
 			Help: "Changes of host verdicts, by the new state."}, []string{"state"}),
+		decisions: prometheus.NewCounter(prometheus.CounterOpts{Name: "lifeboat_host_decisions_total",
+			Help: "Runs of the failure detector over one host: each when one of the host's signals changed or a clock of its verdict ran out, never for the whole fleet at once."}),
 		journal: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lifeboat_journal_entries_total",
 			Help: "Entries appended to the journal, by kind."}, []string{"kind"}),
 		hostState: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "lifeboat_hosts",
@@ -114,7 +117,7 @@ func newMetrics() *metrics {
 	m.webhook = notify.NewMetrics(m.reg)
 	m.degradation = newDegradationMetrics(m.reg)
 	m.guestMetrics = newGuestMetrics(m.reg)
-	m.reg.MustRegister(m.probes, m.probeRTT, m.bmcQueries, m.bmcEvents, m.bmcStreamUp, m.verdicts, m.journal, m.hostState,
+	m.reg.MustRegister(m.probes, m.probeRTT, m.bmcQueries, m.bmcEvents, m.bmcStreamUp, m.verdicts, m.decisions, m.journal, m.hostState,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -127,6 +130,20 @@ func (m *metrics) setHostStates(states map[string]policy.HostState) {
 	}
 	for _, s := range allStates {
 		m.hostState.WithLabelValues(string(s)).Set(float64(counts[s]))
+	}
+}
+
+// moveHostState moves one host from one state's count to another's (an empty state is not
+// counted: the host has no verdict yet).
+func (m *metrics) moveHostState(from, to policy.HostState) {
+	if from == to {
+		return
+	}
+	if from != "" {
+		m.hostState.WithLabelValues(string(from)).Dec()
+	}
+	if to != "" {
+		m.hostState.WithLabelValues(string(to)).Inc()
 	}
 }
 

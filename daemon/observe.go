@@ -35,6 +35,7 @@ func (d *Daemon) probeLoop(ctx context.Context, w *hostWatch) {
 func (d *Daemon) recordProbe(ctx context.Context, w *hostWatch, p hypervisor.Probe) {
 	res := policy.ProbeResult(p.Outcome)
 	d.mu.Lock()
+	_, wasSlow := d.latencyObservation(w, p.At)
 	lv := &w.sig.Libvirt
 	prev := lv.Result
 	lv.Result, lv.At, lv.RTT = res, p.At, p.RTT
@@ -55,6 +56,11 @@ func (d *Daemon) recordProbe(ctx context.Context, w *hostWatch, p hypervisor.Pro
 			lv.FailingSince = p.At
 		}
 	}
+	// A steady host's probes change nothing the verdict reads: only a new outcome, or round
+	// trips turning slow or fast again, ask for a decision.
+	if _, slow := d.latencyObservation(w, p.At); prev != res || slow != wasSlow {
+		d.markDirty(w)
+	}
 	d.mu.Unlock()
 	if res != policy.ProbeOK && (prev == policy.ProbeOK || prev == policy.ProbeNone) {
 		w.kickGuests() // a fresh guest reading must exist before unreachable_after
@@ -66,7 +72,6 @@ func (d *Daemon) recordProbe(ctx context.Context, w *hostWatch, p hypervisor.Pro
 			msg += ": " + p.Err.Error()
 		}
 		d.journal(ctx, store.Entry{At: p.At, Kind: "observation", Host: w.cfg.Name, Reason: "libvirt_" + string(res), Message: msg})
-		d.kickDecide()
 	}
 }
 

@@ -246,6 +246,7 @@ func (d *Daemon) Drain(ctx context.Context, host string, dryRun bool) (api.Drain
 	if !dryRun && !w.draining {
 		w.draining = true
 		w.sig.Operator.Maintenance = true
+		d.markDirty(w)
 	}
 	d.mu.Unlock()
 	res := api.DrainResult{Host: host, DryRun: dryRun, Plan: plan}
@@ -254,7 +255,6 @@ func (d *Daemon) Drain(ctx context.Context, host string, dryRun bool) (api.Drain
 	}
 	d.journal(ctx, store.Entry{Kind: "decision", Host: host, Reason: "drain",
 		Message: fmt.Sprintf("drain of %s by an operator: maintenance, %d VMs to move", host, len(plan))})
-	d.kickDecide()
 	d.kickDrain()
 	return res, nil
 }
@@ -279,11 +279,11 @@ func (d *Daemon) Undrain(ctx context.Context, host string) error {
 	was := w.draining
 	w.draining = false
 	w.sig.Operator.Maintenance = false
+	d.markDirty(w)
 	d.mu.Unlock()
 	if was {
 		d.journal(ctx, store.Entry{Kind: "decision", Host: host, Reason: "undrain", Message: "maintenance of " + host + " ended by an operator"})
 	}
-	d.kickDecide()
 	return nil
 }
 
@@ -525,6 +525,7 @@ func (d *Daemon) Degrade(ctx context.Context, host, reason string) error {
 	w, ok := d.byName[host]
 	if ok {
 		w.sig.Operator.Degraded, w.sig.Operator.DegradedReason = true, reason
+		d.markDirty(w)
 	}
 	d.mu.Unlock()
 	if !ok {
@@ -532,7 +533,6 @@ func (d *Daemon) Degrade(ctx context.Context, host, reason string) error {
 	}
 	d.saveHost(ctx, w)
 	d.journal(ctx, store.Entry{Kind: "decision", Host: host, Reason: "operator_degraded", Message: "an operator marked " + host + " degraded: " + reason})
-	d.kickDecide()
 	d.kickDrain()
 	return nil
 }
@@ -546,6 +546,7 @@ func (d *Daemon) Repair(ctx context.Context, host string) error {
 	if ok {
 		w.sig.Operator.Degraded, w.sig.Operator.DegradedReason = false, ""
 		w.clearLatched()
+		d.markDirty(w)
 	}
 	d.mu.Unlock()
 	if !ok {
@@ -553,6 +554,5 @@ func (d *Daemon) Repair(ctx context.Context, host string) error {
 	}
 	d.saveHost(ctx, w)
 	d.journal(ctx, store.Entry{Kind: "decision", Host: host, Reason: "operator_repaired", Message: "an operator marked " + host + " repaired"})
-	d.kickDecide()
 	return nil
 }
