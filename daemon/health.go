@@ -112,7 +112,8 @@ func (d *Daemon) latencyObservation(w *hostWatch, now time.Time) (policy.Observa
 	if lim <= 0 || len(w.health.rtts) < rttSamples/2 {
 		return policy.Observation{}, false
 	}
-	s := slices.Clone(w.health.rtts)
+	var buf [rttSamples]time.Duration // on the stack: this runs on every probe of every host
+	s := append(buf[:0], w.health.rtts...)
 	slices.Sort(s)
 	med := s[len(s)/2]
 	if med <= lim {
