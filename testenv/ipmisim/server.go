@@ -37,6 +37,7 @@ type Server struct {
 	waitErr error         // how ipmi_sim exited; set before exited is closed
 	srv     *http.Server
 	cancel  context.CancelFunc
+	down    bool
 }
 
 // New validates cfg and returns a Server that is not yet running. Errors wrap ErrInvalidConfig
@@ -194,6 +195,7 @@ func (s *Server) kill() {
 	default:
 	}
 	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	_ = s.cmd.Process.Signal(syscall.SIGCONT) // a "down" (stopped) ipmi_sim must run to exit
 	select {
 	case <-s.exited:
 	case <-time.After(stopWait):
@@ -266,3 +268,35 @@ func freeUDPPort() (int, error) {
 
 // errExited means ipmi_sim exited before it answered.
 var errExited = errors.New("exited before answering")
+
+// SetDown makes the BMC "die" (true) or come back (false): ipmi_sim is stopped (SIGSTOP), so
+// requests reach its port and are never answered, as with a BMC that drops packets; SIGCONT
+// lets it answer again (requests sent meanwhile may then be answered late, and clients ignore
+// them).
+func (s *Server) SetDown(down bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.started || s.closed {
+		return fmt.Errorf("ipmisim %s: not running", s.cfg.Name)
+	}
+	if s.down == down {
+		return nil
+	}
+	sig := syscall.SIGCONT
+	if down {
+		sig = syscall.SIGSTOP
+	}
+	if err := s.cmd.Process.Signal(sig); err != nil {
+		return fmt.Errorf("ipmisim %s: %s ipmi_sim (pid %d): %w", s.cfg.Name, sig, s.cmd.Process.Pid, err)
+	}
+	s.down = down
+	s.cfg.Logger.Info("ipmi bmc availability changed", "bmc", s.cfg.Name, "down", down)
+	return nil
+}
+
+// Down reports whether the BMC is down (see SetDown).
+func (s *Server) Down() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.down
+}

@@ -88,7 +88,8 @@ func start(t *testing.T, p bmc.Power) (*ipmisim.Server, string) {
 
 // TestChassisPowerIsThePower: the real ipmitool reads the chassis power, powers it off through
 // ipmi_sim, and reads the power as it is, also after it changed behind the BMC's back; a wrong
-// password is refused; Close ends ipmi_sim by its pid and removes its files.
+// password is refused; a BMC that is down does not answer, then answers again; Close ends
+// ipmi_sim by its pid and removes its files.
 func TestChassisPowerIsThePower(t *testing.T) {
 	requireTools(t)
 	p := &switchPower{on: true}
@@ -120,6 +121,19 @@ func TestChassisPowerIsThePower(t *testing.T) {
 		t.Fatalf("chassis power off that failed reported success: %q", out)
 	}
 	status("on")
+	if err := s.SetDown(true); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := ipmitool(t, s, "admin", "0123456789abcdef", "chassis", "power", "status"); err == nil {
+		t.Fatalf("a BMC that is down answered: %q", out)
+	}
+	if err := s.SetDown(false); err != nil {
+		t.Fatal(err)
+	}
+	status("on")
+	if err := s.SetDown(true); err != nil { // Close ends a stopped ipmi_sim too
+		t.Fatal(err)
+	}
 
 	pid := s.PID()
 	if err := s.Close(); err != nil {

@@ -18,6 +18,7 @@ import (
 func Cleanup(pid int, dir string) error {
 	if pid > 0 && isOurs(pid, dir) {
 		_ = syscall.Kill(pid, syscall.SIGTERM)
+		_ = syscall.Kill(pid, syscall.SIGCONT) // a "down" (stopped) ipmi_sim must run to exit
 		deadline := time.Now().Add(stopWait)
 		for isOurs(pid, dir) && time.Now().Before(deadline) {
 			time.Sleep(20 * time.Millisecond)
