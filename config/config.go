@@ -115,6 +115,12 @@ type BMC struct {
 	// EventService, Server-Sent Events): auto (the default) when the BMC offers one, sse to
 	// insist (a BMC without one is logged as an error), off to only poll.
 	Events BMCEvents `yaml:"events,omitempty"`
+	// Port is an ipmi BMC's UDP port (ipmitool -p); zero means the IPMI default, 623.
+	Port int `yaml:"port,omitempty"`
+	// CipherSuite is the RMCP+ cipher suite an ipmi method asks for (ipmitool -C, 1 to 17);
+	// zero lets ipmitool choose, which on a BMC that cannot list its cipher suites costs a
+	// timeout on every call.
+	CipherSuite int `yaml:"cipher_suite,omitempty"`
 }
 
 // BMCEvents chooses how a redfish BMC's events are used.

@@ -241,8 +241,17 @@ func (b BMC) validate(p string) []error {
 			errs = append(errs, b.validateTrust(p, u.Scheme)...)
 		}
 	case BMCIPMI:
-		if b.Endpoint == "" {
+		switch {
+		case b.Endpoint == "":
 			errs = append(errs, fieldErr(p+".endpoint", "required: the BMC's address"))
+		case strings.HasPrefix(b.Endpoint, "-") || strings.ContainsAny(b.Endpoint, " \t\r\n"):
+			errs = append(errs, fieldErr(p+".endpoint", "%q: want a host name or IP address (a port goes in port)", b.Endpoint))
+		}
+		if b.Port < 0 || b.Port > 65535 {
+			errs = append(errs, fieldErr(p+".port", "%d: want a UDP port from 1 to 65535 (or none for 623)", b.Port))
+		}
+		if b.CipherSuite < 0 || b.CipherSuite > 17 {
+			errs = append(errs, fieldErr(p+".cipher_suite", "%d: want an RMCP+ cipher suite from 1 to 17 (or none)", b.CipherSuite))
 		}
 	case BMCExec:
 		switch {
@@ -281,6 +290,9 @@ func (b BMC) validate(p string) []error {
 	}
 	if b.Type != BMCRedfish && (b.CAFile != "" || b.PinnedSHA256 != "" || b.AllowHTTP) {
 		errs = append(errs, fieldErr(p+".type", "%s: ca_file, pinned_sha256 and allow_http are for redfish BMCs", b.Type))
+	}
+	if b.Type != BMCIPMI && (b.Port != 0 || b.CipherSuite != 0) {
+		errs = append(errs, fieldErr(p+".type", "%s: port and cipher_suite are for ipmi methods", b.Type))
 	}
 	if b.Agent != "" && b.Type != BMCExec {
 		errs = append(errs, fieldErr(p+".agent", "only an exec method runs a fence agent"))

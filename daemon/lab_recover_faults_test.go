@@ -40,6 +40,9 @@ func TestLabRecoverBadFenceInput(t *testing.T) {
 		cfg.Hosts[0].BMC.Endpoint, cfg.Hosts[0].BMC.PinnedSHA256, cfg.Hosts[0].BMC.Insecure = garbage.URL, "", true
 		cfg.Hosts[1].BMC.CredentialsFile = wrong
 		cfg.Hosts[2].BMC = config.BMC{Type: config.BMCExec, Endpoint: hang, CredentialsFile: cfg.Hosts[2].BMC.CredentialsFile}
+		for i := range 3 { // each bad entry is the host's whole ladder (no IPMI rung to fall back on)
+			cfg.Hosts[i].Fence = nil
+		}
 	})
 	stop := watchInvariants(t, l, false)
 	defer stop()

@@ -206,6 +206,7 @@ func TestLabRecoverPartitionFences(t *testing.T) {
 				ip, port, _ := strings.Cut(hostport, ":")
 				cfg.Hosts[0].BMC = config.BMC{Type: config.BMCExec, Endpoint: "/usr/sbin/fence_redfish", CredentialsFile: b.CredentialsFile,
 					Options: map[string]string{"ip": ip, "ipport": port, "ssl_insecure": "1", "systems_uri": "/redfish/v1/Systems/h1"}}
+				cfg.Hosts[0].Fence = nil // the exec entry is the whole ladder
 			})
 			stop := watchInvariants(t, l, false)
 			defer stop()

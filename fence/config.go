@@ -53,7 +53,7 @@ func methodFor(b config.BMC) (Method, error) {
 		}
 		return NewRedfish(b.Endpoint, b.SystemID, creds, BMCTrust(b), 0)
 	case config.BMCIPMI:
-		return NewIPMI(b.Endpoint, b.CredentialsFile)
+		return NewIPMI(b.Endpoint, b.CredentialsFile, IPMIOptions{Port: b.Port, CipherSuite: b.CipherSuite})
 	case config.BMCExec:
 		return NewExec(b.AgentPath(), b.CredentialsFile, b.Options)
 	}

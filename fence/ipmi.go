@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
+	"strconv"
 	"strings"
 	"time"
 
@@ -21,18 +22,34 @@ const ipmiPoll = 500 * time.Millisecond
 // through the IPMI_PASSWORD variable of its environment (-E), never its command line.
 type ipmiMethod struct {
 	address string
+	opts    IPMIOptions
 	creds   redfish.Credentials
 	// tool is ipmitool's path; empty means look it up in PATH when needed.
 	tool string
 	poll time.Duration
 }
 
-// NewIPMI returns a method that runs `ipmitool -I lanplus -H address -U user -E chassis power
-// off`, then polls `chassis power status` until it says off. The credentials come from
-// credsFile; the password is passed in the child's IPMI_PASSWORD environment variable only.
-func NewIPMI(address string, credsFile string) (Method, error) {
+// IPMIOptions are an IPMI method's optional ipmitool settings.
+type IPMIOptions struct {
+	// Port is the BMC's UDP port (-p); zero means ipmitool's default, 623.
+	Port int
+	// CipherSuite is the RMCP+ cipher suite (-C, 1 to 17); zero lets ipmitool choose.
+	CipherSuite int
+}
+
+// NewIPMI returns a method that runs `ipmitool -I lanplus -H address [-p port] [-C suite] -U
+// user -E chassis power off`, then polls `chassis power status` until it says off. The
+// credentials come from credsFile; the password is passed in the child's IPMI_PASSWORD
+// environment variable only.
+func NewIPMI(address string, credsFile string, opts IPMIOptions) (Method, error) {
 	if address == "" || strings.HasPrefix(address, "-") || strings.ContainsAny(address, " \t\r\n") {
 		return nil, fmt.Errorf("fence: ipmi: address %q: want a host name or IP address", address)
+	}
+	if opts.Port < 0 || opts.Port > 65535 {
+		return nil, fmt.Errorf("fence: ipmi %s: port %d: want 1 to 65535 (or 0 for 623)", address, opts.Port)
+	}
+	if opts.CipherSuite < 0 || opts.CipherSuite > 17 {
+		return nil, fmt.Errorf("fence: ipmi %s: cipher suite %d: want 1 to 17 (or 0 for ipmitool's choice)", address, opts.CipherSuite)
 	}
 	creds, err := redfish.ReadCredentials(credsFile)
 	if err != nil {
@@ -41,7 +58,7 @@ func NewIPMI(address string, credsFile string) (Method, error) {
 	if strings.HasPrefix(creds.Username, "-") {
 		return nil, fmt.Errorf("fence: ipmi %s: credentials %s: user name starts with '-'", address, credsFile)
 	}
-	return &ipmiMethod{address: address, creds: creds, poll: ipmiPoll}, nil
+	return &ipmiMethod{address: address, opts: opts, creds: creds, poll: ipmiPoll}, nil
 }
 
 // Name implements Method.
@@ -49,7 +66,14 @@ func (m *ipmiMethod) Name() string { return "ipmi" }
 
 // args are ipmitool's arguments for a chassis power command ("off" or "status").
 func (m *ipmiMethod) args(cmd string) []string {
-	return []string{"-I", "lanplus", "-H", m.address, "-U", m.creds.Username, "-E", "chassis", "power", cmd}
+	args := []string{"-I", "lanplus", "-H", m.address}
+	if m.opts.Port != 0 {
+		args = append(args, "-p", strconv.Itoa(m.opts.Port))
+	}
+	if m.opts.CipherSuite != 0 {
+		args = append(args, "-C", strconv.Itoa(m.opts.CipherSuite))
+	}
+	return append(args, "-U", m.creds.Username, "-E", "chassis", "power", cmd)
 }
 
 // env is what ipmitool gets besides the kept variables of the daemon's environment (agentEnv):

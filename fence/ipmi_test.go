@@ -11,7 +11,7 @@ import (
 
 func TestIPMIArgsAndEnv(t *testing.T) {
 	t.Setenv("IPMI_PASSWORD", "stale-parent-value")
-	mm, err := NewIPMI("10.0.0.21", writeCreds(t, testUser, testPass))
+	mm, err := NewIPMI("10.0.0.21", writeCreds(t, testUser, testPass), IPMIOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +44,7 @@ func TestIPMIArgsAndEnv(t *testing.T) {
 
 func TestIPMIMissingTool(t *testing.T) {
 	t.Setenv("PATH", t.TempDir())
-	m, err := NewIPMI("10.0.0.21", writeCreds(t, testUser, testPass))
+	m, err := NewIPMI("10.0.0.21", writeCreds(t, testUser, testPass), IPMIOptions{})
 	if err != nil {
 		t.Fatalf("NewIPMI without ipmitool: %v", err)
 	}
@@ -68,7 +68,7 @@ case "$*" in
 *) exit 1;;
 esac
 `)
-	mm, err := NewIPMI("10.0.0.21", writeCreds(t, testUser, testPass))
+	mm, err := NewIPMI("10.0.0.21", writeCreds(t, testUser, testPass), IPMIOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +96,7 @@ esac
 func TestIPMIStaysOn(t *testing.T) {
 	dir := t.TempDir()
 	tool := writeScript(t, dir, "ipmitool", `echo "Chassis Power is on"`+"\n")
-	mm, err := NewIPMI("10.0.0.21", writeCreds(t, testUser, testPass))
+	mm, err := NewIPMI("10.0.0.21", writeCreds(t, testUser, testPass), IPMIOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,5 +105,32 @@ func TestIPMIStaysOn(t *testing.T) {
 	_, err = Ladder{Host: "h1", Methods: []Method{m}, Timeout: 500 * time.Millisecond}.Fence(t.Context())
 	if !isNotVerified(err) {
 		t.Fatalf("host that stays on: %v", err)
+	}
+}
+
+// TestIPMIPortAndCipherSuite: a port and a cipher suite reach ipmitool as -p and -C, before the
+// user; out-of-range values are refused by name.
+func TestIPMIPortAndCipherSuite(t *testing.T) {
+	creds := writeCreds(t, testUser, testPass)
+	mm, err := NewIPMI("127.0.0.1", creds, IPMIOptions{Port: 16230, CipherSuite: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"-I", "lanplus", "-H", "127.0.0.1", "-p", "16230", "-C", "3", "-U", testUser, "-E", "chassis", "power", "status"}
+	if got := mm.(*ipmiMethod).args("status"); !slices.Equal(got, want) {
+		t.Fatalf("args %q, want %q", got, want)
+	}
+	for _, tc := range []struct {
+		opts IPMIOptions
+		want string
+	}{
+		{IPMIOptions{Port: -1}, "port -1"},
+		{IPMIOptions{Port: 65536}, "port 65536"},
+		{IPMIOptions{CipherSuite: 18}, "cipher suite 18"},
+		{IPMIOptions{CipherSuite: -3}, "cipher suite -3"},
+	} {
+		if _, err := NewIPMI("127.0.0.1", creds, tc.opts); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("NewIPMI(%+v): %v, want an error naming %q", tc.opts, err, tc.want)
+		}
 	}
 }

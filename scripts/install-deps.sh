@@ -9,7 +9,7 @@ PKGS=(
   qemu-system-x86 qemu-utils
   iproute2 nftables iptables iputils-ping
   busybox-static cpio
-  fence-agents ipmitool
+  fence-agents ipmitool openipmi
   prometheus-alertmanager prometheus
   etcd-server
   ca-certificates curl gcc pkg-config procps util-linux

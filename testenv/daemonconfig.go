@@ -8,11 +8,12 @@ import (
 	"time"
 
 	"github.com/lifeboat-ha/lifeboat/config"
+	"github.com/lifeboat-ha/lifeboat/testenv/ipmisim"
 )
 
 // writeDaemonConfig writes DIR/lifeboat.yaml: a daemon configuration for this lab that works
-// unchanged (each host's libvirt URI, role and Redfish BMC with its credentials file, and the
-// lab's etcd cluster as the store when it has one).
+// unchanged (each host's libvirt URI, role, Redfish BMC with its credentials file and fence
+// ladder, and the lab's etcd cluster as the store when it has one).
 func writeDaemonConfig(st *labState) (string, error) {
 	cfg := config.Default()
 	cfg.Cluster = "lab-" + st.Name
@@ -50,8 +51,9 @@ func writeDaemonConfig(st *labState) (string, error) {
 		// pins were recorded falls back to insecure.
 		b := config.BMC{Type: config.BMCRedfish, Endpoint: h.BMCURL, SystemID: h.Name,
 			CredentialsFile: h.BMCCredFile, PinnedSHA256: h.BMCSHA256, Insecure: h.BMCSHA256 == ""}
-		cfg.Hosts = append(cfg.Hosts, config.Host{
-			Name: h.Name, URI: libvirtURI(h), Role: config.Role(h.Role), Group: "lab", BMC: b})
+		ch := config.Host{Name: h.Name, URI: libvirtURI(h), Role: config.Role(h.Role), Group: "lab", BMC: b}
+		ch.Fence = fenceLadder(h, b)
+		cfg.Hosts = append(cfg.Hosts, ch)
 	}
 	// libvirt learns no address for the lab's guests (a plain bridge, static addresses, and no
 	// address of the host on that bridge for an ARP entry): the lab, which gave each Linux guest
@@ -74,4 +76,17 @@ func writeDaemonConfig(st *labState) (string, error) {
 		return "", fmt.Errorf("testenv: write %s: %w", p, err)
 	}
 	return p, nil
+}
+
+// fenceLadder is a lab host's fence ladder: its Redfish BMC first (native, and the BMC the daemon
+// also reads health and power from), then its IPMI-over-LAN BMC through the real ipmitool: a
+// second protocol, to the same power, for when the Redfish service hangs or refuses (Pacemaker
+// topology levels run the same way: the preferred device, then the next). Without ipmi_sim the
+// host keeps the one-rung ladder of its bmc entry.
+func fenceLadder(h *hostState, redfish config.BMC) []config.BMC {
+	if h.IPMIPort == 0 {
+		return nil
+	}
+	return []config.BMC{redfish, {Type: config.BMCIPMI, Endpoint: "127.0.0.1", Port: h.IPMIPort,
+		CipherSuite: ipmisim.CipherSuite, CredentialsFile: h.IPMICredFile}}
 }

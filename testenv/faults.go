@@ -276,28 +276,27 @@ func (l *Lab) StartLibvirtd(ctx context.Context, host string) error {
 	return l.withHost(host, func(h *hostState) error { return startLibvirtd(ctx, l.st, h) })
 }
 
-// BMCDown makes the host's BMC stop answering (connections hang), as when it dies with the host.
-func (l *Lab) BMCDown(host string) error {
-	return l.withHost(host, func(h *hostState) error {
-		srv, ok := l.bmcs[host]
-		if !ok {
-			return fmt.Errorf("testenv: host %s has no BMC in this process", host)
-		}
-		srv.SetDown(true)
-		h.BMCDown = true
-		return nil
-	})
-}
+// BMCDown makes the host's BMC stop answering, as when it dies with the host: its Redfish
+// service (connections hang) and its IPMI-over-LAN service (requests go unanswered) alike, since
+// a real BMC serves both.
+func (l *Lab) BMCDown(host string) error { return l.setBMCDown(host, true) }
 
-// BMCUp makes the host's BMC answer again.
-func (l *Lab) BMCUp(host string) error {
+// BMCUp makes the host's BMC answer again, over Redfish and IPMI.
+func (l *Lab) BMCUp(host string) error { return l.setBMCDown(host, false) }
+
+func (l *Lab) setBMCDown(host string, down bool) error {
 	return l.withHost(host, func(h *hostState) error {
 		srv, ok := l.bmcs[host]
 		if !ok {
 			return fmt.Errorf("testenv: host %s has no BMC in this process", host)
 		}
-		srv.SetDown(false)
-		h.BMCDown = false
+		if ipmi, ok := l.ipmis[host]; ok {
+			if err := ipmi.SetDown(down); err != nil {
+				return err
+			}
+		}
+		srv.SetDown(down)
+		h.BMCDown = down
 		return nil
 	})
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/lifeboat-ha/lifeboat/testenv/bmc"
 	"github.com/lifeboat-ha/lifeboat/testenv/etcdtest"
+	"github.com/lifeboat-ha/lifeboat/testenv/ipmisim"
 )
 
 // Lab is a running lab. Its methods are safe for concurrent use.
@@ -26,6 +27,7 @@ type Lab struct {
 	st     *labState
 	opts   Options
 	bmcs   map[string]*bmc.Server
+	ipmis  map[string]*ipmisim.Server
 	etcd   map[string]*etcdtest.Member
 	log    *slog.Logger
 	done   bool
@@ -46,6 +48,11 @@ type Host struct {
 	BMCURL string `json:"bmc_url"`
 	// BMCCredentialsFile holds the BMC's username= and password= lines.
 	BMCCredentialsFile string `json:"bmc_credentials_file"`
+	// IPMIPort is the UDP port, on 127.0.0.1, of the host's IPMI-over-LAN BMC (ipmi_sim; RMCP+,
+	// cipher suite 3); zero when ipmi_sim is not installed.
+	IPMIPort int `json:"ipmi_port,omitempty"`
+	// IPMICredentialsFile holds the IPMI BMC's username= and password= lines.
+	IPMICredentialsFile string `json:"ipmi_credentials_file,omitempty"`
 	// NetNS is the host's network namespace.
 	NetNS string `json:"netns"`
 }
@@ -96,7 +103,7 @@ func Start(ctx context.Context, opts Options) (*Lab, error) {
 	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("testenv: lab dir: %w", err)
 	}
-	l := &Lab{st: st, opts: opts, bmcs: map[string]*bmc.Server{}, etcd: map[string]*etcdtest.Member{}, log: slog.Default(), guest: opts.GuestDir}
+	l := &Lab{st: st, opts: opts, bmcs: map[string]*bmc.Server{}, ipmis: map[string]*ipmisim.Server{}, etcd: map[string]*etcdtest.Member{}, log: slog.Default(), guest: opts.GuestDir}
 	// The lab outlives Start's context (its BMCs serve until Stop), but keeps its values.
 	l.ctx, l.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	if err := l.build(ctx); err != nil {
@@ -168,6 +175,9 @@ func (l *Lab) build(ctx context.Context) error {
 		}
 	}
 	if err := st.save(); err != nil {
+		return err
+	}
+	if err := l.startIPMIs(ctx); err != nil {
 		return err
 	}
 	if err := l.startGuests(ctx); err != nil {
@@ -290,7 +300,7 @@ func (l *Lab) Host(name string) (Host, error) {
 
 func publicHost(h *hostState) Host {
 	return Host{Name: h.Name, Role: h.Role, Address: h.Address, LibvirtURI: libvirtURI(h),
-		BMCURL: h.BMCURL, BMCCredentialsFile: h.BMCCredFile, NetNS: h.NetNS}
+		BMCURL: h.BMCURL, BMCCredentialsFile: h.BMCCredFile, IPMIPort: h.IPMIPort, IPMICredentialsFile: h.IPMICredFile, NetNS: h.NetNS}
 }
 
 func libvirtURI(h *hostState) string { return fmt.Sprintf("qemu+tcp://%s/system", h.Address) }

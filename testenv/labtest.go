@@ -115,12 +115,16 @@ func Leftovers(name, dir string) []string {
 		}
 	}
 	if dir != "" {
-		// etcd members whose data lives in the lab directory.
+		// etcd members whose data lives in the lab directory, and IPMI BMCs.
 		procs, _ := os.ReadDir("/proc")
 		for _, p := range procs {
 			raw, err := os.ReadFile(filepath.Join("/proc", p.Name(), "cmdline"))
 			if err == nil && strings.Contains(string(raw), "\x00--data-dir\x00"+filepath.Join(dir, "etcd")+"/") {
 				out = append(out, "etcd process "+p.Name())
+			}
+			// IPMI BMCs (ipmi_sim) whose configuration lives in the lab directory.
+			if err == nil && strings.Contains(string(raw), "\x00-c\x00"+filepath.Join(dir, ipmiDir)+"/") {
+				out = append(out, "ipmi_sim process "+p.Name())
 			}
 		}
 	}

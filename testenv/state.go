@@ -43,14 +43,20 @@ type hostState struct {
 	BMCCredFile string `json:"bmc_credentials_file,omitempty"`
 	// BMCSHA256 is the SHA-256 of the BMC emulator's self-signed certificate, which the lab's
 	// daemon configuration pins.
-	BMCSHA256   string `json:"bmc_sha256,omitempty"`
-	Freezer     string `json:"freezer,omitempty"`
-	Powered     bool   `json:"powered"`
-	Partitioned bool   `json:"partitioned"`
-	Frozen      bool   `json:"frozen"`
-	BMCDown     bool   `json:"bmc_down"`
-	Health      string `json:"health,omitempty"`
-	Reason      string `json:"health_reason,omitempty"`
+	BMCSHA256 string `json:"bmc_sha256,omitempty"`
+	// IPMIDir holds the host's IPMI BMC (ipmi_sim) files; IPMIPort is its UDP port on
+	// 127.0.0.1, IPMIPID its ipmi_sim process and IPMICredFile its credentials.
+	IPMIDir      string `json:"ipmi_dir,omitempty"`
+	IPMIPort     int    `json:"ipmi_port,omitempty"`
+	IPMIPID      int    `json:"ipmi_pid,omitempty"`
+	IPMICredFile string `json:"ipmi_credentials_file,omitempty"`
+	Freezer      string `json:"freezer,omitempty"`
+	Powered      bool   `json:"powered"`
+	Partitioned  bool   `json:"partitioned"`
+	Frozen       bool   `json:"frozen"`
+	BMCDown      bool   `json:"bmc_down"`
+	Health       string `json:"health,omitempty"`
+	Reason       string `json:"health_reason,omitempty"`
 	// GuestCut: the host's guest network is cut too (partition --all).
 	GuestCut bool `json:"guest_cut,omitempty"`
 }

@@ -1,5 +1,7 @@
 package testenv
 
+import "fmt"
+
 // Status is a snapshot of a lab for people and scripts (`lifeboat lab status -o json`).
 type Status struct {
 	Name   string       `json:"name"`
@@ -19,6 +21,8 @@ type HostStatus struct {
 	Address    string `json:"address"`
 	LibvirtURI string `json:"libvirt_uri"`
 	BMCURL     string `json:"bmc_url"`
+	// IPMIAddress is the host's IPMI-over-LAN BMC, "127.0.0.1:PORT"; empty without one.
+	IPMIAddress string `json:"ipmi_address,omitempty"`
 	// Power is "on" or "off".
 	Power       string `json:"power"`
 	Frozen      bool   `json:"frozen"`
@@ -60,6 +64,9 @@ func statusOf(st *labState) (Status, error) {
 			BMCDown: h.BMCDown, Health: h.Health, Reason: h.Reason, Guests: []string{}, GuestNetCut: h.GuestCut}
 		if h.Powered {
 			hs.Power = "on"
+		}
+		if h.IPMIPort != 0 {
+			hs.IPMIAddress = fmt.Sprintf("127.0.0.1:%d", h.IPMIPort)
 		}
 		for _, p := range procs {
 			if p.Host == h.Name {

@@ -24,6 +24,7 @@ func (l *Lab) Stop() error {
 	l.done = true
 	l.cancel()
 	errs := l.stopEtcd()
+	errs = append(errs, l.stopIPMIs()...)
 	for _, srv := range l.bmcs {
 		if err := srv.Close(); err != nil {
 			errs = append(errs, err)
@@ -84,6 +85,9 @@ func isSupervisor(pid int, dir string) bool {
 // teardown removes what the state describes, in reverse order of creation.
 func teardown(ctx context.Context, st *labState) error {
 	errs := teardownEtcd(ctx, st)
+	if err := teardownIPMIs(st); err != nil {
+		errs = append(errs, err)
+	}
 	for i := range st.Hosts {
 		h := &st.Hosts[i]
 		if !netnsExists(h.NetNS) {
@@ -137,7 +141,7 @@ func teardown(ctx context.Context, st *labState) error {
 }
 
 // labFiles are the entries a lab creates in its directory.
-var labFiles = []string{"hosts", "luns", "lockspace", "bmc", "lifeboat.yaml", "lifeboat.db", "lab.log", "control.sock", "etcd", stateFile + ".tmp", stateFile}
+var labFiles = []string{"hosts", "luns", "lockspace", "bmc", ipmiDir, "lifeboat.yaml", "lifeboat.db", "lab.log", "control.sock", "etcd", stateFile + ".tmp", stateFile}
 
 // removeFiles deletes the lab's files; the directory too if the lab created it and it is empty.
 func removeFiles(st *labState) error {

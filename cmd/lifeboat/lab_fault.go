@@ -32,7 +32,8 @@ For a host, KIND is one of:
                   host's guest network too (its guests no longer answer from outside), and heal
                   restores both
   crash-libvirtd  kill libvirtd only (guests keep running); start-libvirtd starts it again
-  bmc-down, bmc-up  the BMC stops answering (connections hang), and answers again
+  bmc-down, bmc-up  the BMC stops answering, Redfish (connections hang) and IPMI alike, and
+                  answers again
   degrade, repair the BMC reports health Warning (or --health critical) with --reason, and OK again
                   (alone, a Warning scores 50, below the default health.degrade_score of 100;
                   Critical degrades the host)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"maps"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -18,7 +19,8 @@ import (
 
 // TestLabPreflightFindsAWrongBMCPassword runs `lifeboat preflight` against a real lab: every check
 // passes; then h1's BMC credentials file gets a wrong password and h2's a loose mode, and exactly
-// those checks fail, by name, with hints.
+// those checks fail, by name, with hints. On the way, `fence test` reads h1's power through
+// both rungs of the lab's fence ladder, Redfish and IPMI.
 func TestLabPreflightFindsAWrongBMCPassword(t *testing.T) {
 	testenv.RequireLab(t)
 	t.Setenv("LIFEBOAT_TEST_AS_CLI", "1")
@@ -65,6 +67,17 @@ func TestLabPreflightFindsAWrongBMCPassword(t *testing.T) {
 		}
 		if c.Name == "leases" && !strings.Contains(c.Detail, "the leases of all 2 running disks are visible, 2 held") {
 			t.Errorf("leases: %+v", c)
+		}
+	}
+
+	// The lab's fence ladder: Redfish, then IPMI through the real ipmitool against h1's ipmi_sim
+	// BMC; `fence test` reads the power through both and powers nothing off.
+	if _, err := exec.LookPath("ipmi_sim"); err == nil || os.Getenv("CI") == "true" {
+		out, err := runCLI(ctx, "fence", "test", "h1", "--config", cfg)
+		t.Logf("fence test h1:\n%s", out)
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		if err != nil || len(lines) != 3 || !strings.HasPrefix(fields(lines[1]), "0 redfish on") || !strings.HasPrefix(fields(lines[2]), "1 ipmi on") {
+			t.Errorf("fence test h1 on the lab: %v, want rungs 0 redfish on, 1 ipmi on", err)
 		}
 	}
 
