@@ -305,25 +305,45 @@ func (d *Daemon) drainLoop(ctx context.Context) {
 	complete := map[string]bool{}
 	evacuating := map[string]bool{} // hosts whose evacuation started, for its notifications
 	retries := newDrainRetries()
+	var idle bool // the last pass had no host to empty
+	var last time.Time
 	for {
+		kicked := false
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		case <-d.drainKick:
+			kicked = true
+		}
+		if !kicked && idle && time.Since(last) < quietBackstop && d.nothingToEmpty() {
+			continue // a pass would snapshot every VM record to find no host to empty
 		}
 		snap := d.takeSnapshot()
 		retries.observe(d.engine.List())
-		d.evacuateOnce(ctx, snap, complete, evacuating, retries)
+		idle, last = d.evacuateOnce(ctx, snap, complete, evacuating, retries) == 0, time.Now()
 	}
 }
 
-// evacuateOnce executes one pass of evacuations and drains.
-// A VM whose migration keeps failing is retried with a backoff (retries), and the VMs that
-// cannot leave are listed, with the reason, in the host view.
-func (d *Daemon) evacuateOnce(ctx context.Context, snap policy.Snapshot, complete, evacuating map[string]bool, retries *drainRetries) {
+// nothingToEmpty reports whether no host is draining or degraded: policy.Evacuations would
+// find no host to empty. It walks the hosts, not the VMs.
+func (d *Daemon) nothingToEmpty() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, w := range d.hosts {
+		if w.draining || w.verdict.State == policy.Degraded {
+			return false
+		}
+	}
+	return true
+}
+
+// evacuateOnce executes one pass of evacuations and drains, and returns how many hosts it
+// empties. A VM whose migration keeps failing is retried with a backoff (retries), and the VMs
+// that cannot leave are listed, with the reason, in the host view.
+func (d *Daemon) evacuateOnce(ctx context.Context, snap policy.Snapshot, complete, evacuating map[string]bool, retries *drainRetries) int {
 	if !d.leading() {
-		return // a follower watches; only the acting daemon moves VMs
+		return 0 // a follower watches; only the acting daemon moves VMs
 	}
 	evs := policy.Evacuations(snap)
 	active := map[string]bool{}
@@ -411,6 +431,7 @@ func (d *Daemon) evacuateOnce(ctx context.Context, snap policy.Snapshot, complet
 	for _, n := range dedupe(notes, d) {
 		d.journal(ctx, n)
 	}
+	return len(evs)
 }
 
 // stableReason says what degraded a host in words that do not change from one second to the

@@ -54,3 +54,22 @@ func TestRecoveryQuiet(t *testing.T) {
 		}
 	}
 }
+
+// TestNothingToEmpty: the drain loop skips its pass only while no host is draining or degraded,
+// the hosts policy.Evacuations empties.
+func TestNothingToEmpty(t *testing.T) {
+	clk := &fakeClock{now: time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)}
+	d := guestMonDaemon(t, fleetConfig(t.TempDir(), 3), fleet.New(2), clk)
+	if !d.nothingToEmpty() || len(policy.Evacuations(d.takeSnapshot())) != 0 {
+		t.Fatal("a healthy cluster has a host to empty")
+	}
+	w := d.hosts[2]
+	w.draining = true
+	if d.nothingToEmpty() || len(policy.Evacuations(d.takeSnapshot())) != 1 {
+		t.Error("a draining host is not a host to empty")
+	}
+	w.draining, w.verdict.State = false, policy.Degraded
+	if d.nothingToEmpty() {
+		t.Error("a degraded host is not a host to empty")
+	}
+}
