@@ -325,13 +325,13 @@ func (d *Daemon) drainLoop(ctx context.Context) {
 	}
 }
 
-// nothingToEmpty reports whether no host is draining or degraded: policy.Evacuations would
-// find no host to empty. It walks the hosts, not the VMs.
+// nothingToEmpty reports whether no host is one policy.Evacuations may empty (policy.MayEmpty):
+// a pass would find no host to empty. It walks the hosts, not the VMs.
 func (d *Daemon) nothingToEmpty() bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for _, w := range d.hosts {
-		if w.draining || w.verdict.State == policy.Degraded {
+		if policy.MayEmpty(policy.HostView{Draining: w.draining, Verdict: w.verdict}) {
 			return false
 		}
 	}

@@ -20,6 +20,10 @@ type Evacuation struct {
 	Left int
 }
 
+// MayEmpty reports whether a host is one Evacuations may empty: draining, or degraded (the
+// latter only while recovery is automatic, armed and not frozen).
+func MayEmpty(h HostView) bool { return h.Draining || h.Verdict.State == Degraded }
+
 // Evacuations decides which hosts are emptied by live migration and how: every host in
 // maintenance, and every degraded host while recovery is automatic, armed and not frozen. Its
 // running VMs go where placement puts them (active hosts first, keeping standby hosts free for
@@ -30,8 +34,7 @@ func Evacuations(s Snapshot) []Evacuation {
 	var out []Evacuation
 	auto := s.Config.Automatic && !s.Guards.Freeze.Frozen && !s.Disarmed
 	for _, h := range s.Hosts {
-		degraded := h.Verdict.State == Degraded && auto
-		if !h.Draining && !degraded {
+		if !MayEmpty(h) || (!h.Draining && !auto) {
 			continue
 		}
 		ev := Evacuation{Host: h.Name, Drain: h.Draining}
