@@ -52,10 +52,10 @@ func (d *Daemon) snapshot() policy.Snapshot {
 	}
 	s.VMs = make([]policy.VMView, 0, len(d.vms))
 	s.Migrating = map[string]bool{}
+	if d.engine != nil {
+		s.Migrating = d.engine.BusyVMs()
+	}
 	for _, r := range d.orderedVMs() {
-		if d.engine != nil && d.engine.Busy(r.UUID) {
-			s.Migrating[r.UUID] = true
-		}
 		s.VMs = append(s.VMs, policy.VMView{Name: r.Name, UUID: r.UUID, Protected: r.Protected, Restartable: r.Definition != "",
 			Priority: r.Priority, MemoryMiB: r.MemoryMiB, VCPUs: r.VCPUs, Current: r.CurrentHost, Home: r.HomeHost, State: r.State})
 	}

@@ -71,19 +71,35 @@ func TestBudgetsNeverExceeded(t *testing.T) {
 	if _, err := e.Submit(Request{VM: "vm0", UUID: "u0", From: "h0", To: "t9"}); !errors.Is(err, ErrBusy) {
 		t.Errorf("second migration of a busy VM: %v", err)
 	}
+	if !e.Busy("u11") || e.Busy("u12") {
+		t.Errorf("Busy: u11 (queued) %v, u12 (never submitted) %v", e.Busy("u11"), e.Busy("u12"))
+	}
 	for _, id := range ids {
 		m, err := e.Wait(context.Background(), id)
 		if err != nil || m.State != StateSucceeded || m.DowntimeMs != 42 {
 			t.Fatalf("%s: %+v %v", id, m, err)
 		}
 	}
+	if busy := e.BusyVMs(); len(busy) != 0 || e.Busy("u0") {
+		t.Errorf("after every migration ended: BusyVMs %v, Busy(u0) %v", busy, e.Busy("u0"))
+	}
+	again, err := e.Submit(Request{VM: "vm0", UUID: "u0", From: "h0", To: "t1", FromURI: "h0", ToURI: "t1"})
+	if err != nil {
+		t.Fatalf("a VM whose migration ended migrates again: %v", err)
+	}
+	if busy := e.BusyVMs(); !busy["u0"] || len(busy) != 1 {
+		t.Errorf("BusyVMs = %v, want u0 alone", busy)
+	}
+	if m, err := e.Wait(context.Background(), again.ID); err != nil || m.State != StateSucceeded {
+		t.Fatalf("%s: %+v %v", again.ID, m, err)
+	}
 	if f.maxOut > 2 || f.maxIn > 1 || f.maxTotal > 3 {
 		t.Fatalf("budgets exceeded: out %d in %d total %d", f.maxOut, f.maxIn, f.maxTotal)
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if len(journal) != 24 {
-		t.Fatalf("%d journal entries, want a start and an end for each of 12", len(journal))
+	if len(journal) != 26 {
+		t.Fatalf("%d journal entries, want a start and an end for each of 13", len(journal))
 	}
 }
 
