@@ -16,8 +16,16 @@ import (
 )
 
 // capacityTick is how often the failover capacity is worked out again (when its inputs
-// changed): often enough for a metric, rare enough to cost nothing on a large cluster.
-const capacityTick = 10 * time.Second
+// changed): often enough for a metric, rare enough to cost nothing on a small cluster.
+// capacityRest bounds the loop's share of the CPU on a large one: after a figure that took T
+// to work out, the next waits at least capacityRest×T, so the loop keeps to about a tenth of
+// a core. At 5,000 hosts a figure takes about 15 s of CPU (the exhaustive level alone is one
+// placement run per host), and a recovery wave changes its inputs on every restart: without
+// the rest it would take a whole core from detection and restarts.
+const (
+	capacityTick = 10 * time.Second
+	capacityRest = 9
+)
 
 var _ api.Forecaster = (*Daemon)(nil)
 
@@ -78,34 +86,38 @@ type capacityState struct {
 // lifeboat_failover_capacity_hosts, and alerts once when it drops to 0 (capacity_exhausted)
 // and once when it rises again (capacity_restored).
 func (d *Daemon) capacityLoop(ctx context.Context) {
-	t := time.NewTicker(capacityTick)
-	defer t.Stop()
 	var st capacityState
+	wait := capacityTick
 	for {
+		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
+			t.Stop()
 			return
 		case <-t.C:
 		}
-		d.capacityOnce(ctx, &st)
+		wait = max(capacityTick, capacityRest*d.capacityOnce(ctx, &st))
 	}
 }
 
 // capacityOnce is one pass of the capacity loop. Until every host has been heard from and
 // has reported its size, there is no figure (the gauge reads NaN); when nothing that counts
-// changed since the latest figure, it stands.
-func (d *Daemon) capacityOnce(ctx context.Context, st *capacityState) {
+// changed since the latest figure, it stands. It returns how long working out a figure took
+// (zero when none was).
+func (d *Daemon) capacityOnce(ctx context.Context, st *capacityState) time.Duration {
 	d.mu.Lock()
 	snap := d.snapshot()
 	d.mu.Unlock()
 	if !capacityReady(snap) {
-		return
+		return 0
 	}
 	key := capacityKey(snap)
 	if st.known && key == st.key {
-		return
+		return 0
 	}
+	t0 := time.Now()
 	c := policy.FailoverCapacity(snap)
+	took := time.Since(t0)
 	d.mu.Lock()
 	d.capCache = capacityFigure{key: key, c: c, ok: true}
 	d.mu.Unlock()
@@ -114,7 +126,7 @@ func (d *Daemon) capacityOnce(ctx context.Context, st *capacityState) {
 	exhausted := c.Tolerates == 0
 	if st.known && exhausted == st.exhausted || !st.known && !exhausted {
 		st.known, st.exhausted = true, exhausted
-		return
+		return took
 	}
 	st.known, st.exhausted = true, exhausted
 	now := d.now()
@@ -124,6 +136,7 @@ func (d *Daemon) capacityOnce(ctx context.Context, st *capacityState) {
 	}
 	d.journal(ctx, store.Entry{At: now, Kind: "decision", Reason: reason, Message: msg})
 	d.notify(notify.Notification{Kind: reason, At: now, Message: msg})
+	return took
 }
 
 // capacityReady reports whether the snapshot can give a capacity figure: every host heard from,
