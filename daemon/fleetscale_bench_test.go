@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
 	"slices"
@@ -190,25 +191,55 @@ func (s *scaleFleet) idle() (cores, rssMiB float64) {
 	}, func() bool { h, v := s.settled(); return h == s.n && v == s.n*scaleVMsPerHost })
 	b.Logf("%d hosts healthy, every BMC read, %d VMs on record %s after start", s.n, s.n*scaleVMsPerHost, time.Since(t0).Round(time.Millisecond))
 	time.Sleep(scaleSettle)
-	if dir := os.Getenv("LIFEBOAT_FLEET_PROFILE_DIR"); dir != "" {
-		path := filepath.Join(dir, fmt.Sprintf("idle-%d.pprof", s.n))
-		f, err := os.Create(path)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			b.Fatal(err)
-		}
-		defer func() {
-			pprof.StopCPUProfile()
-			f.Close()
-			b.Logf("CPU profile of the idle window: %s", path)
-		}()
-	}
+	defer s.profile("idle")()
 	cpu0, w0 := cpuTime(), time.Now()
 	time.Sleep(scaleIdleWindow)
 	cpu, wall := cpuTime()-cpu0, time.Since(w0)
+	s.heapProfile("idle")
 	return cpu.Seconds() / wall.Seconds(), float64(rssKiB()) / 1024
+}
+
+// profile writes a CPU profile of a phase of the run to LIFEBOAT_FLEET_PROFILE_DIR (PHASE-N.pprof)
+// until the function it returns is called; without the variable it does nothing.
+func (s *scaleFleet) profile(phase string) (stop func()) {
+	dir := os.Getenv("LIFEBOAT_FLEET_PROFILE_DIR")
+	if dir == "" {
+		return func() {}
+	}
+	b := s.b
+	path := filepath.Join(dir, fmt.Sprintf("%s-%d.pprof", phase, s.n))
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+		b.Logf("CPU profile of the %s phase: %s", phase, path)
+	}
+}
+
+// heapProfile writes a heap profile to LIFEBOAT_FLEET_PROFILE_DIR (PHASE-heap-N.pprof), after a
+// collection; without the variable it does nothing.
+func (s *scaleFleet) heapProfile(phase string) {
+	dir := os.Getenv("LIFEBOAT_FLEET_PROFILE_DIR")
+	if dir == "" {
+		return
+	}
+	path := filepath.Join(dir, fmt.Sprintf("%s-heap-%d.pprof", phase, s.n))
+	f, err := os.Create(path)
+	if err != nil {
+		s.b.Fatal(err)
+	}
+	defer f.Close()
+	runtime.GC()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		s.b.Fatal(err)
+	}
+	s.b.Logf("heap profile after the %s phase: %s", phase, path)
 }
 
 // failedAt is when the journal recorded the host's verdict failed with proof of death (the BMC
@@ -265,6 +296,7 @@ func (s *scaleFleet) restart(ctx context.Context, hosts []string) (fromVerdict, 
 	if err != nil {
 		b.Fatal(err)
 	}
+	defer s.profile(fmt.Sprintf("restart%d", len(hosts)))()
 	cut := time.Now()
 	for _, h := range hosts {
 		if err := s.f.CutPower(h); err != nil {
@@ -318,6 +350,7 @@ func (s *scaleFleet) detect(ctx context.Context, rng *rand.Rand, skip []string) 
 	if err != nil {
 		b.Fatal(err)
 	}
+	defer s.profile("detect")()
 	cut := map[string]time.Time{}
 	for len(cut) < scaleLosses {
 		h := s.names[rng.IntN(len(s.names))]
@@ -432,7 +465,7 @@ func (s *scaleFleet) storeDay(ctx context.Context, cycle, audits []storeWrite) (
 // bmc-events is 1 when the daemon held an event stream per BMC (bmc.events auto, the default),
 // 0 when the open-files limit left no room for them (then it polls only). It raises the soft
 // RLIMIT_NOFILE to the hard one: about 3 sockets per host, 5 with event streams. With LIFEBOAT_FLEET_PROFILE_DIR set, it
-// writes a CPU profile of each idle window there (idle-N.pprof). The whole run takes about 20 minutes here:
+// writes a CPU profile of each phase there (idle-N, restart1-N, restart10-N, detect-N.pprof), and a heap profile after the idle window (idle-heap-N.pprof). The whole run takes about 20 minutes here:
 //
 //	flock /tmp/lab.lock go test -run '^$' -bench '^BenchmarkFleetScale$' -benchtime 1x -timeout 30m ./daemon/
 func BenchmarkFleetScale(b *testing.B) {
