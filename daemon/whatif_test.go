@@ -136,8 +136,12 @@ func TestCapacityGaugeAndAlerts(t *testing.T) {
 	d.mu.Lock()
 	d.hosts[2].info = hypervisor.HostInfo{CPUs: 8, MemoryKiB: 4 << 20} // the standby shrinks
 	d.mu.Unlock()
-	d.capacityOnce(ctx, &st)
-	d.capacityOnce(ctx, &st) // unchanged: no second alert
+	if took := d.capacityOnce(ctx, &st); took <= 0 {
+		t.Errorf("a figure worked out took %v: the loop would not rest after it", took)
+	}
+	if took := d.capacityOnce(ctx, &st); took != 0 { // unchanged: no second alert
+		t.Errorf("an unchanged figure took %v, want 0 (not worked out again)", took)
+	}
 	if v := testutil.ToFloat64(d.m.capacity); v != 0 {
 		t.Fatalf("capacity = %v, want 0", v)
 	}
