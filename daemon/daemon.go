@@ -44,7 +44,9 @@ type Daemon struct {
 	// the snapshot's order (orderedVMs).
 	vmIdx   vmIndex
 	vmOrder []*store.VMRecord
-	disks   map[string][]string // each VM's disk paths, parsed from its definition once
+	// activeAt are the hosts whose latest inventory lists a VM active, by UUID (activeHost).
+	activeAt map[string][]*hostWatch
+	disks    map[string][]string // each VM's disk paths, parsed from its definition once
 	// queue holds the hosts waiting for a decision: signals changed, or a next check due.
 	queue *decideQueue
 	// recoverKick asks the recovery loop to reconcile now.
@@ -154,7 +156,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Daemon, error) 
 		return nil, fmt.Errorf("daemon: store: %w", err)
 	}
 	d := &Daemon{log: opts.Logger, db: db, now: opts.Now, byName: map[string]*hostWatch{},
-		vms: map[string]*store.VMRecord{}, unsaved: map[string]bool{}, disks: map[string][]string{}, queue: newDecideQueue(len(cfg.Hosts)), recoverKick: make(chan struct{}, 1), drainKick: make(chan struct{}, 1), noted: map[string]bool{}, fencing: map[string]bool{}, restarting: map[string]bool{}, resetting: map[string]bool{}, held: map[string]policy.ActionReason{}, m: newMetrics(), dial: opts.Dial, migrate: opts.Migrate}
+		vms: map[string]*store.VMRecord{}, unsaved: map[string]bool{}, activeAt: map[string][]*hostWatch{}, disks: map[string][]string{}, queue: newDecideQueue(len(cfg.Hosts)), recoverKick: make(chan struct{}, 1), drainKick: make(chan struct{}, 1), noted: map[string]bool{}, fencing: map[string]bool{}, restarting: map[string]bool{}, resetting: map[string]bool{}, held: map[string]policy.ActionReason{}, m: newMetrics(), dial: opts.Dial, migrate: opts.Migrate}
 	d.cfgp.Store(&cfg)
 	d.det = detectorConfig(cfg.Timings, cfg.Recovery)
 	if err := d.initController(db, opts.Name); err != nil {
@@ -420,8 +422,8 @@ func (d *Daemon) migrationDone(m migrate.Migration) {
 	delete(d.fb.failed, m.UUID)
 	r, ok := d.vms[m.UUID]
 	if ok {
+		d.vmArrived(r, m.To)
 		r.CurrentHost, r.State, r.UpdatedAt = m.To, "running", d.now()
-		d.vmsMoved()
 		if m.Purpose == migrate.PurposeSwitchover && r.HomeHost != m.To {
 			// An operator's switchover is a move on purpose: the VM's home is where it went.
 			r.HomeHost = m.To

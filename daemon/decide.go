@@ -158,10 +158,10 @@ func (d *Daemon) leaseSignals(idx []int) map[string]policy.LeaseSignal {
 		}
 	}
 	disks := map[string][]string{}
-	if len(want) > 0 {
-		for uuid, r := range d.vms {
-			if want[r.CurrentHost] {
-				disks[r.CurrentHost] = append(disks[r.CurrentHost], d.disks[uuid]...)
+	for host := range want {
+		for _, r := range d.vmsOnHost(host) {
+			if r.CurrentHost == host {
+				disks[host] = append(disks[host], d.disks[r.UUID]...)
 			}
 		}
 	}

@@ -196,6 +196,10 @@ func (s *scaleFleet) idle() (cores, rssMiB float64) {
 	time.Sleep(scaleIdleWindow)
 	cpu, wall := cpuTime()-cpu0, time.Since(w0)
 	s.heapProfile("idle")
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	b.Logf("idle memory: %d goroutines, stacks %d MiB, heap in use %d MiB, heap idle not released %d MiB, runtime total %d MiB",
+		runtime.NumGoroutine(), ms.StackInuse>>20, ms.HeapInuse>>20, (ms.HeapIdle-ms.HeapReleased)>>20, ms.Sys>>20)
 	return cpu.Seconds() / wall.Seconds(), float64(rssKiB()) / 1024
 }
 

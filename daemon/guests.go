@@ -22,18 +22,19 @@ type guestTarget struct {
 // guestLoop is the guest-liveness witness of one host. While the host's libvirt probe fails, and
 // only then, it probes the host's protected VMs on their own network, all in parallel, every probe
 // interval (at once when libvirt's first probe fails), and records the reading as the host's guest
-// signal. A healthy host costs nothing.
+// signal. A healthy host costs nothing: the loop sleeps until the probe loop kicks it (the
+// first failed probe), and ticks only while the probe fails.
 func (d *Daemon) guestLoop(ctx context.Context, w *hostWatch) {
 	if !w.sig.Guests.Configured {
 		return
 	}
-	t := time.NewTicker(d.conf().Timings.ProbeInterval.D())
-	defer t.Stop()
+	interval := d.conf().Timings.ProbeInterval.D()
+	var tick <-chan time.Time // nil while the host answers
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-tick:
 		case <-w.guestKick:
 		}
 		d.mu.Lock()
@@ -44,8 +45,10 @@ func (d *Daemon) guestLoop(ctx context.Context, w *hostWatch) {
 		}
 		d.mu.Unlock()
 		if r == policy.ProbeOK || r == policy.ProbeNone {
+			tick = nil
 			continue
 		}
+		tick = time.After(interval)
 		answering, errText := d.probeGuests(ctx, targets)
 		if ctx.Err() != nil {
 			return
@@ -58,7 +61,7 @@ func (d *Daemon) guestLoop(ctx context.Context, w *hostWatch) {
 // configured in protection.vms[].probe, else the one learnt from libvirt. Caller holds d.mu.
 func (d *Daemon) guestTargets(host string) []guestTarget {
 	var out []guestTarget
-	for _, r := range d.vms {
+	for _, r := range d.vmsOnHost(host) {
 		if !r.Protected || r.CurrentHost != host {
 			continue
 		}

@@ -116,7 +116,8 @@ func (d *Daemon) updateInventory(ctx context.Context, w *hostWatch, doms []hyper
 	if pausedKeys(w.domains) != pausedKeys(doms) {
 		d.markDirty(w) // a guest paused on an I/O error, or resumed: the host's health changed
 	}
-	w.domains, w.invAt = doms, now
+	d.setDomains(w, doms)
+	w.invAt = now
 	var changed []store.VMRecord
 	var entries []store.Entry
 	for _, dom := range doms {
@@ -133,6 +134,9 @@ func (d *Daemon) updateInventory(ctx context.Context, w *hostWatch, doms []hyper
 				r = d.newRecord(dom, w.cfg.Name, now)
 			}
 			d.vms[dom.UUID] = r
+			if r.CurrentHost != "" {
+				d.vmArrived(r, r.CurrentHost)
+			}
 			entries = append(entries, store.Entry{At: now, Kind: "vm", Host: w.cfg.Name, VM: dom.Name, Reason: "discovered",
 				Message: fmt.Sprintf("%s discovered on %s (%s); home host %s", dom.Name, w.cfg.Name, dom.State, r.HomeHost)})
 		}
@@ -146,6 +150,9 @@ func (d *Daemon) updateInventory(ctx context.Context, w *hostWatch, doms []hyper
 			continue
 		}
 		if dom.State.Active() {
+			if r.CurrentHost != w.cfg.Name {
+				d.vmArrived(r, w.cfg.Name)
+			}
 			r.CurrentHost, r.State = w.cfg.Name, string(dom.State)
 		} else if r.CurrentHost == w.cfg.Name || r.CurrentHost == "" {
 			if _, elsewhere := d.activeHost(dom.UUID, w); !elsewhere {
@@ -211,8 +218,9 @@ func (d *Daemon) updateInventory(ctx context.Context, w *hostWatch, doms []hyper
 	}
 }
 
-// vmIndexMaxAge is how old the index of VM records by current host (vmsOnHost) may be.
-const vmIndexMaxAge = time.Second
+// vmIndexMaxAge is how old the index of VM records by current host (vmsOnHost) may be: a
+// backstop that also drops the records that left a host.
+const vmIndexMaxAge = 10 * time.Second
 
 // vmIndex is the VM records by the host they were on record as running on, when it was built.
 type vmIndex struct {
@@ -224,8 +232,9 @@ type vmIndex struct {
 // last built. Without it, every inventory walked every VM record: with 5,000 hosts and 100,000
 // VMs, 1,000 inventories a second each walked 100,000 records. The index is built again from
 // d.vms after vmsMoved, or when older than vmIndexMaxAge by the wall clock (a backstop).
-// Inventories change CurrentHost only to their own host or to none, which needs no rebuild:
-// callers check CurrentHost again. Caller holds d.mu.
+// Inventories change CurrentHost only to their own host (vmArrived adds the record there) or to
+// none, which needs no change: callers check CurrentHost again. So the index holds every record
+// on record as running on the host, and perhaps some that left. Caller holds d.mu.
 func (d *Daemon) vmsOnHost(host string) []*store.VMRecord {
 	now := time.Now()
 	if d.vmIdx.byHost == nil || now.Sub(d.vmIdx.at) > vmIndexMaxAge || now.Before(d.vmIdx.at) {
@@ -240,24 +249,52 @@ func (d *Daemon) vmsOnHost(host string) []*store.VMRecord {
 	return d.vmIdx.byHost[host]
 }
 
-// vmsMoved drops the index of vmsOnHost after a VM record was added or put on another host
-// outside an inventory (a restart, a migration, records adopted from the store). Caller holds
-// d.mu.
+// vmArrived adds a record to the index of vmsOnHost under the host it is about to be on record
+// as running on, so that the index stays a superset of the truth without a rebuild (callers
+// check CurrentHost). Caller holds d.mu.
+func (d *Daemon) vmArrived(r *store.VMRecord, host string) {
+	if d.vmIdx.byHost != nil && !slices.Contains(d.vmIdx.byHost[host], r) {
+		d.vmIdx.byHost[host] = append(d.vmIdx.byHost[host], r)
+	}
+}
+
+// vmsMoved drops the index of vmsOnHost after VM records were added outside an inventory
+// (records adopted from the store). A record put on another host (an inventory, a restart, a
+// migration) goes through vmArrived instead. Caller holds d.mu.
 func (d *Daemon) vmsMoved() { d.vmIdx.byHost = nil }
 
-// activeHost finds another host whose latest inventory runs the VM. Caller holds d.mu.
+// activeHost finds another host whose latest inventory runs the VM: a lookup in d.activeAt,
+// not a walk of every host's domains (after a fenced host came back, each of its leftover
+// definitions asked, and at 5,000 hosts each walk was 100,000 domains). Caller holds d.mu.
 func (d *Daemon) activeHost(uuid string, except *hostWatch) (string, bool) {
-	for _, o := range d.hosts {
-		if o == except {
-			continue
-		}
-		for _, dom := range o.domains {
-			if dom.UUID == uuid && dom.State.Active() {
-				return o.cfg.Name, true
-			}
+	for _, o := range d.activeAt[uuid] {
+		if o != except {
+			return o.cfg.Name, true
 		}
 	}
 	return "", false
+}
+
+// setDomains makes doms the host's latest inventory, and keeps d.activeAt in step with it.
+// Caller holds d.mu.
+func (d *Daemon) setDomains(w *hostWatch, doms []hypervisor.Domain) {
+	for _, dom := range w.domains {
+		if !dom.State.Active() {
+			continue
+		}
+		at := slices.DeleteFunc(d.activeAt[dom.UUID], func(o *hostWatch) bool { return o == w })
+		if len(at) == 0 {
+			delete(d.activeAt, dom.UUID)
+		} else {
+			d.activeAt[dom.UUID] = at
+		}
+	}
+	w.domains = doms
+	for _, dom := range doms {
+		if dom.State.Active() && !slices.Contains(d.activeAt[dom.UUID], w) {
+			d.activeAt[dom.UUID] = append(d.activeAt[dom.UUID], w)
+		}
+	}
 }
 
 // knownName reports whether a VM of that name is on record. Caller holds d.mu.

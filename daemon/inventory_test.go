@@ -57,9 +57,9 @@ func TestInventoryWritesAgainAfterAFailedWrite(t *testing.T) {
 	}
 }
 
-// TestVMsOnHostIndex: the index of VM records by host follows an inventory's own changes
-// without a rebuild (callers check CurrentHost), and a move outside an inventory once vmsMoved
-// says so.
+// TestVMsOnHostIndex: the index of VM records by host follows moves without a rebuild (a VM
+// that left is filtered by callers checking CurrentHost; one that arrived is added by
+// vmArrived), and records adopted from the store once vmsMoved says so.
 func TestVMsOnHostIndex(t *testing.T) {
 	d := &Daemon{vms: map[string]*store.VMRecord{
 		"u1": {UUID: "u1", Name: "a", CurrentHost: "h1"},
@@ -81,10 +81,17 @@ func TestVMsOnHostIndex(t *testing.T) {
 	if got := names("h1"); len(got) != 0 {
 		t.Errorf("h1 after the VM left: %v, want none", got)
 	}
-	d.vms["u2"].CurrentHost = "h1" // a restart put it on h1
-	d.vmsMoved()
+	d.vmArrived(d.vms["u2"], "h1") // a restart put it on h1
+	d.vms["u2"].CurrentHost = "h1"
 	if got := names("h1"); len(got) != 1 || got[0] != "b" {
 		t.Errorf("h1 after a restart onto it: %v, want [b]", got)
+	}
+	if got := names("h2"); len(got) != 0 {
+		t.Errorf("h2 after its VM left: %v, want none", got)
+	}
+	d.vmArrived(d.vms["u2"], "h1")           // an inventory of h1 sees it again: listed once
+	if n := len(d.vmsOnHost("h1")); n != 2 { // a (left, still indexed) and b
+		t.Errorf("h1 indexes %d records after a second arrival of b, want 2", n)
 	}
 	d.vms["u3"] = &store.VMRecord{UUID: "u3", Name: "c", CurrentHost: "h2"} // adopted from the store
 	d.vmsMoved()

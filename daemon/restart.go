@@ -57,8 +57,8 @@ func (d *Daemon) restart(ctx context.Context, rs policy.RestartRecord) {
 		rs.Stage, rs.Reason = policy.RestartQueued, "restart on "+rs.To+" failed: "+err.Error()
 	} else {
 		rs.Stage, rs.Reason = policy.RestartRunning, "restarted on "+rs.To
+		d.vmArrived(r, rs.To)
 		r.CurrentHost, r.State, r.UpdatedAt = rs.To, "running", end
-		d.vmsMoved()
 		rec = *r
 	}
 	d.mu.Unlock()
