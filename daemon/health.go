@@ -109,18 +109,32 @@ func pausedKeys(doms []hypervisor.Domain) string {
 // latencyObservation is slow libvirt round trips. Caller holds d.mu.
 func (d *Daemon) latencyObservation(w *hostWatch, now time.Time) (policy.Observation, bool) {
 	lim := d.conf().Health.RPCLatency.D()
-	if lim <= 0 || len(w.health.rtts) < rttSamples/2 {
+	if !rttSlow(w.health.rtts, lim) {
 		return policy.Observation{}, false
 	}
-	var buf [rttSamples]time.Duration // on the stack: this runs on every probe of every host
+	var buf [rttSamples]time.Duration // on the stack
 	s := append(buf[:0], w.health.rtts...)
 	slices.Sort(s)
 	med := s[len(s)/2]
-	if med <= lim {
-		return policy.Observation{}, false
-	}
 	return policy.Observation{Source: policy.SourceLibvirt, Key: "latency", Severity: policy.SeverityWarning, At: now,
 		Reason: fmt.Sprintf("libvirt round trips are slow: median %s over the last %d probes (health.rpc_latency %s)", med.Round(time.Millisecond), len(s), lim)}, true
+}
+
+// rttSlow reports whether the median of the round trips (the upper one of an even count)
+// exceeds lim, given at least half of rttSamples: whether more than the lower half of them do.
+// It counts instead of sorting: it runs on every probe of every host.
+func rttSlow(rtts []time.Duration, lim time.Duration) bool {
+	if lim <= 0 || len(rtts) < rttSamples/2 {
+		return false
+	}
+	over := 0
+	for _, r := range rtts {
+		if r > lim {
+			over++
+		}
+	}
+	// The sorted samples' element len/2 exceeds lim when the len-len/2 largest all do.
+	return over >= len(rtts)-len(rtts)/2
 }
 
 // memoryObservation is memory pressure, while the reading is fresh. Caller holds d.mu.
@@ -164,10 +178,12 @@ func (d *Daemon) scoreHealth(w *hostWatch, now time.Time) ([]store.Entry, time.T
 
 // recordRTT keeps the latest probe round trips for the latency signal. Caller holds d.mu.
 func (w *hostWatch) recordRTT(rtt time.Duration) {
-	w.health.rtts = append(w.health.rtts, rtt)
-	if len(w.health.rtts) > rttSamples {
-		w.health.rtts = w.health.rtts[len(w.health.rtts)-rttSamples:]
+	if len(w.health.rtts) < rttSamples {
+		w.health.rtts = append(w.health.rtts, rtt)
+		return
 	}
+	copy(w.health.rtts, w.health.rtts[1:]) // no allocation on every probe
+	w.health.rtts[rttSamples-1] = rtt
 }
 
 // recordIOError latches a guest's I/O error as a critical observation for health.event_ttl.

@@ -2,6 +2,8 @@ package daemon
 
 import (
 	"context"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -100,4 +102,30 @@ func TestHealthSignals(t *testing.T) {
 	clk.Add(cfg.Health.ClearAfter.D())
 	w.health.memAt = clk.Now()
 	verdict(policy.Healthy, "", "")
+}
+
+// TestRTTSlowIsTheMedian: rttSlow (a count) agrees with the median of the sorted samples
+// exceeding the limit, for every count from too few to rttSamples and random round trips.
+func TestRTTSlowIsTheMedian(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	lim := 500 * time.Millisecond
+	for range 5000 {
+		n := rng.IntN(rttSamples + 1)
+		rtts := make([]time.Duration, n)
+		for i := range rtts {
+			rtts[i] = time.Duration(rng.IntN(1000)) * time.Millisecond
+		}
+		want := false
+		if n >= rttSamples/2 {
+			s := slices.Clone(rtts)
+			slices.Sort(s)
+			want = s[len(s)/2] > lim
+		}
+		if got := rttSlow(rtts, lim); got != want {
+			t.Fatalf("rttSlow(%v) = %v, want %v", rtts, got, want)
+		}
+	}
+	if rttSlow([]time.Duration{time.Hour, time.Hour, time.Hour, time.Hour, time.Hour}, 0) {
+		t.Error("health.rpc_latency 0 (off) still reports slow")
+	}
 }

@@ -35,7 +35,8 @@ func (d *Daemon) probeLoop(ctx context.Context, w *hostWatch) {
 func (d *Daemon) recordProbe(ctx context.Context, w *hostWatch, p hypervisor.Probe) {
 	res := policy.ProbeResult(p.Outcome)
 	d.mu.Lock()
-	_, wasSlow := d.latencyObservation(w, p.At)
+	lim := d.conf().Health.RPCLatency.D()
+	wasSlow := rttSlow(w.health.rtts, lim)
 	lv := &w.sig.Libvirt
 	prev := lv.Result
 	lv.Result, lv.At, lv.RTT = res, p.At, p.RTT
@@ -58,7 +59,7 @@ func (d *Daemon) recordProbe(ctx context.Context, w *hostWatch, p hypervisor.Pro
 	}
 	// A steady host's probes change nothing the verdict reads: only a new outcome, or round
 	// trips turning slow or fast again, ask for a decision.
-	if _, slow := d.latencyObservation(w, p.At); prev != res || slow != wasSlow {
+	if slow := rttSlow(w.health.rtts, lim); prev != res || slow != wasSlow {
 		d.markDirty(w)
 	}
 	d.mu.Unlock()
