@@ -133,9 +133,17 @@ func canResetOn(h HostView) bool {
 // in place, or hold and say why. It also forgets reset records whose window has passed.
 func guestResets(s Snapshot, now time.Time) []Action {
 	cfg := s.Config.GuestResets
-	vms := make(map[string]VMView, len(s.VMs))
-	for _, vm := range s.VMs {
-		vms[vm.UUID] = vm
+	vms := make(map[string]VMView, len(s.GuestFaults)) // the crashed ones: a fleet has 100,000 VMs
+	if len(s.GuestFaults) > 0 {
+		want := make(map[string]bool, len(s.GuestFaults))
+		for _, f := range s.GuestFaults {
+			want[f.UUID] = true
+		}
+		for _, vm := range s.VMs {
+			if want[vm.UUID] {
+				vms[vm.UUID] = vm
+			}
+		}
 	}
 	faults := slices.Clone(s.GuestFaults)
 	sort.Slice(faults, func(i, j int) bool { return faults[i].VM < faults[j].VM })

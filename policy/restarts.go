@@ -91,11 +91,12 @@ type restartCandidate struct {
 func candidates(s Snapshot, fz Freeze) (out []restartCandidate, holds []Action) {
 	full := s.fullPicture()
 	held := map[string]bool{}
+	on := protectedOn(s, func(h HostView) bool { return off(s, h) })
 	for _, h := range s.Hosts {
 		if !off(s, h) {
 			continue
 		}
-		vms := protectedOn(s, h.Name)
+		vms := on[h.Name]
 		if len(vms) == 0 {
 			continue
 		}
@@ -183,10 +184,12 @@ func queue(s Snapshot, now time.Time) []Action {
 	for _, h := range s.Hosts {
 		state[h.Name] = h
 	}
-	seen := map[string]bool{}
+	seen := make(map[string]bool, len(s.Guards.Restarts)) // the VMs with a record that have a VM
 	for _, vm := range s.VMs {
-		seen[vm.UUID] = true
 		rec, has := s.Guards.Restarts[vm.UUID]
+		if has {
+			seen[vm.UUID] = true
+		}
 		h, onHost := state[vm.Current]
 		if vm.Protected && vm.Restartable && onHost && lost(h) && !(has && pending(rec)) {
 			out = append(out, Action{Kind: ActQueue, Host: vm.Current, VM: vm.Name, UUID: vm.UUID, Reason: ReasonQueued,
