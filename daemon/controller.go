@@ -165,7 +165,7 @@ func (d *Daemon) adopt(ctx context.Context) error {
 		r := vms[i]
 		cur, ok := d.vms[r.UUID]
 		if !ok {
-			d.vms[r.UUID] = &r
+			d.addVM(&r)
 			d.parseDisks(&r)
 			d.vmsMoved()
 			continue

@@ -44,6 +44,8 @@ type Daemon struct {
 	// the snapshot's order (orderedVMs).
 	vmIdx   vmIndex
 	vmOrder []*store.VMRecord
+	// vmOrderStale says vmOrder must be sorted again: a record was added (addVM) or renamed.
+	vmOrderStale bool
 	// activeAt are the hosts whose latest inventory lists a VM active, by UUID (activeHost).
 	activeAt map[string][]*hostWatch
 	disks    map[string][]string // each VM's disk paths, parsed from its definition once
@@ -239,7 +241,7 @@ func (d *Daemon) load(ctx context.Context) error {
 	}
 	for i := range vms {
 		r := vms[i]
-		d.vms[r.UUID] = &r
+		d.addVM(&r)
 		d.parseDisks(&r)
 	}
 	if d.guards, err = d.db.Guards(ctx); err != nil {

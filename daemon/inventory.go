@@ -133,7 +133,7 @@ func (d *Daemon) updateInventory(ctx context.Context, w *hostWatch, doms []hyper
 			} else {
 				r = d.newRecord(dom, w.cfg.Name, now)
 			}
-			d.vms[dom.UUID] = r
+			d.addVM(r)
 			if r.CurrentHost != "" {
 				d.vmArrived(r, r.CurrentHost)
 			}
@@ -158,6 +158,9 @@ func (d *Daemon) updateInventory(ctx context.Context, w *hostWatch, doms []hyper
 			if _, elsewhere := d.activeHost(dom.UUID, w); !elsewhere {
 				r.CurrentHost, r.State = "", string(dom.State)
 			}
+		}
+		if r.Name != dom.Name {
+			d.vmOrderStale = true // renamed: the snapshot's order changes
 		}
 		r.Name, r.MemoryMiB, r.VCPUs = dom.Name, int(dom.MemoryKiB/1024), int(dom.VCPUs)
 		if old.CurrentHost != r.CurrentHost && old.CurrentHost != "" && r.CurrentHost != "" {
