@@ -221,6 +221,20 @@ func (d *Daemon) updateInventory(ctx context.Context, w *hostWatch, doms []hyper
 	}
 }
 
+// sameActive reports whether two inventories of a host list the same domains, in the same
+// order, each active in both or in neither.
+func sameActive(a, b []hypervisor.Domain) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].UUID != b[i].UUID || a[i].State.Active() != b[i].State.Active() {
+			return false
+		}
+	}
+	return true
+}
+
 // vmIndexMaxAge is how old the index of VM records by current host (vmsOnHost) may be: a
 // backstop that also drops the records that left a host.
 const vmIndexMaxAge = 10 * time.Second
@@ -281,6 +295,10 @@ func (d *Daemon) activeHost(uuid string, except *hostWatch) (string, bool) {
 // setDomains makes doms the host's latest inventory, and keeps d.activeAt in step with it.
 // Caller holds d.mu.
 func (d *Daemon) setDomains(w *hostWatch, doms []hypervisor.Domain) {
+	if sameActive(w.domains, doms) { // a steady host: nothing to move in d.activeAt
+		w.domains = doms
+		return
+	}
 	for _, dom := range w.domains {
 		if !dom.State.Active() {
 			continue

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/lifeboat-ha/lifeboat/config"
 	"github.com/lifeboat-ha/lifeboat/hypervisor"
 	"github.com/lifeboat-ha/lifeboat/store"
 	"github.com/lifeboat-ha/lifeboat/testenv/fleet"
@@ -97,5 +98,46 @@ func TestVMsOnHostIndex(t *testing.T) {
 	d.vmsMoved()
 	if got := names("h2"); len(got) != 1 || got[0] != "c" {
 		t.Errorf("h2 after adoption: %v, want [c]", got)
+	}
+}
+
+// TestActiveHostFollowsInventories: activeHost answers from the latest inventory of every host
+// (setDomains keeps d.activeAt), for steady, moved, stopped and vanished domains.
+func TestActiveHostFollowsInventories(t *testing.T) {
+	h1, h2 := &hostWatch{cfg: config.Host{Name: "h1"}}, &hostWatch{cfg: config.Host{Name: "h2"}}
+	d := &Daemon{activeAt: map[string][]*hostWatch{}}
+	run := func(uuid string) hypervisor.Domain {
+		return hypervisor.Domain{UUID: uuid, Name: uuid, State: hypervisor.StateRunning}
+	}
+	off := func(uuid string) hypervisor.Domain {
+		return hypervisor.Domain{UUID: uuid, Name: uuid, State: hypervisor.StateShutoff}
+	}
+	where := func(uuid string, except *hostWatch) string {
+		h, ok := d.activeHost(uuid, except)
+		if !ok {
+			return "-"
+		}
+		return h
+	}
+	d.setDomains(h1, []hypervisor.Domain{run("a"), off("b")})
+	d.setDomains(h2, []hypervisor.Domain{run("c")})
+	if got := where("a", nil) + where("b", nil) + where("c", nil) + where("a", h1); got != "h1-h2-" {
+		t.Fatalf("after the first inventories: %q, want h1-h2-", got)
+	}
+	d.setDomains(h1, []hypervisor.Domain{run("a"), off("b")}) // steady
+	if got := where("a", h2); got != "h1" {
+		t.Errorf("a steady inventory lost a: %q", got)
+	}
+	d.setDomains(h2, []hypervisor.Domain{run("c"), run("a")}) // a migrates: both list it
+	if got := where("a", h1) + where("a", h2); got != "h2h1" {
+		t.Errorf("mid-migration: %q, want h2h1", got)
+	}
+	d.setDomains(h1, []hypervisor.Domain{off("b")}) // a left h1
+	if got := where("a", nil) + where("a", h2); got != "h2-" {
+		t.Errorf("after a left h1: %q, want h2-", got)
+	}
+	d.setDomains(h2, []hypervisor.Domain{off("c"), run("a")}) // c stopped
+	if got := where("c", nil); got != "-" || len(d.activeAt) != 1 {
+		t.Errorf("after c stopped: %q, %d UUIDs indexed (want -, 1)", got, len(d.activeAt))
 	}
 }
