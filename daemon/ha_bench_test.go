@@ -25,7 +25,7 @@ import (
 // is not revoked and expires on the server after the session TTL.
 type benchHADaemon struct {
 	d     *Daemon
-	proxy *testenv.CutProxy
+	proxy *testenv.Proxy
 	stop  func()
 }
 

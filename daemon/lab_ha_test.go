@@ -406,7 +406,7 @@ func TestLabHAPartitionedLeader(t *testing.T) {
 	bin, base := buildLifeboat(t), labHABase(t, l)
 	cfgA := base
 	cfgA.Store.Etcd.Endpoints = nil
-	var proxies []*testenv.CutProxy
+	var proxies []*testenv.Proxy
 	for _, ep := range base.Store.Etcd.Endpoints {
 		p, err := testenv.StartCutProxy(strings.TrimPrefix(ep, "http://"))
 		if err != nil {
