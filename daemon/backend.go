@@ -24,6 +24,15 @@ func (d *Daemon) Status(ctx context.Context) (api.StatusView, error) {
 	// A second at most for the store: a status that hangs on etcd hides what the daemon knows.
 	sctx, cancel := context.WithTimeout(ctx, time.Second)
 	last, storeErr := d.db.LastSeq(sctx)
+	if storeErr == nil && !d.leading() {
+		// A follower's disarm switch is what it read when it started or last took over: the
+		// acting daemon may have changed it since. The store knows.
+		if rec, err := d.db.GetDisarm(sctx); err == nil {
+			d.setDisarm(rec)
+		} else {
+			storeErr = err
+		}
+	}
 	cancel()
 	if storeErr != nil && ctx.Err() != nil {
 		return api.StatusView{}, fmt.Errorf("daemon: status: %w", storeErr)

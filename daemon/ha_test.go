@@ -129,6 +129,23 @@ func TestHATwoDaemonsOnEtcd(t *testing.T) {
 	if _, err := c.Drain(context.Background(), "sim00001", true); err != nil {
 		t.Errorf("a dry-run drain through the follower's address: %v", err)
 	}
+	// An admin disarms through the leader: the follower's status says so (it reads the switch
+	// from the store, not from what it loaded at start), and so does its lifeboat_disarmed.
+	if _, err := a.d.Disarm(context.Background(), "storage maintenance"); err != nil {
+		t.Fatal(err)
+	}
+	if dv := b.status(t).Disarm; !dv.Disarmed || dv.Reason != "storage maintenance" {
+		t.Errorf("the follower's status after the leader was disarmed: %+v", dv)
+	}
+	if got := testutil.ToFloat64(b.d.disarm.gauge); got != 1 {
+		t.Errorf("lifeboat_disarmed on the follower = %v, want 1", got)
+	}
+	if _, err := a.d.Arm(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if dv := b.status(t).Disarm; dv.Disarmed {
+		t.Errorf("the follower's status after the leader was armed again: %+v", dv)
+	}
 	// The follower writes nothing: the journal's controller entries are the leader's.
 	es, err := a.d.db.Journal(context.Background(), 0, 0)
 	if err != nil {
