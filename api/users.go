@@ -11,7 +11,9 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
+	"sync"
 
 	"github.com/lifeboat-ha/lifeboat/secret"
 )
@@ -40,9 +42,22 @@ func (u User) Line() string {
 	return fmt.Sprintf("%s %s %s%s", u.Name, u.Role, hashPrefix, hex.EncodeToString(u.Hash[:]))
 }
 
-// Users are the entries of a users file.
+// Users are the entries of a users file. They are safe for concurrent use, and Replace swaps
+// them for a file read again (SIGHUP) while the API serves.
 type Users struct {
+	mu   sync.RWMutex
 	list []User
+}
+
+// Replace takes over the entries of next (a users file read again): a revoked token stops
+// working, a new one works, without a restart.
+func (us *Users) Replace(next *Users) {
+	next.mu.RLock()
+	list := slices.Clone(next.list)
+	next.mu.RUnlock()
+	us.mu.Lock()
+	us.list = list
+	us.mu.Unlock()
 }
 
 // CheckUserName returns an error unless name is 1 to 64 letters, digits and . _ @ -, starting
@@ -117,7 +132,11 @@ func ReadUsersFile(path string) (*Users, error) {
 }
 
 // Len is the number of users.
-func (us *Users) Len() int { return len(us.list) }
+func (us *Users) Len() int {
+	us.mu.RLock()
+	defer us.mu.RUnlock()
+	return len(us.list)
+}
 
 // Has reports whether a user of that name exists.
 func (us *Users) Has(name string) bool {
@@ -127,6 +146,8 @@ func (us *Users) Has(name string) bool {
 
 // Role returns the role of the user of that name.
 func (us *Users) Role(name string) (Role, bool) {
+	us.mu.RLock()
+	defer us.mu.RUnlock()
 	for _, u := range us.list {
 		if u.Name == name {
 			return u.Role, true
@@ -141,6 +162,8 @@ func (us *Users) match(tok string) (User, bool) {
 	sum := sha256.Sum256([]byte(tok))
 	var found User
 	ok := 0
+	us.mu.RLock()
+	defer us.mu.RUnlock()
 	for _, u := range us.list {
 		eq := subtle.ConstantTimeCompare(sum[:], u.Hash[:])
 		if eq == 1 {

@@ -62,7 +62,8 @@ logged field by field and changes nothing. The sections read for every decision 
 placement, approval, failback, health) apply at once and are journaled (config_reloaded); every
 other changed setting (hosts, timings, store, api, migration, notify, alerts,
 recovery.fence_timeout, recovery.partition_policy) is logged as needing a restart and keeps its
-running value until then.`,
+running value until then. SIGHUP also reads api.users_file again: revoked tokens stop working
+and new ones work; an unreadable users file changes nothing.`,
 		Example: "  lifeboat daemon --config /tmp/lab/lifeboat.yaml\n  lifeboat daemon          # reads " + config.DefaultPath,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -94,8 +95,8 @@ running value until then.`,
 			if err != nil {
 				return err
 			}
-			return runDaemon(cmd.Context(), cfg, name, log, func(d *daemon.Daemon) {
-				go watchReload(cmd.Context(), d, cfgPath, read, log)
+			return runDaemon(cmd.Context(), cfg, name, log, func(d *daemon.Daemon, users *usersFile) {
+				go watchReload(cmd.Context(), d, cfgPath, read, users, log)
 			})
 		},
 	}
@@ -126,7 +127,7 @@ func newLogger(cmd *cobra.Command, level, format string) (*slog.Logger, error) {
 }
 
 // runDaemon runs the daemon and its API server until ctx ends.
-func runDaemon(ctx context.Context, cfg config.Config, name string, log *slog.Logger, started func(*daemon.Daemon)) error {
+func runDaemon(ctx context.Context, cfg config.Config, name string, log *slog.Logger, started func(*daemon.Daemon, *usersFile)) error {
 	daemon.Version = version
 	opts, tlsCfg, err := apiSecurity(cfg.API, log)
 	if err != nil {
@@ -138,7 +139,11 @@ func runDaemon(ctx context.Context, cfg config.Config, name string, log *slog.Lo
 		return err
 	}
 	if started != nil {
-		started(d)
+		var users *usersFile
+		if opts.Users != nil {
+			users = &usersFile{path: cfg.API.UsersFile, users: opts.Users}
+		}
+		started(d, users)
 	}
 	opts.Gatherer, opts.Logger = d.Registry(), log
 	if opts.Alerts, err = d.AlertOptions(); err != nil {

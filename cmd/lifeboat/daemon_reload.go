@@ -8,6 +8,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/lifeboat-ha/lifeboat/api"
 	"github.com/lifeboat-ha/lifeboat/config"
 	"github.com/lifeboat-ha/lifeboat/daemon"
 )
@@ -25,8 +26,9 @@ var _ reloader = (*daemon.Daemon)(nil)
 // watchReload handles SIGHUP until ctx ends: it reads the configuration again and hands it to
 // the daemon, which takes over the reloadable sections (daemon.Reloadable) and keeps the
 // others as they run; those are logged as needing a restart ('systemctl restart lifeboat'). An
-// invalid file is reported field by field and changes nothing.
-func watchReload(ctx context.Context, d reloader, path string, read reloadFunc, log *slog.Logger) {
+// invalid file is reported field by field and changes nothing. It also reads api.users_file
+// again into users (nil without one): see reloadUsers.
+func watchReload(ctx context.Context, d reloader, path string, read reloadFunc, users *usersFile, log *slog.Logger) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -36,6 +38,7 @@ func watchReload(ctx context.Context, d reloader, path string, read reloadFunc, 
 			return
 		case <-hup:
 			reloadOnce(ctx, d, path, read, log)
+			users.reload(log)
 		}
 	}
 }
@@ -71,4 +74,28 @@ func reloadOnce(ctx context.Context, d reloader, path string, read reloadFunc, l
 			"config", path, "restart", strings.Join(restart, ","))
 	}
 	return applied, restart
+}
+
+// usersFile is api.users_file as the API serves it: the path read at start and the users the
+// API checks tokens against.
+type usersFile struct {
+	path  string
+	users *api.Users
+}
+
+// reload reads the users file again (SIGHUP) and hands its entries to the API: a token revoked
+// with 'lifeboat token revoke' stops working, one made with 'lifeboat token create' works,
+// without a restart. A file that cannot be read or parsed changes nothing, and the error names
+// the line. A nil usersFile (no api.users_file) does nothing.
+func (f *usersFile) reload(log *slog.Logger) {
+	if f == nil {
+		return
+	}
+	next, err := api.ReadUsersFile(f.path)
+	if err != nil {
+		log.Error("SIGHUP: users file not reloaded: the API keeps the users it had", "users_file", f.path, "err", err)
+		return
+	}
+	f.users.Replace(next)
+	log.Info("SIGHUP: users file reloaded", "users_file", f.path, "users", next.Len())
 }

@@ -28,7 +28,8 @@ func newTokenCmd() *cobra.Command {
   admin     also confirm-off, disarm and arm
 
 The file stores only the SHA-256 of each token, one NAME ROLE sha256:HEX line per user, and must
-be readable by its owner only. The daemon reads it at start: restart it after a change.`,
+be readable by its owner only. The daemon reads it at start and again on SIGHUP
+('systemctl reload lifeboat'): reload it after a change.`,
 	}
 	cmd.AddCommand(newTokenCreateCmd(), newTokenRevokeCmd())
 	return cmd
@@ -100,7 +101,7 @@ to make the token work.`,
 				return err
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), tok)
-			fmt.Fprintf(cmd.ErrOrStderr(), "token for %s (%s) stored in %s as its hash; it is shown only now. Restart the daemon to use it.\n", name, r, path)
+			fmt.Fprintf(cmd.ErrOrStderr(), "token for %s (%s) stored in %s as its hash; it is shown only now. Reload the daemon (systemctl reload lifeboat) to use it.\n", name, r, path)
 			return nil
 		},
 	}
@@ -139,7 +140,7 @@ func newTokenRevokeCmd() *cobra.Command {
 			}); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "revoked %s in %s; restart the daemon to apply\n", name, path)
+			fmt.Fprintf(cmd.OutOrStdout(), "revoked %s in %s; reload the daemon (systemctl reload lifeboat) to apply\n", name, path)
 			return nil
 		},
 	}
