@@ -2,7 +2,7 @@ package preflight
 
 // Check is one line of the preflight report.
 type Check struct {
-	// Name is the check's kind: libvirt, migration, leases, bmc, secret-file or capacity.
+	// Name is the check's kind: libvirt, migration, leases, bmc, fence, secret-file or capacity.
 	Name string `json:"name"`
 	// Host is the host (or "A->B" pair) the check is about; empty for cluster-wide checks.
 	Host string `json:"host"`
@@ -18,6 +18,7 @@ const (
 	CheckMigration  = "migration"
 	CheckLeases     = "leases"
 	CheckBMC        = "bmc"
+	CheckFence      = "fence"
 	CheckSecretFile = "secret-file"
 	CheckCapacity   = "capacity"
 )

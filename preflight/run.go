@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"reflect"
 	"strings"
 	"time"
 
@@ -15,7 +16,8 @@ import (
 )
 
 // Run makes every check for the configuration, in order: libvirt per host, migration per pair
-// of hosts, the lease directory, each BMC, each secret file, and capacity per host.
+// of hosts, the lease directory, each BMC, each rung of each fence ladder (hosts[].fence) that is
+// not the host's BMC entry, each secret file, and capacity per host.
 func Run(ctx context.Context, cfg config.Config, env Env) Report {
 	if env.Timeout <= 0 {
 		env.Timeout = 10 * time.Second
@@ -37,7 +39,15 @@ func Run(ctx context.Context, cfg config.Config, env Env) Report {
 	r.add(checkLeases(env, cfg, surveys))
 	for _, h := range cfg.Hosts {
 		if h.BMC.Type != config.BMCNone && h.BMC.Type != "" {
-			r.add(checkBMC(ctx, env, h))
+			r.add(checkBMC(ctx, env, h.Name, CheckBMC, "", h.BMC))
+		}
+	}
+	for i, h := range cfg.Hosts {
+		for j, rung := range h.Fence {
+			if reflect.DeepEqual(rung, h.BMC) {
+				continue // checked as the host's BMC
+			}
+			r.add(checkBMC(ctx, env, h.Name, CheckFence, fmt.Sprintf("hosts[%d].fence[%d] ", i, j), rung))
 		}
 	}
 	for _, c := range checkSecrets(env, cfg) {
@@ -166,27 +176,31 @@ func checkLeases(env Env, cfg config.Config, surveys map[string]*hypervisor.Surv
 	return c
 }
 
-func checkBMC(ctx context.Context, env Env, h config.Host) Check {
-	c := Check{Name: CheckBMC, Host: h.Name}
+// checkBMC reads the power through a BMC entry (the host's BMC, or a rung of its fence ladder,
+// which field names): the entry answers and accepts its credentials. It never changes the power.
+func checkBMC(ctx context.Context, env Env, host, name, field string, b config.BMC) Check {
+	c := Check{Name: name, Host: host}
 	pctx, cancel := context.WithTimeout(ctx, env.Timeout)
 	defer cancel()
-	power, err := env.Power(pctx, h.BMC)
+	power, err := env.Power(pctx, b)
 	if err != nil {
-		c.Detail = err.Error()
-		if h.BMC.Type != config.BMCRedfish { // Redfish errors name the endpoint already
-			c.Detail = fmt.Sprintf("%s %s: %v", h.BMC.Type, h.BMC.Endpoint, err)
+		c.Detail = field + err.Error()
+		if b.Type != config.BMCRedfish { // Redfish errors name the endpoint already
+			c.Detail = fmt.Sprintf("%s%s %s: %v", field, b.Type, b.Endpoint, err)
 		}
 		switch {
 		case errors.Is(err, redfish.ErrUnauthorized):
-			c.Hint = "the BMC refuses the credentials: check username= and password= in " + h.BMC.CredentialsFile
+			c.Hint = "the BMC refuses the credentials: check username= and password= in " + b.CredentialsFile
 		case errors.Is(err, context.DeadlineExceeded):
 			c.Hint = "the BMC does not answer in time: check the management network to it"
+		case b.Type == config.BMCExec:
+			c.Hint = "check that the fence agent " + b.Endpoint + " runs here and that its status action reaches the device"
 		default:
-			c.Hint = "check the endpoint, the credentials in " + h.BMC.CredentialsFile + " and that this node reaches the BMC"
+			c.Hint = "check the endpoint, the credentials in " + b.CredentialsFile + " and that this node reaches the BMC"
 		}
 		return c
 	}
 	c.OK = true
-	c.Detail = fmt.Sprintf("%s %s: credentials accepted, power %s", h.BMC.Type, h.BMC.Endpoint, power)
+	c.Detail = fmt.Sprintf("%s%s %s: credentials accepted, power %s", field, b.Type, b.Endpoint, power)
 	return c
 }

@@ -28,7 +28,8 @@ func TestRunNamesEachProblemWithAHint(t *testing.T) {
 	}
 	cfg, err := config.Parse([]byte(`
 hosts:
-  - {name: h1, uri: "qemu+tcp://10.0.0.1/system", role: active, bmc: {type: redfish, endpoint: "https://b1", credentials_file: ` + good + `}}
+  - {name: h1, uri: "qemu+tcp://10.0.0.1/system", role: active, bmc: {type: redfish, endpoint: "https://b1", credentials_file: ` + good + `},
+     fence: [{type: redfish, endpoint: "https://b1", credentials_file: ` + good + `}, {type: ipmi, endpoint: "10.0.0.101", credentials_file: ` + good + `}]}
   - {name: h2, uri: "qemu+tcp://10.0.0.2/system", role: active, bmc: {type: redfish, endpoint: "https://b2", credentials_file: ` + loose + `}}
   - {name: h3, uri: "qemu+tls://h3.example/system", role: standby}
 lease_dir: ` + dir + `
@@ -53,8 +54,11 @@ lease_dir: ` + dir + `
 		Dial:   func(context.Context, string) error { return nil },
 		Lookup: func(_ context.Context, h string) ([]string, error) { return []string{h}, nil },
 		Power: func(_ context.Context, b config.BMC) (string, error) {
-			if b.Endpoint == "https://b2" {
+			switch b.Endpoint {
+			case "https://b2":
 				return "", redfish.ErrUnauthorized
+			case "10.0.0.101":
+				return "", context.DeadlineExceeded
 			}
 			return "on", nil
 		},
@@ -78,6 +82,7 @@ lease_dir: ` + dir + `
 		"libvirt h3":       "16514",
 		"migration h1->h3": "fix the libvirt checks first",
 		"bmc h2":           "refuses the credentials: check username= and password= in " + loose,
+		"fence h1":         "does not answer in time",
 		"secret-file hosts[1].bmc.credentials_file": "chmod 600 " + loose,
 		"capacity h1": "add a standby host",
 		"capacity h3": "fix the libvirt check first",
@@ -92,6 +97,18 @@ lease_dir: ` + dir + `
 	}
 	if len(failed) > 0 {
 		t.Errorf("unexpected failures: %v", failed)
+	}
+	fences := 0
+	for _, c := range rep.Checks {
+		if c.Name == CheckFence {
+			fences++
+			if !strings.Contains(c.Detail, "hosts[0].fence[1] ipmi 10.0.0.101") {
+				t.Errorf("the fence rung check does not name its field: %+v", c)
+			}
+		}
+	}
+	if fences != 1 {
+		t.Errorf("%d fence rung checks, want 1 (the first rung is h1's BMC, checked as such)", fences)
 	}
 	for _, c := range rep.Checks {
 		if c.Name == CheckCapacity && c.Host == "h2" && (!c.OK || !strings.Contains(c.Detail, "web1->h1")) {

@@ -30,6 +30,8 @@ changing anything. One line per check, with ✓ or ✗, what was found, and for 
   bmc          each BMC answers, accepts the credentials, and reads the power state (read only:
                Redfish, or the IPMI / fence agent 'status' action; nothing is powered off); a
                Redfish BMC's certificate is checked as the daemon does (ca_file, pinned_sha256)
+  fence        each rung of a host's fence ladder (hosts[].fence) that is not its BMC entry,
+               read the same way
   secret-file  credentials, tokens and the webhook secret exist with mode 0600 or stricter
   capacity     for each host, whether its protected VMs would find room on the others
 
