@@ -332,6 +332,12 @@ func decodeEvents(id, data string) ([]Event, error) {
 	if err := json.Unmarshal([]byte(data), &ev); err != nil {
 		return nil, fmt.Errorf("%w: an event that is not a Redfish Event: %w", ErrBadAnswer, err)
 	}
+	return records(id, ev), nil
+}
+
+// records turns an Event resource's records into Events, each with the message id id (or the
+// resource's Id when id is empty).
+func records(id string, ev rfEvent) []Event {
 	if id == "" {
 		id = ev.ID
 	}
@@ -344,7 +350,7 @@ func decodeEvents(id, data string) ([]Event, error) {
 		out = append(out, Event{ID: id, Type: r.EventType, MessageID: r.MessageID, Message: r.Message,
 			Severity: sev, Origin: r.OriginOfCondition.ID})
 	}
-	return out, nil
+	return out
 }
 
 // AboutSystem reports whether ev may concern the system the client watches: only an event

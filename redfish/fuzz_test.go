@@ -55,3 +55,17 @@ func FuzzEventStream(f *testing.F) {
 		}
 	})
 }
+
+// FuzzPushedEvent: any body either parses, with a context, or fails with an error; never a
+// panic.
+func FuzzPushedEvent(f *testing.F) {
+	f.Add([]byte(`{"Context":"c","Events":[{"EventType":"StatusChange","OriginOfCondition":{"@odata.id":"/redfish/v1/Systems/h1"}}]}`))
+	f.Add([]byte(`{"Context":null,"Events":null}`))
+	f.Add([]byte(`{}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		ev, err := ParsePushedEvent(body)
+		if err == nil && ev.Events == nil {
+			t.Errorf("parsed %q without an Events list", body)
+		}
+	})
+}

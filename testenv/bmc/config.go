@@ -97,6 +97,9 @@ type Config struct {
 	// NoEventService makes the emulator a BMC without a Redfish EventService: no EventService
 	// link in the service root, no SSE stream, no subscriptions.
 	NoEventService bool
+	// NoSSE makes the emulator a push-only BMC (as HPE iLO): an EventService with
+	// subscriptions, but no ServerSentEventUri and no SSE stream.
+	NoSSE bool
 	// SSEHeartbeat is how often an idle SSE stream carries a comment line; zero means
 	// DefaultSSEHeartbeat.
 	SSEHeartbeat time.Duration

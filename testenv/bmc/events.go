@@ -200,7 +200,7 @@ func (s *Server) EventStats() EventStats {
 
 // getEventService answers GET /redfish/v1/EventService.
 func (s *Server) getEventService(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{
+	res := map[string]any{
 		"@odata.type":                  "#EventService.v1_10_0.EventService",
 		"@odata.id":                    pathEventService,
 		"Id":                           "EventService",
@@ -219,5 +219,10 @@ func (s *Server) getEventService(w http.ResponseWriter, _ *http.Request) {
 			"OriginResource": false, "RegistryPrefix": false, "ResourceType": false, "SubordinateResources": false,
 		},
 		"Subscriptions": odataID{pathSubscriptions},
-	})
+	}
+	if s.cfg.NoSSE {
+		delete(res, "ServerSentEventUri")
+		delete(res, "SSEFilterPropertiesSupported")
+	}
+	writeJSON(w, http.StatusOK, res)
 }

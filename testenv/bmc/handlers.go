@@ -64,7 +64,9 @@ func (s *Server) routes() map[string]route {
 	}
 	if !s.cfg.NoEventService {
 		rt[pathEventService] = route{methods: map[string]http.HandlerFunc{http.MethodGet: s.getEventService}}
-		rt[pathSSE] = route{methods: map[string]http.HandlerFunc{http.MethodGet: s.getSSE}}
+		if !s.cfg.NoSSE {
+			rt[pathSSE] = route{methods: map[string]http.HandlerFunc{http.MethodGet: s.getSSE}}
+		}
 		rt[pathSubscriptions] = route{methods: map[string]http.HandlerFunc{
 			http.MethodGet: s.getSubscriptions, http.MethodPost: s.postSubscription}}
 	}

@@ -169,6 +169,19 @@ func (s *Server) deleteSubscription(w http.ResponseWriter, r *http.Request, id s
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// DropSubscriptions forgets every push subscription at once, as a BMC that reboots or resets
+// its event service does; subscribers are expected to notice (GET of the subscription: 404)
+// and subscribe again.
+func (s *Server) DropSubscriptions() {
+	h := &s.events
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for id, sub := range h.subs {
+		delete(h.subs, id)
+		sub.deleted, sub.queue = true, nil
+	}
+}
+
 // postSubscription answers POST on the subscription collection: it validates the
 // EventDestination in the body, and answers 201 with the new subscription and its URI in
 // Location.
