@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"net"
+	"net/url"
 	"strings"
 )
 
@@ -23,6 +24,9 @@ func (a API) validate() error {
 	auth := a.TokenFile != "" || a.UsersFile != "" || t.ClientCAFile != ""
 	if a.MetricsAuth && !auth {
 		errs = append(errs, fieldErr("api.metrics_auth", "needs a credential: set api.users_file, api.token_file or api.tls.client_ca_file"))
+	}
+	if a.BMCEventURL != "" {
+		errs = append(errs, a.validateBMCEventURL()...)
 	}
 	if host, _, err := net.SplitHostPort(a.Listen); err == nil && !loopback(host) {
 		var missing []string
@@ -48,4 +52,22 @@ func loopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// validateBMCEventURL checks api.bmc_event_url: an absolute URL of this API, with the API's
+// scheme (https with api.tls, else http), and no query or fragment.
+func (a API) validateBMCEventURL() []error {
+	const f = "api.bmc_event_url"
+	u, err := url.Parse(a.BMCEventURL)
+	switch {
+	case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "":
+		return []error{fieldErr(f, "%q: want the absolute http(s) URL at which the BMCs reach this daemon's API, e.g. https://10.0.0.5:8443", a.BMCEventURL)}
+	case u.RawQuery != "" || u.Fragment != "" || u.User != nil:
+		return []error{fieldErr(f, "%q: want a URL without user, query or fragment", a.BMCEventURL)}
+	case u.Scheme == "https" && !a.TLS.Enabled():
+		return []error{fieldErr(f, "%q is https, but the API serves plain http: set api.tls.cert_file and api.tls.key_file, or use http", a.BMCEventURL)}
+	case u.Scheme == "http" && a.TLS.Enabled():
+		return []error{fieldErr(f, "%q is http, but the API serves https (api.tls): use https", a.BMCEventURL)}
+	}
+	return nil
 }

@@ -111,9 +111,10 @@ type BMC struct {
 	Agent string `yaml:"agent,omitempty"`
 	// Options are extra key=value options passed to an exec fence agent on its standard input.
 	Options map[string]string `yaml:"options,omitempty"`
-	// Events says whether the daemon subscribes to a redfish BMC's event stream (Redfish
-	// EventService, Server-Sent Events): auto (the default) when the BMC offers one, sse to
-	// insist (a BMC without one is logged as an error), off to only poll.
+	// Events says whether the daemon subscribes to a redfish BMC's events (Redfish
+	// EventService): auto (the default) opens the Server-Sent Events stream when the BMC offers
+	// one, else subscribes for pushed events when api.bmc_event_url is set; sse and push insist
+	// on one way (a BMC without it is logged as an error); off only polls.
 	Events BMCEvents `yaml:"events,omitempty"`
 	// Port is an ipmi BMC's UDP port (ipmitool -p); zero means the IPMI default, 623.
 	Port int `yaml:"port,omitempty"`
@@ -132,6 +133,9 @@ const (
 	EventsAuto BMCEvents = "auto"
 	// EventsSSE subscribes to the stream and reports a BMC without one as an error.
 	EventsSSE BMCEvents = "sse"
+	// EventsPush creates a push subscription (the BMC POSTs events to api.bmc_event_url) and
+	// reports a BMC without subscriptions as an error.
+	EventsPush BMCEvents = "push"
 	// EventsOff never subscribes: the BMC is only polled.
 	EventsOff BMCEvents = "off"
 )
@@ -242,6 +246,22 @@ type API struct {
 	MetricsAuth bool `yaml:"metrics_auth,omitempty"`
 	// TLS serves the API over HTTPS.
 	TLS TLS `yaml:"tls,omitempty"`
+	// BMCEventURL is the base URL at which the hosts' BMCs reach this daemon's API, e.g.
+	// https://10.0.0.5:8443: BMCs with bmc.events push (or auto without an SSE stream) POST
+	// their events to BMCEventURL/v1/bmc-events/HOST. Each daemon needs its own.
+	BMCEventURL string `yaml:"bmc_event_url,omitempty"`
+}
+
+// BMCEventPath is the API route prefix of pushed BMC events: the receiver of host H is
+// BMCEventPath + H.
+const BMCEventPath = "/v1/bmc-events/"
+
+// BMCEventDestination is the URL a BMC pushes host's events to ("" without api.bmc_event_url).
+func (a API) BMCEventDestination(host string) string {
+	if a.BMCEventURL == "" {
+		return ""
+	}
+	return strings.TrimRight(a.BMCEventURL, "/") + BMCEventPath + host
 }
 
 // TLS is the API's HTTPS setup.

@@ -58,7 +58,15 @@ func TestBadConfigNamesTheField(t *testing.T) {
 		{`hosts: [{name: h1, uri: "qemu+tcp://a/system", role: active, bmc: {type: redfish, endpoint: "ftp://x"}}]`, "hosts[0].bmc.endpoint"},
 		{`hosts: [{name: h1, uri: "qemu+tcp://a/system", role: active, bmc: {type: redfish, endpoint: "https://x"}}]`, "hosts[0].bmc.credentials_file"},
 		{`hosts: [{name: h1, uri: "qemu+tcp://a/system", role: active, bmc: {type: smoke}}]`, "hosts[0].bmc.type"},
-		{`hosts: [{name: h1, uri: "qemu+tcp://a/system", role: active, bmc: {type: redfish, endpoint: "https://x", credentials_file: /c, events: push}}]`, `hosts[0].bmc.events: "push": want auto, sse or off`},
+		{`hosts: [{name: h1, uri: "qemu+tcp://a/system", role: active, bmc: {type: redfish, endpoint: "https://x", credentials_file: /c, events: pull}}]`, `hosts[0].bmc.events: "pull": want auto, sse, push or off`},
+		{`hosts: [{name: h1, uri: "qemu+tcp://a/system", role: active, bmc: {type: redfish, endpoint: "https://x", credentials_file: /c, events: push}}]`, `hosts[0].bmc.events: push needs api.bmc_event_url`},
+		{`hosts: [{name: h1, uri: "qemu+tcp://a/system", role: active, bmc: {type: ipmi, endpoint: x, credentials_file: /c, events: push}}]`, "hosts[0].bmc.events: push: only a redfish BMC"},
+		{`hosts: [{name: h1, uri: "qemu+tcp://a/system", role: active}]
+api: {bmc_event_url: "10.0.0.5:8443"}`, `api.bmc_event_url: "10.0.0.5:8443": want the absolute http(s) URL`},
+		{`hosts: [{name: h1, uri: "qemu+tcp://a/system", role: active}]
+api: {bmc_event_url: "https://10.0.0.5:8443"}`, `api.bmc_event_url: "https://10.0.0.5:8443" is https, but the API serves plain http`},
+		{`hosts: [{name: h1, uri: "qemu+tcp://a/system", role: active}]
+api: {bmc_event_url: "http://10.0.0.5:8443/?x=1"}`, `api.bmc_event_url: "http://10.0.0.5:8443/?x=1": want a URL without user, query or fragment`},
 		{`hosts: [{name: h1, uri: "qemu+tcp://a/system", role: active, bmc: {type: ipmi, endpoint: x, credentials_file: /c, events: sse}}]`, "hosts[0].bmc.events: sse: only a redfish BMC"},
 		{`hosts: [{name: h1, uri: "qemu+tcp://a/system", role: active, fence: [{type: redfish, endpoint: "https://x", credentials_file: /c, events: sse}]}]`, "hosts[0].fence[0].events"},
 		{`hosts: [{name: h1, uri: "qemu+tcp://a/system", role: active, bmc: {type: exec, endpoint: /usr/sbin/fence_apc_snmp}}]`, "hosts[0].bmc.credentials_file: required for exec"},
@@ -236,5 +244,24 @@ func TestBMCEventMode(t *testing.T) {
 	c, err := Parse([]byte(`hosts: [{name: h1, uri: "qemu+tcp://a/system", role: active, bmc: {type: redfish, endpoint: "https://x", credentials_file: /c, events: off}}]`))
 	if err != nil || c.Hosts[0].BMC.EventMode() != EventsOff {
 		t.Fatalf("parse events: off: %v", err)
+	}
+}
+
+// TestBMCEventPush: bmc.events push with api.bmc_event_url validates, and each host's
+// destination is the URL with the receiver's route.
+func TestBMCEventPush(t *testing.T) {
+	c, err := Parse([]byte(`hosts: [{name: h1, uri: "qemu+tcp://a/system", role: active, bmc: {type: redfish, endpoint: "https://x", credentials_file: /c, events: push}}]
+api: {listen: "127.0.0.1:7400", bmc_event_url: "http://127.0.0.1:7400/"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := c.Hosts[0].BMC.EventMode(); m != EventsPush {
+		t.Errorf("EventMode = %q", m)
+	}
+	if got := c.API.BMCEventDestination("h1"); got != "http://127.0.0.1:7400/v1/bmc-events/h1" {
+		t.Errorf("BMCEventDestination = %q", got)
+	}
+	if got := (API{}).BMCEventDestination("h1"); got != "" {
+		t.Errorf("BMCEventDestination without a URL = %q", got)
 	}
 }

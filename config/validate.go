@@ -72,6 +72,9 @@ func (c *Config) Validate() error {
 			errs = append(errs, fieldErr(p+".role", "%q: want active or standby", h.Role))
 		}
 		errs = append(errs, h.BMC.validate(p+".bmc")...)
+		if h.BMC.Events == EventsPush && c.API.BMCEventURL == "" {
+			errs = append(errs, fieldErr(p+".bmc.events", "push needs api.bmc_event_url (the URL at which the BMCs reach this daemon's API)"))
+		}
 		for j, f := range h.Fence {
 			fp := fmt.Sprintf("%s.fence[%d]", p, j)
 			if f.Type == "" || f.Type == BMCNone {
@@ -281,12 +284,12 @@ func (b BMC) validate(p string) []error {
 	}
 	switch b.Events {
 	case "", EventsAuto, EventsOff:
-	case EventsSSE:
+	case EventsSSE, EventsPush:
 		if b.Type != BMCRedfish {
-			errs = append(errs, fieldErr(p+".events", "sse: only a redfish BMC has an event stream (want auto or off for %s)", b.Type))
+			errs = append(errs, fieldErr(p+".events", "%s: only a redfish BMC has events (want auto or off for %s)", b.Events, b.Type))
 		}
 	default:
-		errs = append(errs, fieldErr(p+".events", "%q: want auto, sse or off", b.Events))
+		errs = append(errs, fieldErr(p+".events", "%q: want auto, sse, push or off", b.Events))
 	}
 	if b.Type != BMCRedfish && (b.CAFile != "" || b.PinnedSHA256 != "" || b.AllowHTTP) {
 		errs = append(errs, fieldErr(p+".type", "%s: ca_file, pinned_sha256 and allow_http are for redfish BMCs", b.Type))
