@@ -34,6 +34,10 @@ type ServerOptions struct {
 	// which authenticates with Alerts.Token instead of Token. The Backend must implement
 	// AlertReceiver, and Alerts.Token must be set, or NewServer fails.
 	Alerts *AlertOptions
+	// BMCEvents, when set, adds the receiver of events pushed by BMCs (POST
+	// /v1/bmc-events/{host}), which authenticates each event by its Context instead of the
+	// API's credentials.
+	BMCEvents BMCEventReceiver
 }
 
 // server is the http.Handler that NewServer returns.
@@ -48,6 +52,8 @@ type server struct {
 	audit Auditor
 	// alertAuth checks the Alertmanager receiver's token; nil when there is no receiver.
 	alertAuth *tokenAuth
+	// bmcEvents takes pushed BMC events; nil when there is no receiver.
+	bmcEvents BMCEventReceiver
 	mux       *http.ServeMux
 	log       *slog.Logger
 	// streams counts the open event streams (at most MaxEventStreams).
@@ -107,6 +113,9 @@ func NewServer(b Backend, opts ServerOptions) (http.Handler, error) {
 			return nil, fmt.Errorf("api: NewServer: %w", err)
 		}
 	}
+	if opts.BMCEvents != nil {
+		s.registerBMCEvents(opts.BMCEvents)
+	}
 	if d, ok := b.(Disarmer); ok {
 		s.registerDisarmer(d)
 	}
@@ -129,7 +138,8 @@ func (s *server) handle(role Role, pattern string, h http.HandlerFunc) {
 }
 
 // protected reports whether a path needs credentials: every /v1 route but the Alertmanager
-// receiver (which has its own token), and /metrics under api.metrics_auth. Unknown /v1 routes
+// receiver (which has its own token) and the pushed BMC event receiver (which checks each
+// event's Context), and /metrics under api.metrics_auth. Unknown /v1 routes
 // need them too, so that a caller without credentials learns nothing about the routes.
 func (s *server) protected(path string) bool {
 	if path == "/metrics" {
@@ -162,6 +172,10 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.serveRoute(sw, r)
+		return
+	}
+	if s.isBMCEventPath(r.URL.Path) {
+		s.serveRoute(sw, r) // authenticated by the event's Context (handleBMCEvent)
 		return
 	}
 	if mutating(r) && s.audit != nil {
