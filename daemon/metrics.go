@@ -17,7 +17,8 @@ type metrics struct {
 	probes     *prometheus.CounterVec
 	probeRTT   prometheus.Histogram
 	bmcQueries *prometheus.CounterVec
-	// bmcEvents counts events from BMC event streams; bmcStreamUp is 1 while a stream is open.
+	// bmcEvents counts events from BMCs (streamed or pushed); bmcStreamUp is 1 while a stream is
+	// open or a push subscription held.
 	bmcEvents   *prometheus.CounterVec
 	bmcStreamUp *prometheus.GaugeVec
 	verdicts    *prometheus.CounterVec
@@ -61,9 +62,9 @@ func newMetrics() *metrics {
 		bmcQueries: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lifeboat_bmc_queries_total",
 			Help: "Queries of hosts' BMCs for power and health, by outcome."}, []string{"outcome"}),
 		bmcEvents: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lifeboat_bmc_events_total",
-			Help: "Events received on hosts' BMC event streams (Redfish SSE), by host."}, []string{"host"}),
+			Help: "Events received from hosts' BMCs, on their event streams (Redfish SSE) or pushed to the API (Redfish event subscriptions), by host."}, []string{"host"}),
 		bmcStreamUp: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "lifeboat_bmc_event_stream_up",
-			Help: "1 while the daemon holds an open event stream (Redfish SSE) to the host's BMC, else 0; only hosts whose BMC events are on have a series."}, []string{"host"}),
+			Help: "1 while the daemon holds an open event stream (Redfish SSE) to the host's BMC, or a push subscription the BMC has confirmed, else 0; only hosts whose BMC events are on have a series."}, []string{"host"}),
 		verdicts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lifeboat_host_verdict_changes_total",
 			Help: "Changes of host verdicts, by the new state."}, []string{"state"}),
 		decisions: prometheus.NewCounter(prometheus.CounterOpts{Name: "lifeboat_host_decisions_total",

@@ -149,6 +149,7 @@ func runDaemon(ctx context.Context, cfg config.Config, name string, log *slog.Lo
 	if opts.Alerts, err = d.AlertOptions(); err != nil {
 		return err
 	}
+	opts.BMCEvents = d.BMCEventReceiver()
 	h, err := api.NewServer(d, opts)
 	if err != nil {
 		return err
