@@ -30,7 +30,13 @@ it evacuates degraded hosts by live migration, fences failed hosts and restarts 
 brings VMs home once their host is healthy again (under the approval mode, each as a plan that
 waits for 'lifeboat approve'). It records every change in its store's journal, and serves the
 HTTP API (and /metrics, /healthz, /readyz) that the other commands use, plus an Alertmanager
-webhook receiver when alerts.alertmanager.token_file is set.
+webhook receiver when alerts.alertmanager.token_file is set, and a receiver of events that BMCs
+push (POST /v1/bmc-events/HOST, authenticated by the subscription's secret Context, not a token)
+when api.bmc_event_url is set.
+
+A Redfish BMC's events make the daemon read the BMC at once (hosts[].bmc.events): auto (the
+default) follows the BMC's event stream (SSE), else holds a push subscription when
+api.bmc_event_url is set; sse and push insist on one way; off only polls.
 
 Several daemons can watch one cluster with store.backend: etcd: each campaigns under its --name,
 the elected leader acts, and the others follow (they watch, so that a takeover is warm, serve
