@@ -412,3 +412,35 @@ func waitEventStats(t *testing.T, s *Server, what string, ok func(EventStats) bo
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestPushOnlyAndDropSubscriptions: a NoSSE emulator has an EventService with subscriptions
+// but no SSE stream; DropSubscriptions forgets every subscription, as a BMC reboot does.
+func TestPushOnlyAndDropSubscriptions(t *testing.T) {
+	s, err := New(Config{SystemID: testID, Username: testUser, Password: testPass, Power: newFakePower(PowerOn), NoSSE: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	es := do(t, s, http.MethodGet, pathEventService, "", true).json(t)
+	if _, ok := es["ServerSentEventUri"]; ok || es["Subscriptions"] == nil {
+		t.Errorf("a push-only EventService = %v", es)
+	}
+	if r := do(t, s, http.MethodGet, pathSSE, "", true); r.status != http.StatusNotFound {
+		t.Errorf("GET %s on a push-only BMC: %d, want 404", pathSSE, r.status)
+	}
+	rc := newReceiver(t, http.StatusNoContent)
+	res := do(t, s, http.MethodPost, pathSubscriptions, `{"Destination":"`+rc.srv.URL+`","Protocol":"Redfish"}`, true)
+	if res.status != http.StatusCreated {
+		t.Fatalf("create: %d %s", res.status, res.body)
+	}
+	s.DropSubscriptions()
+	if r := do(t, s, http.MethodGet, res.header.Get("Location"), "", true); r.status != http.StatusNotFound {
+		t.Errorf("GET of a dropped subscription: %d, want 404", r.status)
+	}
+	if st := s.EventStats(); st.Subscriptions != 0 {
+		t.Errorf("%d subscriptions after DropSubscriptions", st.Subscriptions)
+	}
+}
