@@ -14,6 +14,7 @@
 //	POST /v1/plans/{id}/approve       PlanDecision → PlanView
 //	POST /v1/plans/{id}/reject        PlanDecision (reason required) → PlanView
 //	POST /v1/alerts/alertmanager      Alertmanager webhook (version 4) → AlertResult; its own token
+//	POST /v1/bmc-events/{host}        a Redfish Event a BMC pushes → 204; no token: its Context is the secret
 //	GET /metrics                      Prometheus metrics (when the server has a Gatherer)
 //	GET /healthz                      200 "ok" while serving
 //	GET /readyz                       200 when Backend.Ready is nil, else 503 with the reason

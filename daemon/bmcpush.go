@@ -58,7 +58,7 @@ func (d *Daemon) bmcPushLoop(ctx context.Context, w *hostWatch, es eventSource, 
 		if !subscribed {
 			s, err := es.Subscribe(ctx, dest, secret)
 			switch {
-			case ctx.Err() != nil:
+			case err != nil && ctx.Err() != nil:
 				return
 			case errors.Is(err, redfish.ErrNoSubscriptions):
 				d.setEvents(w, streamNone, err)
