@@ -112,3 +112,35 @@ func TestNoBMCEventReceiver(t *testing.T) {
 		t.Errorf("POST without a receiver: %d, want 401", resp.StatusCode)
 	}
 }
+
+// FuzzBMCEventReceiver feeds arbitrary bodies to POST /v1/bmc-events/h1: the server never
+// panics, answers 204 only for a Redfish Event carrying h1's secret (and then passes its
+// records on), and otherwise 400, 401 or 413 with a JSON error.
+func FuzzBMCEventReceiver(f *testing.F) {
+	for _, seed := range []string{
+		`{"Context":"s3cret","Events":[{"EventType":"StatusChange"}]}`, `{"Context":"s3cret","Events":[]}`,
+		`{"Context":"x","Events":[]}`, `{"Context":null,"Events":[]}`, `{}`, `[]`, `null`, ``, `{"Context":"s3cret","Events":[]} x`,
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		pf := &pushFake{}
+		h, err := NewServer(newFake(), ServerOptions{Token: apiToken, BMCEvents: pf})
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := httptest.NewRequest(http.MethodPost, BMCEventPath+"h1", strings.NewReader(body))
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		ev, perr := redfish.ParsePushedEvent([]byte(body))
+		good := perr == nil && ev.Context == "s3cret" && len(body) <= redfish.MaxPushedEvent
+		switch {
+		case good && (rec.Code != http.StatusNoContent || len(pf.received("h1")) != len(ev.Events)):
+			t.Fatalf("%q: %d, %d records passed on, want 204 and %d", body, rec.Code, len(pf.received("h1")), len(ev.Events))
+		case !good && rec.Code != http.StatusBadRequest && rec.Code != http.StatusUnauthorized && rec.Code != http.StatusRequestEntityTooLarge:
+			t.Fatalf("%q: %d %s, want 400, 401 or 413", body, rec.Code, rec.Body)
+		case !good && len(pf.received("h1")) != 0:
+			t.Fatalf("%q: refused, yet records were passed on", body)
+		}
+	})
+}

@@ -52,6 +52,8 @@ func (e bmcEvents) view(mode config.BMCEvents) api.SignalView {
 	switch {
 	case e.state == streamOff && mode == config.EventsOff:
 		v.Value, v.Detail = "off", "bmc.events is off, or the BMC is not redfish: polling only"
+	case e.state == streamOff && mode == config.EventsPush:
+		v.Value, v.Detail = "connecting", "push: the subscription has not been created yet"
 	case e.state == streamOff:
 		v.Value, v.Detail = "connecting", "the event stream has not been opened yet"
 	case e.state == streamConnecting && e.push:
