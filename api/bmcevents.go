@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/lifeboat-ha/lifeboat/config"
 	"github.com/lifeboat-ha/lifeboat/redfish"
@@ -71,11 +73,38 @@ func (s *server) handleBMCEvent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if secret == "" || subtle.ConstantTimeCompare([]byte(ev.Context), []byte(secret)) != 1 {
-		s.log.Warn("api: pushed BMC event refused: wrong Context", "host", host, "remote", remoteHost(r))
+		if n, ok := s.refusedEvents.note(time.Now()); ok {
+			s.log.Warn("api: pushed BMC event refused: wrong Context", "host", host, "remote", remoteHost(r), "refused_since_last_log", n)
+		}
 		writeError(w, http.StatusUnauthorized, CodeUnauthorized,
 			fmt.Sprintf("the event's Context is not the secret of host %s's current subscription (a subscription of an earlier run, or a forged event)", host))
 		return
 	}
 	s.bmcEvents.ReceiveBMCEvents(r.Context(), host, ev.Events)
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// refusedLogEvery is the least time between two log lines about refused pushed events: an
+// unauthenticated caller must not be able to flood the log.
+const refusedLogEvery = time.Minute
+
+// logLimiter lets one log line through per refusedLogEvery, and counts those it held back.
+type logLimiter struct {
+	mu   sync.Mutex
+	last time.Time
+	held int
+}
+
+// note counts an occurrence at now and reports whether to log it, with how many occurrences
+// it stands for (itself and those held back since the last line).
+func (l *logLimiter) note(now time.Time) (int, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.held++
+	if !l.last.IsZero() && now.Sub(l.last) < refusedLogEvery {
+		return 0, false
+	}
+	n := l.held
+	l.last, l.held = now, 0
+	return n, true
 }

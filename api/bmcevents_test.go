@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/lifeboat-ha/lifeboat/redfish"
 )
@@ -143,4 +144,22 @@ func FuzzBMCEventReceiver(f *testing.F) {
 			t.Fatalf("%q: refused, yet records were passed on", body)
 		}
 	})
+}
+
+// TestRefusedEventLogIsLimited: one log line per minute about refused pushed events, which
+// says how many it stands for.
+func TestRefusedEventLogIsLimited(t *testing.T) {
+	var l logLimiter
+	t0 := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	if n, ok := l.note(t0); !ok || n != 1 {
+		t.Fatalf("first: %d %v", n, ok)
+	}
+	for i := 1; i <= 100; i++ {
+		if _, ok := l.note(t0.Add(time.Duration(i) * 100 * time.Millisecond)); ok {
+			t.Fatalf("refusal %d within the minute was logged", i)
+		}
+	}
+	if n, ok := l.note(t0.Add(refusedLogEvery)); !ok || n != 101 {
+		t.Errorf("after a minute: %d %v, want 101 true", n, ok)
+	}
 }

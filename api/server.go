@@ -52,10 +52,12 @@ type server struct {
 	audit Auditor
 	// alertAuth checks the Alertmanager receiver's token; nil when there is no receiver.
 	alertAuth *tokenAuth
-	// bmcEvents takes pushed BMC events; nil when there is no receiver.
-	bmcEvents BMCEventReceiver
-	mux       *http.ServeMux
-	log       *slog.Logger
+	// bmcEvents takes pushed BMC events; nil when there is no receiver. refusedEvents limits the
+	// log lines about refused ones.
+	bmcEvents     BMCEventReceiver
+	refusedEvents logLimiter
+	mux           *http.ServeMux
+	log           *slog.Logger
 	// streams counts the open event streams (at most MaxEventStreams).
 	streams atomic.Int64
 }
