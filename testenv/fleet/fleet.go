@@ -1,8 +1,9 @@
 // Package fleet is a simulated fleet of hypervisor hosts behind lifeboat's hypervisor.Host
 // interface, for scale benchmarks and deterministic scenarios. Its libvirt side does no I/O:
 // probes answer at once with the outcome the test set, inventories list made-up domains. Its
-// hosts can each have a real Redfish BMC emulator (testenv/bmc) on a real socket in the same
-// process (StartBMCs); cutting a host's power (CutPower) makes its BMC say Off and its libvirt
+// hosts can each have a real Redfish BMC emulator (testenv/bmc) on a real socket, in the same
+// process (StartBMCs) or all in one child process (StartBMCProcess), so that a benchmark
+// measures the process that watches them without them; cutting a host's power (CutPower) makes its BMC say Off and its libvirt
 // probes time out, as a real power loss does.
 package fleet
 
@@ -23,6 +24,10 @@ type Fleet struct {
 	vmsPerHost int
 	// bmcs are the emulators StartBMCs started, by host name.
 	bmcs map[string]*bmc.Server
+	// remote are the BMC processes of the hosts whose emulators run in one (StartBMCProcess),
+	// by host name; procs lists those processes.
+	remote map[string]*BMCProcess
+	procs  []*BMCProcess
 	// started records each StartDomain: where and when a domain was started, by UUID.
 	started map[string]Start
 }
@@ -35,11 +40,11 @@ type Start struct {
 
 // New makes a fleet whose hosts each run vmsPerHost domains.
 func New(vmsPerHost int) *Fleet {
-	return &Fleet{hosts: map[string]*Host{}, vmsPerHost: vmsPerHost, bmcs: map[string]*bmc.Server{}, started: map[string]Start{}}
+	return &Fleet{hosts: map[string]*Host{}, vmsPerHost: vmsPerHost, bmcs: map[string]*bmc.Server{}, remote: map[string]*BMCProcess{}, started: map[string]Start{}}
 }
 
 // Dial is a hypervisor.Dialer that returns the simulated host of that name: the one StartBMCs
-// made, else a new one.
+// or StartBMCProcess made, else a new one.
 func (f *Fleet) Dial(_ context.Context, name, _ string, opts hypervisor.Options) (hypervisor.Host, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -47,7 +52,7 @@ func (f *Fleet) Dial(_ context.Context, name, _ string, opts hypervisor.Options)
 	if now == nil {
 		now = time.Now
 	}
-	if h, ok := f.hosts[name]; ok && f.bmcs[name] != nil {
+	if h, ok := f.hosts[name]; ok && (f.bmcs[name] != nil || f.remote[name] != nil) {
 		h.mu.Lock()
 		h.now, h.probeTimeout = now, opts.ProbeTimeout
 		h.mu.Unlock()

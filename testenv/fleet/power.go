@@ -70,24 +70,30 @@ func (f *Fleet) BMC(name string) *bmc.Server {
 	return f.bmcs[name]
 }
 
-// Close stops every BMC emulator.
+// Close stops every BMC emulator, and ends every BMC process (BMCProcess.Close).
 func (f *Fleet) Close() error {
 	f.mu.Lock()
 	srvs := make([]*bmc.Server, 0, len(f.bmcs))
 	for _, s := range f.bmcs {
 		srvs = append(srvs, s)
 	}
+	procs := f.procs
+	f.procs = nil
 	f.mu.Unlock()
 	var errs []error
 	for _, s := range srvs {
 		errs = append(errs, s.Close())
+	}
+	for _, p := range procs {
+		errs = append(errs, p.Close())
 	}
 	return errors.Join(errs...)
 }
 
 // CutPower is a power loss of the host, in one call: its BMC reports Off (and sends a power
 // event to its event streams), its libvirt probes time out, and its domains are shut off (they
-// died with the host).
+// died with the host). With the BMC in a BMC process, it returns once that process has
+// answered.
 func (f *Fleet) CutPower(name string) error {
 	h := f.Host(name)
 	if h == nil {
@@ -97,7 +103,17 @@ func (f *Fleet) CutPower(name string) error {
 	if s := f.BMC(name); s != nil {
 		s.PowerChanged() // its event subscribers hear of it, as from a real BMC
 	}
+	if p := f.process(name); p != nil {
+		return p.command(verbCut, name)
+	}
 	return nil
+}
+
+// process is the BMC process of a host's emulator, nil if it has none.
+func (f *Fleet) process(name string) *BMCProcess {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.remote[name]
 }
 
 // RestorePower turns the host on again: its BMC reports On and libvirt answers; the domains
@@ -107,11 +123,12 @@ func (f *Fleet) RestorePower(name string) error {
 	if h == nil {
 		return fmt.Errorf("fleet: no host %s", name)
 	}
-	h.mu.Lock()
-	h.powered = true
-	h.mu.Unlock()
+	h.powerOn()
 	if s := f.BMC(name); s != nil {
 		s.PowerChanged()
+	}
+	if p := f.process(name); p != nil {
+		return p.command(verbRestore, name)
 	}
 	return nil
 }
@@ -133,6 +150,13 @@ func (h *Host) powerOff() {
 			h.domains[i].State, h.domains[i].StateReason = hypervisor.StateShutoff, "destroyed"
 		}
 	}
+}
+
+// powerOn gives the host power again; the domains that died stay shut off.
+func (h *Host) powerOn() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.powered = true
 }
 
 // power is a simulated host's power as its BMC emulator drives it (bmc.Power).
@@ -160,8 +184,6 @@ func (p power) On(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	p.h.mu.Lock()
-	p.h.powered = true
-	p.h.mu.Unlock()
+	p.h.powerOn()
 	return nil
 }
