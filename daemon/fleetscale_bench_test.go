@@ -2,8 +2,6 @@ package daemon
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -41,9 +39,10 @@ const (
 // scaleSizes are the fleet sizes of BenchmarkFleetScale.
 var scaleSizes = []int{1000, 2000, 5000}
 
-// raiseFileLimit lifts the soft RLIMIT_NOFILE to the hard one, and fails if that is below
-// need: a fleet of n hosts with BMC emulators in this process holds about 3n sockets, 5n with
-// the BMCs' event streams. It returns the hard limit.
+// raiseFileLimit lifts the soft RLIMIT_NOFILE to the hard one (the BMC process inherits it),
+// and fails if that is below need: for a fleet of n hosts, the BMC process holds about 2n
+// sockets (a listener and a connection per BMC), 3n with the BMCs' event streams, and this
+// process n, 2n with event streams. It returns the hard limit.
 func raiseFileLimit(b *testing.B, need uint64) uint64 {
 	b.Helper()
 	var l syscall.Rlimit
@@ -63,12 +62,13 @@ func raiseFileLimit(b *testing.B, need uint64) uint64 {
 	return l.Max
 }
 
-// scaleFleet is one run of BenchmarkFleetScale: the simulated fleet with its BMC emulators, and
-// the real daemon watching it.
+// scaleFleet is one run of BenchmarkFleetScale: the simulated fleet, its BMC emulators in a
+// child process, and the real daemon watching them.
 type scaleFleet struct {
 	b     *testing.B
 	n     int
 	f     *fleet.Fleet
+	bmcs  *fleet.BMCProcess
 	cfg   config.Config
 	d     *Daemon
 	rec   *recordingStore
@@ -77,32 +77,39 @@ type scaleFleet struct {
 }
 
 // startScaleFleet starts n simulated hosts of 20 VMs, each with its own Redfish BMC emulator on
-// a real HTTPS socket (one shared certificate, pinned in the configuration; one credentials
-// file for all), and the real daemon watching them with automatic recovery and no failback.
+// a real HTTPS socket, all emulators in one child process (fleet.StartBMCProcess: this test
+// binary run again, see TestMain; one shared certificate, pinned in the configuration; one
+// credentials file for all), and configures the real daemon to watch them with automatic
+// recovery and no failback. The child ends with the benchmark (Close in a cleanup, and
+// Pdeathsig if this process dies).
 func startScaleFleet(b *testing.B, n int) *scaleFleet {
 	b.Helper()
 	dir := b.TempDir()
 	s := &scaleFleet{b: b, n: n, f: fleet.New(scaleVMsPerHost), cfg: fleetConfig(dir, n)}
-	b.Cleanup(func() { _ = s.f.Close() })
+	b.Cleanup(func() {
+		if err := s.f.Close(); err != nil {
+			b.Errorf("the fleet's BMC process: %v", err)
+		}
+	})
 	for _, h := range s.cfg.Hosts {
 		s.names = append(s.names, h.Name)
 	}
 	t0 := time.Now()
-	srvs, err := s.f.StartBMCs(context.Background(), s.names, fleet.BMCOptions{Username: "watch", Password: "pw-fleet"})
+	p, err := s.f.StartBMCProcess(context.Background(), s.names, fleet.ProcessOptions{Username: "watch", Password: "pw-fleet"})
 	if err != nil {
 		b.Fatal(err)
 	}
+	s.bmcs = p
 	creds := filepath.Join(dir, "bmc.cred")
 	if err := os.WriteFile(creds, []byte("username=watch\npassword=pw-fleet\n"), 0o600); err != nil {
 		b.Fatal(err)
 	}
-	sum := sha256.Sum256(srvs[0].Certificate().Raw)
 	for i := range s.cfg.Hosts {
-		s.cfg.Hosts[i].BMC = config.BMC{Type: config.BMCRedfish, Endpoint: srvs[i].URL(), SystemID: s.names[i],
-			CredentialsFile: creds, PinnedSHA256: hex.EncodeToString(sum[:])}
+		s.cfg.Hosts[i].BMC = config.BMC{Type: config.BMCRedfish, Endpoint: p.URL(s.names[i]), SystemID: s.names[i],
+			CredentialsFile: creds, PinnedSHA256: p.Fingerprint()}
 	}
 	s.cfg.Failback.Enabled = false
-	b.Logf("%d hosts: %d BMC emulators started in %s", n, n, time.Since(t0).Round(time.Millisecond))
+	b.Logf("%d hosts: %d BMC emulators started in %s, in process %d", n, n, time.Since(t0).Round(time.Millisecond), p.Pid())
 	return s
 }
 
@@ -180,9 +187,17 @@ func pollUntil(b *testing.B, limit time.Duration, what func() string, cond func(
 	}
 }
 
+// idleFigures are what the idle window measured: the daemon's process, and the BMC process
+// apart.
+type idleFigures struct {
+	cores, rssMiB       float64
+	bmcCores, bmcRSSMiB float64
+}
+
 // idle measures the daemon at rest: CPU over scaleIdleWindow once every host is healthy, every
-// BMC read and every VM on record, and the process's RSS at its end.
-func (s *scaleFleet) idle() (cores, rssMiB float64) {
+// BMC read and every VM on record, and the process's RSS at its end; the same of the BMC
+// process.
+func (s *scaleFleet) idle() idleFigures {
 	b := s.b
 	t0 := time.Now()
 	pollUntil(b, 8*time.Minute, func() string {
@@ -192,15 +207,24 @@ func (s *scaleFleet) idle() (cores, rssMiB float64) {
 	b.Logf("%d hosts healthy, every BMC read, %d VMs on record %s after start", s.n, s.n*scaleVMsPerHost, time.Since(t0).Round(time.Millisecond))
 	time.Sleep(scaleSettle)
 	defer s.profile("idle")()
+	bmc0, err := s.bmcs.Usage()
+	if err != nil {
+		b.Fatal(err)
+	}
 	cpu0, w0 := cpuTime(), time.Now()
 	time.Sleep(scaleIdleWindow)
 	cpu, wall := cpuTime()-cpu0, time.Since(w0)
+	bmc1, err := s.bmcs.Usage()
+	if err != nil {
+		b.Fatal(err)
+	}
 	s.heapProfile("idle")
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	b.Logf("idle memory: %d goroutines, stacks %d MiB, heap in use %d MiB, heap idle not released %d MiB, runtime total %d MiB",
 		runtime.NumGoroutine(), ms.StackInuse>>20, ms.HeapInuse>>20, (ms.HeapIdle-ms.HeapReleased)>>20, ms.Sys>>20)
-	return cpu.Seconds() / wall.Seconds(), float64(rssKiB()) / 1024
+	return idleFigures{cores: cpu.Seconds() / wall.Seconds(), rssMiB: float64(rssKiB()) / 1024,
+		bmcCores: (bmc1.CPU - bmc0.CPU).Seconds() / wall.Seconds(), bmcRSSMiB: float64(bmc1.RSSKiB) / 1024}
 }
 
 // profile writes a CPU profile of a phase of the run to LIFEBOAT_FLEET_PROFILE_DIR (PHASE-N.pprof)
@@ -448,13 +472,18 @@ func (s *scaleFleet) storeDay(ctx context.Context, cycle, audits []storeWrite) (
 
 // BenchmarkFleetScale watches a simulated fleet of 1,000, 2,000 and 5,000 hosts with 20 VMs
 // each (testenv/fleet behind the real hypervisor.Host interface), every host with its own
-// Redfish BMC emulator (testenv/bmc, sessions) on a real HTTPS socket in this process, through
-// the real daemon (bbolt store, automatic recovery, default timings). It reports as metrics:
+// Redfish BMC emulator (testenv/bmc, sessions, events) on a real HTTPS socket, through the real
+// daemon (bbolt store, automatic recovery, default timings). The emulators all run in one
+// child process (fleet.StartBMCProcess: this test binary run again, see TestMain), so that the
+// figures of this process are the daemon's and the simulated fleet's, not the emulators'. It
+// reports as metrics:
 //
-//   - idle-cores, rss-MiB: CPU (cores) over a 30 s steady window once every host is healthy,
-//     every BMC read and every VM on record, and the process's RSS at its end. The process also
-//     holds the simulated fleet and its emulators: fleet-rss-MiB is the RSS before the daemon
-//     started (the emulators' server side of the daemon's connections still counts in rss-MiB).
+//   - idle-cores, rss-MiB: CPU (cores) of this process over a 30 s steady window once every
+//     host is healthy, every BMC read and every VM on record, and its RSS at its end. The
+//     process also holds the simulated fleet (libvirt side): fleet-rss-MiB is the RSS before
+//     the daemon started.
+//   - bmc-proc-cores, bmc-proc-rss-MiB: the same of the BMC process (/proc/PID/stat and
+//     /proc/PID/status): the emulators serving the daemon's polls and event streams.
 //   - restart-1host-s, restart-10hosts-s: from the verdict failed (the last of the 10) to the
 //     last VM started elsewhere, after the daemon fenced the host through its emulator
 //     (Redfish ForceOff, power verified off) and placed the VMs; restart-10hosts-cut-s counts
@@ -468,7 +497,8 @@ func (s *scaleFleet) storeDay(ctx context.Context, cycle, audits []storeWrite) (
 //
 // bmc-events is 1 when the daemon held an event stream per BMC (bmc.events auto, the default),
 // 0 when the open-files limit left no room for them (then it polls only). It raises the soft
-// RLIMIT_NOFILE to the hard one: about 3 sockets per host, 5 with event streams. With LIFEBOAT_FLEET_PROFILE_DIR set, it
+// RLIMIT_NOFILE to the hard one: about 2 sockets per host in the BMC process and 1 here, one
+// more in each with event streams. With LIFEBOAT_FLEET_PROFILE_DIR set, it
 // writes a CPU profile of each phase there (idle-N, restart1-N, restart10-N, detect-N.pprof), and a heap profile after the idle window (idle-heap-N.pprof). The whole run takes about 20 minutes here:
 //
 //	flock /tmp/lab.lock go test -run '^$' -bench '^BenchmarkFleetScale$' -benchtime 1x -timeout 30m ./daemon/
@@ -486,25 +516,27 @@ func BenchmarkFleetScale(b *testing.B) {
 }
 
 func benchFleetScale(b *testing.B, n int) {
-	limit := raiseFileLimit(b, uint64(3*n+1024))
+	limit := raiseFileLimit(b, uint64(2*n+1024))
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(uint64(n), 14)) //nolint:gosec // reproducible choice of hosts
 	debug.FreeOSMemory()                        // what an earlier size left
 	s := startScaleFleet(b, n)
-	// Each BMC's event stream (bmc.events auto, the default) is one more connection, two more
-	// sockets in this process: without room for them the BMCs are polled only.
-	events := limit >= uint64(5*n+1024)
+	// Each BMC's event stream (bmc.events auto, the default) is one more connection: one more
+	// socket in this process and in the BMC process. Without room for them the BMCs are polled
+	// only.
+	events := limit >= uint64(3*n+1024)
 	if !events {
 		for i := range s.cfg.Hosts {
 			s.cfg.Hosts[i].BMC.Events = config.EventsOff
 		}
-		b.Logf("bmc.events off: %d hosts with event streams need %d open files here, the hard limit is %d", n, 5*n+1024, limit)
+		b.Logf("bmc.events off: %d hosts with event streams need %d open files in the BMC process, the hard limit is %d", n, 3*n+1024, limit)
 	}
 	debug.FreeOSMemory()
 	fleetRSS := float64(rssKiB()) / 1024
 	s.run()
-	cores, rss := s.idle()
-	b.Logf("idle: %.3f cores, RSS %.0f MiB (the fleet and its emulators alone: %.0f MiB)", cores, rss, fleetRSS)
+	idle := s.idle()
+	b.Logf("idle: %.3f cores, RSS %.0f MiB (the simulated fleet alone: %.0f MiB); the BMC process apart: %.3f cores, RSS %.0f MiB",
+		idle.cores, idle.rssMiB, fleetRSS, idle.bmcCores, idle.bmcRSSMiB)
 
 	// Restarts: one host, then ten at once, recorded for the store's simulated day.
 	s.rec.record(true)
@@ -533,9 +565,11 @@ func benchFleetScale(b *testing.B, n int) {
 	b.Logf("store: %.1f MiB after the run, %.1f MiB after 24 simulated hours (%d writes per lost host replayed hourly)",
 		float64(before)/(1<<20), float64(after)/(1<<20), len(cycle))
 
-	b.ReportMetric(cores, "idle-cores")
-	b.ReportMetric(rss, "rss-MiB")
+	b.ReportMetric(idle.cores, "idle-cores")
+	b.ReportMetric(idle.rssMiB, "rss-MiB")
 	b.ReportMetric(fleetRSS, "fleet-rss-MiB")
+	b.ReportMetric(idle.bmcCores, "bmc-proc-cores")
+	b.ReportMetric(idle.bmcRSSMiB, "bmc-proc-rss-MiB")
 	b.ReportMetric(p50.Seconds(), "detect-p50-s")
 	b.ReportMetric(p99.Seconds(), "detect-p99-s")
 	b.ReportMetric(r1.Seconds(), "restart-1host-s")
