@@ -4,8 +4,11 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
+	"os/exec"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -231,4 +234,53 @@ func TestParseStat(t *testing.T) {
 	if u, err := procUsage(os.Getpid()); err != nil || u.RSSKiB <= 0 {
 		t.Errorf("this process: %+v, %v", u, err)
 	}
+}
+
+// TestBMCProcessDiesWithParent: when the process that started a BMC process is killed
+// (SIGKILL, no cleanup), the BMC process ends too.
+func TestBMCProcessDiesWithParent(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	parent := exec.Command(exe, "-test.run=^$")
+	parent.Env = append(os.Environ(), parentEnv+"=1")
+	parent.Stderr = os.Stderr
+	out, err := parent.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := parent.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = parent.Process.Kill(); _ = parent.Wait() })
+	line, err := bufio.NewReader(out).ReadString('\n')
+	pid, perr := strconv.Atoi(strings.TrimSpace(line))
+	if err != nil || perr != nil {
+		t.Fatalf("the parent's first line %q: %v %v, want the BMC process's pid", line, err, perr)
+	}
+	t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGKILL) }) // only if it outlived its parent: that fails below
+	if !alive(pid) {
+		t.Fatalf("the BMC process %d is not running under its parent", pid)
+	}
+	if err := parent.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = parent.Wait()
+	// The kernel signals the child as its parent exits; 10 s is only a bound on a slow machine.
+	for end := time.Now().Add(10 * time.Second); alive(pid); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatalf("the BMC process %d still runs after its parent was killed", pid)
+		}
+	}
+}
+
+// alive reports whether a process runs: it exists and is not a zombie waiting to be reaped.
+func alive(pid int) bool {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	i := strings.LastIndexByte(string(raw), ')')
+	return i < 0 || !strings.HasPrefix(string(raw[i+1:]), " Z")
 }
