@@ -284,3 +284,55 @@ func alive(pid int) bool {
 	i := strings.LastIndexByte(string(raw), ')')
 	return i < 0 || !strings.HasPrefix(string(raw[i+1:]), " Z")
 }
+
+// TestBMCProcessConcurrent: Redfish fences of some hosts and power cuts and restores of others,
+// all at once, each end with the right power on both sides of the process boundary.
+func TestBMCProcessConcurrent(t *testing.T) {
+	ctx := t.Context()
+	f := New(1)
+	t.Cleanup(func() { _ = f.Close() })
+	var names []string
+	for i := range 16 {
+		names = append(names, fmt.Sprintf("h%02d", i))
+	}
+	p, err := f.StartBMCProcess(ctx, names, ProcessOptions{Username: "u", Password: "p"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, len(names))
+	for i, name := range names {
+		go func() {
+			if i%2 == 1 {
+				errs <- f.CutPower(name)
+				return
+			}
+			c, err := redfish.New(p.URL(name), name, redfish.Credentials{Username: "u", Password: "p"},
+				redfish.Trust{PinnedSHA256: p.Fingerprint()}, 10*time.Second)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer c.Close(context.WithoutCancel(ctx))
+			errs <- c.ForceOff(ctx)
+		}()
+	}
+	for range names {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	for _, name := range names {
+		if f.Host(name).Powered() {
+			t.Errorf("%s has power after its fence or power cut", name)
+		}
+		if err := f.RestorePower(name); err != nil {
+			t.Error(err)
+		}
+		if !f.Host(name).Powered() {
+			t.Errorf("%s has no power after RestorePower", name)
+		}
+	}
+	if err := f.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+}
