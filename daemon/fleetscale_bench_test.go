@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -117,9 +119,26 @@ func startScaleFleet(b *testing.B, n int) *scaleFleet {
 func (s *scaleFleet) run() {
 	b := s.b
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	var ln net.Listener
+	if s.cfg.Hosts[0].BMC.Events == config.EventsPush { // the BMCs push to the daemon's API
+		var err error
+		if ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			b.Fatal(err)
+		}
+		s.cfg.API.BMCEventURL = "http://" + ln.Addr().String()
+	}
 	d, err := New(context.Background(), s.cfg, Options{Dial: s.f.Dial, Logger: logger})
 	if err != nil {
 		b.Fatal(err)
+	}
+	if ln != nil {
+		h, err := api.NewServer(d, api.ServerOptions{BMCEvents: d.BMCEventReceiver(), Logger: logger})
+		if err != nil {
+			b.Fatal(err)
+		}
+		srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = srv.Serve(ln) }()
+		b.Cleanup(func() { _ = srv.Close() })
 	}
 	as, ok := d.db.(actingStore)
 	if !ok {
@@ -496,7 +515,9 @@ func (s *scaleFleet) storeDay(ctx context.Context, cycle, audits []storeWrite) (
 //     host's loss and restart, replayed, and six audited operator calls.
 //
 // bmc-events is 1 when the daemon held an event stream per BMC (bmc.events auto, the default),
-// 0 when the open-files limit left no room for them (then it polls only). It raises the soft
+// 2 with LIFEBOAT_FLEET_EVENTS=push (each BMC holds a push subscription to the daemon's API
+// listener: no connection while nothing happens), 0 with LIFEBOAT_FLEET_EVENTS=off or when the
+// open-files limit left no room for event streams (then it polls only). It raises the soft
 // RLIMIT_NOFILE to the hard one: about 2 sockets per host in the BMC process and 1 here, one
 // more in each with event streams. With LIFEBOAT_FLEET_PROFILE_DIR set, it
 // writes a CPU profile of each phase there (idle-N, restart1-N, restart10-N, detect-N.pprof), and a heap profile after the idle window (idle-heap-N.pprof). The whole run takes about 20 minutes here:
@@ -524,13 +545,24 @@ func benchFleetScale(b *testing.B, n int) {
 	// Each BMC's event stream (bmc.events auto, the default) is one more connection: one more
 	// socket in this process and in the BMC process. Without room for them the BMCs are polled
 	// only.
-	events := limit >= uint64(3*n+1024)
-	if !events {
-		for i := range s.cfg.Hosts {
-			s.cfg.Hosts[i].BMC.Events = config.EventsOff
-		}
+	// LIFEBOAT_FLEET_EVENTS=push makes the BMCs push their events to the daemon's API listener
+	// instead (push subscriptions: no open connection while nothing happens); off polls only.
+	mode := config.EventsAuto
+	switch m := os.Getenv("LIFEBOAT_FLEET_EVENTS"); m {
+	case "", "auto":
+	case "push", "off":
+		mode = config.BMCEvents(m)
+	default:
+		b.Fatalf("LIFEBOAT_FLEET_EVENTS=%q: want auto, push or off", m)
+	}
+	if mode == config.EventsAuto && limit < uint64(3*n+1024) {
+		mode = config.EventsOff
 		b.Logf("bmc.events off: %d hosts with event streams need %d open files in the BMC process, the hard limit is %d", n, 3*n+1024, limit)
 	}
+	for i := range s.cfg.Hosts {
+		s.cfg.Hosts[i].BMC.Events = mode
+	}
+	events := map[config.BMCEvents]float64{config.EventsOff: 0, config.EventsAuto: 1, config.EventsPush: 2}[mode]
 	debug.FreeOSMemory()
 	fleetRSS := float64(rssKiB()) / 1024
 	s.run()
@@ -577,6 +609,6 @@ func benchFleetScale(b *testing.B, n int) {
 	b.ReportMetric(r10cut.Seconds(), "restart-10hosts-cut-s")
 	b.ReportMetric(float64(before)/(1<<20), "store-MiB")
 	b.ReportMetric(float64(after)/(1<<20), "store-24h-MiB")
-	b.ReportMetric(map[bool]float64{false: 0, true: 1}[events], "bmc-events")
+	b.ReportMetric(events, "bmc-events")
 	b.ReportMetric(0, "ns/op")
 }
