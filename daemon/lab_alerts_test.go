@@ -21,6 +21,7 @@ import (
 // and malformed payloads are refused with a clear error and change nothing; an alert without the
 // host label is ignored and listed.
 func TestLabAlertmanagerDegrades(t *testing.T) {
+	testenv.Parallel(t)
 	if _, err := alertmanager.FindBinary(); err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("CI: %v (scripts/install-deps.sh installs prometheus-alertmanager)", err)

@@ -16,6 +16,7 @@ import (
 // reaches the daemon as a Redfish event on the BMC's SSE stream, and the daemon reads the power
 // off at once: well before the next probe or poll could have shown it.
 func TestLabPowerLossSeenThroughBMCEvent(t *testing.T) {
+	testenv.Parallel(t)
 	l := testenv.StartForTest(t, testenv.Options{Hosts: 2, Standby: 1, VMs: 1, GuestKind: testenv.GuestBIOS})
 	cfg := labConfig(t, l)
 	cfg.Timings.BMCHealthInterval = config.Duration(time.Hour)

@@ -121,6 +121,7 @@ func migrationsOf(t *testing.T, c *api.Client, vm, host string) (out, in int) {
 // After the repair and failback.stable_for, they come home by live migration, except the one
 // set nofailback, which stays where it landed.
 func TestLabDegradeEvacuateFailback(t *testing.T) {
+	testenv.Parallel(t)
 	const stable = 4 * time.Second
 	l, c := startRecoveryLab(t, testenv.Options{Hosts: 2, Standby: 1, VMs: 4}, func(cfg *config.Config) {
 		shortFailback(stable)(cfg)
@@ -201,6 +202,7 @@ func TestLabDegradeEvacuateFailback(t *testing.T) {
 // TestLabDegradeFlap: degrade, repair, degrade again inside the failback window, repair: every
 // guest leaves once and comes home at most once.
 func TestLabDegradeFlap(t *testing.T) {
+	testenv.Parallel(t)
 	const stable = 8 * time.Second
 	l, c := startRecoveryLab(t, testenv.Options{Hosts: 2, Standby: 1, VMs: 2}, shortFailback(stable))
 	stop := invariantWatch(t, l)
@@ -239,6 +241,7 @@ func TestLabDegradeFlap(t *testing.T) {
 // nothing moves; a rejected plan moves nothing; an approved one runs and records who approved
 // it; a plan nobody decides expires and moves nothing.
 func TestLabApprovalMode(t *testing.T) {
+	testenv.Parallel(t)
 	notes := collectNotifications(t)
 	l, c := startRecoveryLab(t, testenv.Options{Hosts: 2, Standby: 1, VMs: 2}, func(cfg *config.Config) {
 		cfg.Approval.Mode = config.ApprovalApprove
@@ -383,6 +386,7 @@ func TestLabApprovalMode(t *testing.T) {
 // loss becomes a pending recovery plan (fence, then restarts) and nothing is fenced or restarted;
 // at the deadline the recovery proceeds without approval, and the journal says so.
 func TestLabApprovalRecoveryDeadline(t *testing.T) {
+	testenv.Parallel(t)
 	const deadline = 6 * time.Second
 	l, c := startRecoveryLab(t, testenv.Options{Hosts: 2, Standby: 1, VMs: 2}, func(cfg *config.Config) {
 		cfg.Approval.Kinds = map[string]config.ApprovalMode{"recovery": config.ApprovalApprove}

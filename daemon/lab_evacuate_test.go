@@ -15,6 +15,7 @@ import (
 // marks degraded, are emptied by live migration before they fail: the guests keep running (their
 // uptime goes on) and keep answering.
 func TestLabEvacuateDegradedHost(t *testing.T) {
+	testenv.Parallel(t)
 	l, c := startRecoveryLab(t, testenv.Options{Hosts: 2, Standby: 1, VMs: 2}, nil)
 	stop := invariantWatch(t, l)
 	defer stop()

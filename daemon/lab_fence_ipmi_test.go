@@ -17,6 +17,7 @@ import (
 // is refused (a wrong password), so the IPMI rung powers it off for real, the journal says the
 // fence was verified by ipmi, and its guests restart elsewhere.
 func TestLabFenceLadderIPMI(t *testing.T) {
+	testenv.Parallel(t)
 	testenv.RequireTool(t, "ipmi_sim", "openipmi")
 	testenv.RequireTool(t, "ipmitool", "ipmitool")
 	wrong := filepath.Join(t.TempDir(), "wrong.cred")

@@ -14,6 +14,7 @@ import (
 // preserve). The daemon confirms it through QMP (go-qemu query-status), restarts the VM in place
 // on the same host (a new QEMU process, a fresh boot), journals it, and fences nothing.
 func TestLabGuestPanicRestartsInPlace(t *testing.T) {
+	testenv.Parallel(t)
 	l, c := startRecoveryLab(t, testenv.Options{Hosts: 1, Standby: 1, VMs: 1}, nil)
 	stop := watchInvariants(t, l, false)
 	defer stop()

@@ -12,6 +12,7 @@ import (
 // other daemon takes over and finishes the drain from the store: every guest of h1 ends up
 // running once elsewhere, by live migration (no fence, no restart), and none ever runs twice.
 func TestLabHAKillLeaderMidDrain(t *testing.T) {
+	testenv.Parallel(t)
 	l := testenv.StartForTest(t, testenv.Options{Hosts: 2, Standby: 1, VMs: 4, GuestKind: testenv.GuestBIOS, Etcd: 3})
 	stop := watchInvariants(t, l, false)
 	defer stop()

@@ -49,6 +49,7 @@ func restarting(c *api.Client) bool {
 // finished, never a fresh one), each guest restarted once, none ever twice (the lab's process
 // scan), and the journal shows it.
 func TestLabHAKillLeaderMidFenceAndWave(t *testing.T) {
+	testenv.Parallel(t)
 	l := testenv.StartForTest(t, testenv.Options{Hosts: 2, Standby: 1, VMs: 4, GuestKind: testenv.GuestBIOS, Etcd: 3})
 	stop := watchInvariants(t, l, false)
 	defer stop()

@@ -55,6 +55,7 @@ func oneSingle(t *testing.T, ds []*labHADaemon, within time.Duration) (acting, w
 // and the other does nothing. SIGKILL the holder: the other takes the lock and acts (h2 loses
 // power and it recovers h2's guests, once each).
 func TestLabHASingleModeOneActs(t *testing.T) {
+	testenv.Parallel(t)
 	l := testenv.StartForTest(t, testenv.Options{Hosts: 2, Standby: 1, VMs: 4, GuestKind: testenv.GuestBIOS})
 	stop := watchInvariants(t, l, false)
 	defer stop()

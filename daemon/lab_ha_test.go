@@ -232,6 +232,7 @@ func waitHostsAndVMs(t testing.TB, l *testenv.Lab, c *api.Client) {
 // one leads; SIGKILL it and the other takes over within the session TTL and a margin; then a
 // host loses power and is fenced exactly once, its guests restarted exactly once, none ever twice.
 func TestLabHAOneLeaderAndTakeover(t *testing.T) {
+	testenv.Parallel(t)
 	l := testenv.StartForTest(t, testenv.Options{Hosts: 2, Standby: 1, VMs: 4, GuestKind: testenv.GuestBIOS, Etcd: 3})
 	stop := watchInvariants(t, l, false)
 	defer stop()
@@ -289,6 +290,7 @@ func TestLabHAOneLeaderAndTakeover(t *testing.T) {
 // loses power) but nothing is fenced or restarted. With the members back, one daemon acts again
 // and h1 is fenced and its guests restarted, exactly once.
 func TestLabHAQuorumLossStopsAction(t *testing.T) {
+	testenv.Parallel(t)
 	l := testenv.StartForTest(t, testenv.Options{Hosts: 2, Standby: 1, VMs: 4, GuestKind: testenv.GuestBIOS, Etcd: 3})
 	stop := watchInvariants(t, l, false)
 	defer stop()
@@ -400,6 +402,7 @@ func TestLabHAQuorumLossStopsAction(t *testing.T) {
 // and acts on nothing (it still watches: it sees h1 fail); b takes over and recovers h1: one
 // fence, each guest restarted once, none ever twice. Healed, a follows b.
 func TestLabHAPartitionedLeader(t *testing.T) {
+	testenv.Parallel(t)
 	l := testenv.StartForTest(t, testenv.Options{Hosts: 2, Standby: 1, VMs: 4, GuestKind: testenv.GuestBIOS, Etcd: 3})
 	stop := watchInvariants(t, l, false)
 	defer stop()

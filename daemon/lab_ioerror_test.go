@@ -17,6 +17,7 @@ import (
 // h1 degraded; its healthy guest is live-migrated off, and the paused one stays where it is
 // (an evacuation never restarts a VM cold), reported in the journal.
 func TestLabIOErrorDegrades(t *testing.T) {
+	testenv.Parallel(t)
 	l, c := startRecoveryLab(t, testenv.Options{Hosts: 2, Standby: 1, VMs: 2}, nil)
 	stop := invariantWatch(t, l)
 	defer stop()

@@ -32,6 +32,7 @@ func migrationEntry(t *testing.T, c *api.Client, id string) api.Event {
 // (the ladder escalates, then aborts) and one whose target loses power: each time the guest runs
 // on at the source, still answering, and the journal says why.
 func TestLabMigrationFaults(t *testing.T) {
+	testenv.Parallel(t)
 	l := testenv.StartForTest(t, testenv.Options{Hosts: 1, Standby: 1, VMs: 1})
 	cfg := labConfig(t, l)
 	cfg.Migration.BandwidthMiBs = 16

@@ -75,6 +75,7 @@ func waitMigration(t *testing.T, c *api.Client, id string, within time.Duration)
 // TestLabSwitchoverAndDrain: a switchover moves a guest that keeps answering ping; a drain
 // empties a host within the budgets (asserted from the journal); errors are clear.
 func TestLabSwitchoverAndDrain(t *testing.T) {
+	testenv.Parallel(t)
 	l := testenv.StartForTest(t, testenv.Options{Hosts: 3, VMs: 4})
 	cfg := labConfig(t, l)
 	cfg.Migration.PerHostOut, cfg.Migration.PerHostIn, cfg.Migration.Cluster = 1, 1, 2
@@ -239,7 +240,7 @@ func assertBudgets(t *testing.T, c *api.Client, mc config.Migration) {
 // drain and starts it again: the drain resumes from the store, and no guest is ever lost or run
 // twice (process scan).
 func TestLabDrainSurvivesDaemonKill(t *testing.T) {
-	testenv.RequireLab(t)
+	testenv.Parallel(t)
 	bin := buildLifeboat(t)
 	l := testenv.StartForTest(t, testenv.Options{Hosts: 1, Standby: 1, VMs: 3})
 	cfg := labConfig(t, l)

@@ -45,6 +45,7 @@ func watchStates(t *testing.T, c *api.Client, host string, d time.Duration) []st
 // alert and a notification say why nothing is fenced), never unreachable or fenced; once the link
 // is back it is healthy again and every guest still runs in the same QEMU process.
 func TestLabManagementBlipMovesNothing(t *testing.T) {
+	testenv.Parallel(t)
 	notes := collectNotifications(t)
 	l, c := startRecoveryLab(t, testenv.Options{Hosts: 2, Standby: 1, VMs: 3}, func(cfg *config.Config) {
 		cfg.Notify.WebhookURL = notes.srv.URL
@@ -116,6 +117,7 @@ func TestLabManagementBlipMovesNothing(t *testing.T) {
 // guests' network. Its guests answer nothing, so h1 is unreachable, fenced through its BMC, and
 // its guests restart elsewhere and answer again; no guest ever runs twice.
 func TestLabFullPartitionFencedAndRecovered(t *testing.T) {
+	testenv.Parallel(t)
 	l, c := startRecoveryLab(t, testenv.Options{Hosts: 2, Standby: 1, VMs: 3}, nil)
 	stop := watchInvariants(t, l, false)
 	defer stop()

@@ -17,6 +17,7 @@ import (
 // like a Redfish BMC: a hard power loss makes it failed with the BMC's proof (not merely
 // unreachable), and its guests restart elsewhere.
 func TestLabPowerLossProvenThroughAFenceAgent(t *testing.T) {
+	testenv.Parallel(t)
 	testenv.RequireTool(t, "fence_redfish", "fence-agents")
 	l, c := startRecoveryLab(t, testenv.Options{Hosts: 2, Standby: 1, VMs: 2, GuestKind: testenv.GuestBIOS}, func(cfg *config.Config) {
 		b := cfg.Hosts[0].BMC

@@ -63,6 +63,7 @@ func stayOn(t *testing.T, l *testenv.Lab, gs []testenv.Guest, host string, d tim
 // default recovery settings: a power loss of the active host is not a mass failure, and its VMs
 // run on the spare.
 func TestLabOneActiveOneStandby(t *testing.T) {
+	testenv.Parallel(t)
 	l, c := startRecoveryLab(t, testenv.Options{Hosts: 1, Standby: 1, VMs: 2, GuestKind: testenv.GuestBIOS}, func(cfg *config.Config) {
 		def := config.Default().Recovery
 		if cfg.Recovery.MassFailureFraction != def.MassFailureFraction || cfg.Recovery.MassFailureWindow != def.MassFailureWindow || cfg.Recovery.FenceWindow != def.FenceWindow {
@@ -98,6 +99,7 @@ func TestLabOneActiveOneStandby(t *testing.T) {
 // restart; A stays off. 20 s later host B hangs (libvirt times out, its BMC answers power on):
 // an independent failure, not a mass failure with A. B is fenced and its VMs restart too.
 func TestLabSecondFailureLater(t *testing.T) {
+	testenv.Parallel(t)
 	l, c := startRecoveryLab(t, testenv.Options{Hosts: 4, VMs: 4, GuestKind: testenv.GuestBIOS}, nil)
 	stop := watchInvariants(t, l, false)
 	defer stop()
@@ -135,6 +137,7 @@ func TestLabSecondFailureLater(t *testing.T) {
 // confirm-off is refused (HTTP 409) with the reason, nothing restarts, and the host is never
 // shown as fenced.
 func TestLabConfirmOffRefusedLibvirtdDown(t *testing.T) {
+	testenv.Parallel(t)
 	l, c := startRecoveryLab(t, testenv.Options{Hosts: 2, Standby: 1, VMs: 2, GuestKind: testenv.GuestBIOS}, nil)
 	stop := invariantWatch(t, l)
 	defer stop()
@@ -176,7 +179,7 @@ func TestLabConfirmOffRefusedLibvirtdDown(t *testing.T) {
 // SIGKILLed and started again; h1 loses power again within recovery.fence_window: it is not
 // fenced a second time and its VM waits, until an operator confirms h1 off (its BMC reads off).
 func TestLabFenceWindowSurvivesRestart(t *testing.T) {
-	testenv.RequireLab(t)
+	testenv.Parallel(t)
 	bin := buildLifeboat(t)
 	l := testenv.StartForTest(t, testenv.Options{Hosts: 2, Standby: 1, VMs: 2, GuestKind: testenv.GuestBIOS})
 	cfg := labConfig(t, l)

@@ -20,6 +20,7 @@ import (
 // TestLabRecoverBadFenceInput: a BMC answering garbage, wrong BMC credentials, and a fence agent
 // that hangs each end in a clear fence failure; nothing restarts and the VMs stay protected.
 func TestLabRecoverBadFenceInput(t *testing.T) {
+	testenv.Parallel(t)
 	garbage := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte("<html>this is not redfish</html>"))
 	}))
@@ -100,7 +101,7 @@ func TestLabRecoverBadFenceInput(t *testing.T) {
 // TestLabRecoverSurvivesDaemonKill kills the daemon (SIGKILL, the real binary) as soon as it
 // starts fencing a failed host, then starts it again: the job finishes without a double start.
 func TestLabRecoverSurvivesDaemonKill(t *testing.T) {
-	testenv.RequireLab(t)
+	testenv.Parallel(t)
 	bin := buildLifeboat(t)
 	l := testenv.StartForTest(t, testenv.Options{Hosts: 2, Standby: 1, VMs: 4, GuestKind: testenv.GuestBIOS})
 	cfg := labConfig(t, l)

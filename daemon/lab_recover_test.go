@@ -87,6 +87,7 @@ func startRecoveryLab(t *testing.T, opts testenv.Options, tweak func(*config.Con
 // TestLabRecoverPowerLoss: a host loses power; its guests restart on the standby host and answer
 // ping again; no guest ever runs twice.
 func TestLabRecoverPowerLoss(t *testing.T) {
+	testenv.Parallel(t)
 	l, c := startRecoveryLab(t, testenv.Options{Hosts: 2, Standby: 1, VMs: 4}, nil)
 	stop := watchInvariants(t, l, false)
 	defer stop()
@@ -190,6 +191,7 @@ func checkWhatIf(t *testing.T, l *testenv.Lab, c *api.Client, host string, gs []
 // through the exec method. (A management-only cut with answering guests is not fenced: see
 // TestLabManagementBlipMovesNothing.)
 func TestLabRecoverPartitionFences(t *testing.T) {
+	testenv.Parallel(t)
 	for _, method := range []string{"redfish", "exec"} {
 		t.Run(method, func(t *testing.T) {
 			if method == "exec" {
@@ -230,6 +232,7 @@ func TestLabRecoverPartitionFences(t *testing.T) {
 // TestLabRecoverNeedsProofOfDeath: with the BMC dead too, nothing restarts and an alert says why;
 // after a real power-off and an operator's confirm-off, the guests restart.
 func TestLabRecoverNeedsProofOfDeath(t *testing.T) {
+	testenv.Parallel(t)
 	l, c := startRecoveryLab(t, testenv.Options{Hosts: 2, Standby: 1, VMs: 2, GuestKind: testenv.GuestBIOS}, func(cfg *config.Config) {
 		cfg.Recovery.FenceTimeout = config.Duration(2 * time.Second)
 	})
@@ -275,6 +278,7 @@ func TestLabRecoverNeedsProofOfDeath(t *testing.T) {
 // TestLabRecoverLeavesLibvirtdCrashAlone: a libvirtd crash is not a host failure: no fence, no
 // restart, the guests keep running.
 func TestLabRecoverLeavesLibvirtdCrashAlone(t *testing.T) {
+	testenv.Parallel(t)
 	l, c := startRecoveryLab(t, testenv.Options{Hosts: 2, Standby: 1, VMs: 2, GuestKind: testenv.GuestBIOS}, nil)
 	stop := invariantWatch(t, l)
 	defer stop()
@@ -294,6 +298,7 @@ func TestLabRecoverLeavesLibvirtdCrashAlone(t *testing.T) {
 
 // TestLabRecoverMassFailureFreezes: two of three hosts at once freeze automatic recovery.
 func TestLabRecoverMassFailureFreezes(t *testing.T) {
+	testenv.Parallel(t)
 	l, c := startRecoveryLab(t, testenv.Options{Hosts: 3, VMs: 3, GuestKind: testenv.GuestBIOS}, nil)
 	stop := watchInvariants(t, l, false)
 	defer stop()
@@ -327,6 +332,7 @@ func TestLabRecoverMassFailureFreezes(t *testing.T) {
 // TestLabRecoverFrozenHost: a hung host is fenced and its guests restart elsewhere; after the
 // thaw the old copies do not come back (the fence cut the power).
 func TestLabRecoverFrozenHost(t *testing.T) {
+	testenv.Parallel(t)
 	l, _ := startRecoveryLab(t, testenv.Options{Hosts: 2, Standby: 1, VMs: 2, GuestKind: testenv.GuestBIOS}, nil)
 	stop := watchInvariants(t, l, false)
 	defer stop()
@@ -349,6 +355,7 @@ func TestLabRecoverFrozenHost(t *testing.T) {
 // restarts once room appears. Here an anti-affinity rule keeps g1 off the only other host while
 // g2 runs there; when g2 stops, g1 restarts.
 func TestLabRecoverNoCapacityQueues(t *testing.T) {
+	testenv.Parallel(t)
 	l, c := startRecoveryLab(t, testenv.Options{Hosts: 2, VMs: 2, GuestKind: testenv.GuestBIOS}, func(cfg *config.Config) {
 		cfg.Placement.Rules = []config.AffinityRule{{Name: "apart", VMs: []string{"g1", "g2"}, Anti: true}}
 	})

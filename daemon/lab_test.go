@@ -132,6 +132,7 @@ func holdNot(t *testing.T, c *api.Client, host string, d time.Duration, forbidde
 
 // TestLabDaemonVerdicts runs the daemon against a 3-host lab and injects each fault in turn.
 func TestLabDaemonVerdicts(t *testing.T) {
+	testenv.Parallel(t)
 	l := testenv.StartForTest(t, testenv.Options{Hosts: 3, VMs: 3, GuestKind: testenv.GuestBIOS})
 	cfg := labConfig(t, l)
 	cfg.Recovery.Automatic = false // verdicts only: recovery (fencing) is tested on its own
@@ -268,6 +269,7 @@ func TestLabDaemonVerdicts(t *testing.T) {
 
 // TestLabDaemonRestartKeepsState stops and restarts the daemon on the same store.
 func TestLabDaemonRestartKeepsState(t *testing.T) {
+	testenv.Parallel(t)
 	l := testenv.StartForTest(t, testenv.Options{Hosts: 2, VMs: 2, GuestKind: testenv.GuestBIOS})
 	cfg := labConfig(t, l)
 	rd := startDaemon(t, cfg)
@@ -322,6 +324,7 @@ func TestLabDaemonRestartKeepsState(t *testing.T) {
 // TestLabDaemonSoakNoFalseVerdicts puts a delaying proxy (latency and jitter below the probe
 // timeout) in front of every host's libvirt port and checks that no host leaves healthy.
 func TestLabDaemonSoakNoFalseVerdicts(t *testing.T) {
+	testenv.Parallel(t)
 	soak := 2 * time.Minute
 	if testing.Short() {
 		soak = 20 * time.Second

@@ -16,6 +16,7 @@ import (
 // the host's ARP table only knows them once the host has spoken to them: the answer may be empty,
 // but it is never an error and never a wrong address, and an unknown domain is ErrNoDomain.
 func TestLabGuestAddresses(t *testing.T) {
+	testenv.Parallel(t)
 	l := testenv.StartForTest(t, testenv.Options{Hosts: 1, VMs: 1, GuestKind: testenv.GuestLinux})
 	h, _ := l.Host("h1")
 	g := l.Guests()[0]

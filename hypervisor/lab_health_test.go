@@ -15,6 +15,7 @@ import (
 // TestLabHostHealthSignals reads the health signals a degrading host shows on a real lab host:
 // the node's memory and the reason a guest is paused.
 func TestLabHostHealthSignals(t *testing.T) {
+	testenv.Parallel(t)
 	l := testenv.StartForTest(t, testenv.Options{Hosts: 1, VMs: 1, GuestKind: testenv.GuestBIOS})
 	h, _ := l.Host("h1")
 	g := l.Guests()[0]
@@ -104,6 +105,7 @@ func findDomain(ctx context.Context, t *testing.T, c *hypervisor.Conn, uuid stri
 // that lands early in SeaBIOS's first boot (likely on a loaded machine) hangs the next boot
 // before it reads the disk.
 func TestLabGuestPausedOnIOError(t *testing.T) {
+	testenv.Parallel(t)
 	l := testenv.StartForTest(t, testenv.Options{Hosts: 1, VMs: 0, GuestKind: testenv.GuestBIOS})
 	h, _ := l.Host("h1")
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)

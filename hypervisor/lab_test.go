@@ -15,6 +15,7 @@ import (
 // capacity, QMP status through go-qemu, lifecycle events, typed errors, and reconnection after a
 // libvirtd restart.
 func TestLabHypervisorConn(t *testing.T) {
+	testenv.Parallel(t)
 	l := testenv.StartForTest(t, testenv.Options{Hosts: 1, VMs: 1, GuestKind: testenv.GuestBIOS})
 	h, _ := l.Host("h1")
 	g := l.Guests()[0]

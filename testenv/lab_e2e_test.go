@@ -61,6 +61,7 @@ func runningOn(t *testing.T, l *Lab, guest string) []string {
 }
 
 func TestLabLiveMigrationKeepsPing(t *testing.T) {
+	Parallel(t)
 	l := startLab(t, Options{Hosts: 2, VMs: 1})
 	g := l.Guests()[0]
 	src, _ := l.Host(g.Home)
@@ -106,6 +107,7 @@ func TestLabLiveMigrationKeepsPing(t *testing.T) {
 }
 
 func TestLabPowerOffReleasesLeasesAndGuestRestartsElsewhere(t *testing.T) {
+	Parallel(t)
 	l := startLab(t, Options{Hosts: 1, Standby: 1, VMs: 1, GuestKind: GuestBIOS})
 	g := l.Guests()[0]
 	ctx := context.Background()
@@ -190,6 +192,7 @@ func TestLabPowerOffReleasesLeasesAndGuestRestartsElsewhere(t *testing.T) {
 }
 
 func TestLabPartitionKeepsGuestAndLeaseRefusesSecondStart(t *testing.T) {
+	Parallel(t)
 	l := startLab(t, Options{Hosts: 2, VMs: 1, GuestKind: GuestBIOS})
 	g := l.Guests()[0]
 	ctx := context.Background()
@@ -229,6 +232,7 @@ func TestLabPartitionKeepsGuestAndLeaseRefusesSecondStart(t *testing.T) {
 }
 
 func TestLabFreezeHangsLibvirtUntilThaw(t *testing.T) {
+	Parallel(t)
 	l := startLab(t, Options{Hosts: 1, VMs: 1, GuestKind: GuestBIOS})
 	ctx := context.Background()
 	h1, _ := l.Host("h1")
@@ -266,6 +270,7 @@ func TestLabFreezeHangsLibvirtUntilThaw(t *testing.T) {
 }
 
 func TestLabCrashLibvirtdKeepsGuests(t *testing.T) {
+	Parallel(t)
 	l := startLab(t, Options{Hosts: 1, VMs: 1, GuestKind: GuestBIOS})
 	ctx := context.Background()
 	g := l.Guests()[0]
@@ -298,7 +303,8 @@ func TestLabCrashLibvirtdKeepsGuests(t *testing.T) {
 }
 
 func TestLabStopLeavesNothing(t *testing.T) {
-	RequireLab(t)
+	Parallel(t)
+	HoldLabSlot(t)
 	dir := filepath.Join(t.TempDir(), "lab")
 	l, err := Start(context.Background(), Options{Dir: dir, Hosts: 2, VMs: 2, GuestKind: GuestBIOS})
 	if err != nil {

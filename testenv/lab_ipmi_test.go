@@ -40,6 +40,7 @@ func labIPMITool(t *testing.T, h Host, args ...string) string {
 // BMC agrees; a power-on made through the lab (as `lifeboat lab fault h1 power-on` does) reads
 // on over IPMI. Stopping the lab ends every ipmi_sim (StartForTest checks nothing is left).
 func TestLabIPMIPowerIsTheHostsPower(t *testing.T) {
+	Parallel(t)
 	RequireTool(t, "ipmi_sim", "openipmi")
 	RequireTool(t, "ipmitool", "ipmitool")
 	l := startLab(t, Options{Hosts: 1, VMs: 1, GuestKind: GuestBIOS})

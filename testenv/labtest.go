@@ -43,7 +43,8 @@ func RequireLab(t testing.TB) {
 }
 
 // StartForTest starts a lab for a test and removes it when the test ends, whatever the outcome.
-// The lab directory is a fresh temporary directory unless opts.Dir is set.
+// The lab directory is a fresh temporary directory unless opts.Dir is set. It first waits for a
+// lab slot (HoldLabSlot), which it frees once the lab is down.
 func StartForTest(t testing.TB, opts Options) *Lab {
 	t.Helper()
 	RequireLab(t)
@@ -66,6 +67,7 @@ func StartForTest(t testing.TB, opts Options) *Lab {
 			t.Skipf("lab test skipped: guest image missing in %s (run `make guest`)", DefaultGuestDir())
 		}
 	}
+	HoldLabSlot(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	start := time.Now()

@@ -16,6 +16,7 @@ import (
 // input, and down, after which nothing may be left on the machine.
 func TestLabCLI(t *testing.T) {
 	testenv.RequireLab(t)
+	testenv.HoldLabSlot(t) // `lab up` below starts a lab
 	t.Setenv("LIFEBOAT_TEST_AS_CLI", "1")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()

@@ -22,6 +22,7 @@ import (
 func TestLabCLIEtcd(t *testing.T) {
 	testenv.RequireLab(t)
 	etcdtest.Require(t)
+	testenv.HoldLabSlot(t) // `lab up` below starts a lab
 	t.Setenv("LIFEBOAT_TEST_AS_CLI", "1")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()

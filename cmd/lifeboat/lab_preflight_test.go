@@ -23,6 +23,7 @@ import (
 // both rungs of the lab's fence ladder, Redfish and IPMI.
 func TestLabPreflightFindsAWrongBMCPassword(t *testing.T) {
 	testenv.RequireLab(t)
+	testenv.HoldLabSlot(t) // `lab up` below starts a lab
 	t.Setenv("LIFEBOAT_TEST_AS_CLI", "1")
 	t.Setenv(envConfig, "")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
