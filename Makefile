@@ -7,8 +7,11 @@ COMMIT := $(shell git rev-parse HEAD 2>/dev/null)
 BIN := build/lifeboat
 GUEST := build/guest
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
-# Lab tests are the tests named TestLab*; they need root and /dev/kvm, and run one package at a time.
+# Lab tests are the tests named TestLab*; they need root and /dev/kvm. The lab packages run side by
+# side and their tests in parallel, but at most LAB_SLOTS labs run at once on the machine (testenv's
+# lab slots, an flock each): most of a lab test is waiting (detection windows, boots, migrations).
 LAB_TESTS := ^TestLab
+LAB_SLOTS ?= 2
 
 .PHONY: help deps build guest package test unit-test lab-test fuzz bench bench-fleet lint demo clean
 
@@ -32,8 +35,8 @@ test: deps build guest unit-test lab-test ## Run every test: unit tests with -ra
 unit-test: ## Unit tests only, with the race detector
 	$(GO) test -race -short -count=1 ./...
 
-lab-test: ## Real-lab end-to-end tests only (root, /dev/kvm)
-	LIFEBOAT_GUEST_DIR=$(CURDIR)/$(GUEST) $(GO) test -count=1 -p 1 -timeout 40m -run '$(LAB_TESTS)' ./...
+lab-test: ## Real-lab end-to-end tests only (root, /dev/kvm; LAB_SLOTS=1 runs one lab at a time)
+	LIFEBOAT_GUEST_DIR=$(CURDIR)/$(GUEST) LIFEBOAT_LAB_SLOTS=$(LAB_SLOTS) $(GO) test -count=1 -p 4 -parallel $(LAB_SLOTS) -timeout 40m -run '$(LAB_TESTS)' ./...
 
 FUZZTIME ?= 10s
 fuzz: ## Run every fuzz target for FUZZTIME each (default 10s; a count such as 20000x suits CI)
