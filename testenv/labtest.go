@@ -77,9 +77,11 @@ func StartForTest(t testing.TB, opts Options) *Lab {
 	}
 	t.Logf("lab %s up in %s (%d hosts, %d guests)", l.Name(), time.Since(start).Round(time.Millisecond), len(l.Hosts()), len(l.Guests()))
 	t.Cleanup(func() {
+		stop := time.Now()
 		if err := l.Stop(); err != nil {
 			t.Errorf("stop lab: %v", err)
 		}
+		t.Logf("lab %s down in %s", l.Name(), time.Since(stop).Round(time.Millisecond))
 		for _, left := range Leftovers(l.Name(), l.Dir()) {
 			t.Errorf("lab %s left behind: %s", l.Name(), left)
 		}
