@@ -18,7 +18,9 @@ import (
 )
 
 // migrationLab starts a two-host lab with one Linux guest and returns it with the guest, its
-// home (source) and the other host (destination). Migrate's logs go to the test log.
+// home (source) and the other host (destination). Migrate's logs go to the test log, through the
+// process-wide slog default: so the migration tests do not call testenv.Parallel (they run one by
+// one, before the package's parallel lab tests; their labs still share the machine's lab slots).
 func migrationLab(t *testing.T) (*testenv.Lab, testenv.Guest, testenv.Host, testenv.Host) {
 	t.Helper()
 	l := testenv.StartForTest(t, testenv.Options{Hosts: 2, VMs: 1})
