@@ -19,7 +19,10 @@ import (
 // hint, and the rest pass.
 func TestRunNamesEachProblemWithAHint(t *testing.T) {
 	dir := t.TempDir()
-	good, loose := filepath.Join(dir, "good.cred"), filepath.Join(dir, "loose.cred")
+	good, loose, ipmiCred := filepath.Join(dir, "good.cred"), filepath.Join(dir, "loose.cred"), filepath.Join(dir, "ipmi.cred")
+	if err := os.WriteFile(ipmiCred, []byte("username=a\npassword=b\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(good, []byte("username=a\npassword=b\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -29,7 +32,7 @@ func TestRunNamesEachProblemWithAHint(t *testing.T) {
 	cfg, err := config.Parse([]byte(`
 hosts:
   - {name: h1, uri: "qemu+tcp://10.0.0.1/system", role: active, bmc: {type: redfish, endpoint: "https://b1", credentials_file: ` + good + `},
-     fence: [{type: redfish, endpoint: "https://b1", credentials_file: ` + good + `}, {type: ipmi, endpoint: "10.0.0.101", credentials_file: ` + good + `}]}
+     fence: [{type: redfish, endpoint: "https://b1", credentials_file: ` + good + `}, {type: ipmi, endpoint: "10.0.0.101", credentials_file: ` + ipmiCred + `}]}
   - {name: h2, uri: "qemu+tcp://10.0.0.2/system", role: active, bmc: {type: redfish, endpoint: "https://b2", credentials_file: ` + loose + `}}
   - {name: h3, uri: "qemu+tls://h3.example/system", role: standby}
 lease_dir: ` + dir + `
@@ -83,7 +86,8 @@ lease_dir: ` + dir + `
 		"migration h1->h3": "fix the libvirt checks first",
 		"bmc h2":           "refuses the credentials: check username= and password= in " + loose,
 		"fence h1":         "does not answer in time",
-		"secret-file hosts[1].bmc.credentials_file": "chmod 600 " + loose,
+		"secret-file hosts[0].fence[1].credentials_file": "chmod 600 " + ipmiCred,
+		"secret-file hosts[1].bmc.credentials_file":      "chmod 600 " + loose,
 		"capacity h1": "add a standby host",
 		"capacity h3": "fix the libvirt check first",
 	} {

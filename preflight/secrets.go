@@ -11,12 +11,21 @@ import (
 func secretFiles(cfg config.Config) [][2]string {
 	var out [][2]string
 	for i, h := range cfg.Hosts {
+		seen := map[string]bool{}
 		if h.BMC.CredentialsFile != "" {
 			out = append(out, [2]string{fmt.Sprintf("hosts[%d].bmc.credentials_file", i), h.BMC.CredentialsFile})
+			seen[h.BMC.CredentialsFile] = true
+		}
+		for j, rung := range h.Fence {
+			if rung.CredentialsFile != "" && !seen[rung.CredentialsFile] {
+				out = append(out, [2]string{fmt.Sprintf("hosts[%d].fence[%d].credentials_file", i, j), rung.CredentialsFile})
+				seen[rung.CredentialsFile] = true
+			}
 		}
 	}
 	for _, f := range [][2]string{
 		{"api.token_file", cfg.API.TokenFile},
+		{"api.users_file", cfg.API.UsersFile},
 		{"alerts.alertmanager.token_file", cfg.Alerts.Alertmanager.TokenFile},
 		{"notify.secret_file", cfg.Notify.SecretFile},
 	} {

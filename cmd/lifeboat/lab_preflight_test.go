@@ -58,8 +58,10 @@ func TestLabPreflightFindsAWrongBMCPassword(t *testing.T) {
 	for _, c := range rep.Checks {
 		count[c.Name]++
 	}
-	// 3 hosts: 3 libvirt, 6 ordered pairs, 1 lease dir, 3 BMCs, 3 credentials files, 3 capacity.
-	if want := map[string]int{"libvirt": 3, "migration": 6, "leases": 1, "bmc": 3, "secret-file": 3, "capacity": 3}; !maps.Equal(count, want) {
+	// 3 hosts: 3 libvirt, 6 ordered pairs, 1 lease dir, 3 BMCs, 3 IPMI rungs of the fence
+	// ladders (their Redfish rung is the BMC, checked as such), 6 credentials files (Redfish and
+	// IPMI), 3 capacity.
+	if want := map[string]int{"libvirt": 3, "migration": 6, "leases": 1, "bmc": 3, "fence": 3, "secret-file": 6, "capacity": 3}; !maps.Equal(count, want) {
 		t.Errorf("checks by name: %v, want %v", count, want)
 	}
 	for _, c := range rep.Checks {
