@@ -48,7 +48,7 @@ fuzz: ## Run every fuzz target for FUZZTIME each (default 10s; a count such as 2
 	done
 
 BENCH ?= .
-bench: deps guest ## Run the benchmarks (BENCH=regexp picks some; the fleet benchmark alone takes about 20 min)
+bench: deps guest ## Run the benchmarks (BENCH=regexp picks some; the fleet benchmark alone takes about 12 min)
 	LIFEBOAT_GUEST_DIR=$(CURDIR)/$(GUEST) $(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count=1 -timeout 60m ./...
 
 bench-fleet: ## The fleet benchmark alone: 1k, 2k, 5k simulated hosts with Redfish BMC emulators (CPU, RSS, detection, restarts, store)

@@ -520,7 +520,7 @@ func (s *scaleFleet) storeDay(ctx context.Context, cycle, audits []storeWrite) (
 // open-files limit left no room for event streams (then it polls only). It raises the soft
 // RLIMIT_NOFILE to the hard one: about 2 sockets per host in the BMC process and 1 here, one
 // more in each with event streams. With LIFEBOAT_FLEET_PROFILE_DIR set, it
-// writes a CPU profile of each phase there (idle-N, restart1-N, restart10-N, detect-N.pprof), and a heap profile after the idle window (idle-heap-N.pprof). The whole run takes about 20 minutes here:
+// writes a CPU profile of each phase there (idle-N, restart1-N, restart10-N, detect-N.pprof), and a heap profile after the idle window (idle-heap-N.pprof). The whole run takes about 12 minutes here:
 //
 //	flock /tmp/lab.lock go test -run '^$' -bench '^BenchmarkFleetScale$' -benchtime 1x -timeout 30m ./daemon/
 func BenchmarkFleetScale(b *testing.B) {
