@@ -71,17 +71,7 @@ func TestBMCPowerEventReadAtOnce(t *testing.T) {
 	waitFor(t, time.Minute, "the event stream up and the power read on", func() bool {
 		return testutil.ToFloat64(up) == 1 && srv.EventStats().Streams == 1 && readPowerSignal(d, host) == policy.PowerOn
 	})
-	reads := srv.Stats().TokenAuth
-
-	power.set(bmc.PowerOff) // the plug is pulled; the lab tells the BMC
-	srv.PowerChanged()
-	waitFor(t, time.Minute, "the power loss read after the event", func() bool { return readPowerSignal(d, host) == policy.PowerOff })
-	if got := srv.Stats().TokenAuth; got <= reads {
-		t.Errorf("the power signal changed without a read of the BMC (%d reads, then %d)", reads, got)
-	}
-	power.set(bmc.PowerOn)
-	srv.PowerChanged()
-	waitFor(t, time.Minute, "the power back on after the event", func() bool { return readPowerSignal(d, host) == policy.PowerOn })
+	powerCycleReadAtOnce(t, d, srv, power, host, "event")
 	if n := testutil.ToFloat64(d.m.bmcEvents.WithLabelValues(host)); n != 2 {
 		t.Errorf("lifeboat_bmc_events_total{host=%q} = %v, want 2", host, n)
 	}
@@ -146,4 +136,21 @@ func TestBMCWithoutEventServicePolls(t *testing.T) {
 	if v := testutil.ToFloat64(d.m.bmcStreamUp.WithLabelValues(host)); v != 0 {
 		t.Errorf("lifeboat_bmc_event_stream_up = %v for a BMC without events", v)
 	}
+}
+
+// powerCycleReadAtOnce cuts the emulated host's power, then gives it back, each time telling the
+// BMC (which sends its event, by the transport via), and waits for the daemon's power signal to
+// follow, with the poll an hour apart: each change must come from a read of the BMC.
+func powerCycleReadAtOnce(t *testing.T, d *Daemon, srv *bmc.Server, power *emuPower, host, via string) {
+	t.Helper()
+	reads := srv.Stats().TokenAuth
+	power.set(bmc.PowerOff) // the plug is pulled; the lab tells the BMC
+	srv.PowerChanged()
+	waitFor(t, time.Minute, "the power loss read after the "+via, func() bool { return readPowerSignal(d, host) == policy.PowerOff })
+	if got := srv.Stats().TokenAuth; got <= reads {
+		t.Errorf("the power signal changed without a read of the BMC (%d reads, then %d)", reads, got)
+	}
+	power.set(bmc.PowerOn)
+	srv.PowerChanged()
+	waitFor(t, time.Minute, "the power back on after the "+via, func() bool { return readPowerSignal(d, host) == policy.PowerOn })
 }

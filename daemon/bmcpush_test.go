@@ -23,26 +23,6 @@ import (
 	"github.com/lifeboat-ha/lifeboat/testenv/fleet"
 )
 
-// pushBMC starts an emulated BMC for host with mod applied to its configuration (e.g. push
-// only) and returns it, its power and the bmc entry that points at it.
-func pushBMC(t *testing.T, host string, mod func(*bmc.Config)) (*bmc.Server, *emuPower, config.BMC) {
-	t.Helper()
-	p := &emuPower{state: bmc.PowerOn}
-	c := bmc.Config{SystemID: host, Username: "watch", Password: "pw-" + host, Power: p}
-	mod(&c)
-	srv, err := bmc.New(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	_, _, entry := emulatedBMC(t, host) // its credentials file; the endpoint is ours
-	entry.Endpoint = srv.URL()
-	return srv, p, entry
-}
-
 // pushDaemon is a daemon whose API (the pushed-event receiver) is served over real HTTPS at
 // cfg.API.BMCEventURL.
 type pushDaemon struct {
@@ -124,7 +104,7 @@ func (p *pushDaemon) pushEvent(t *testing.T, host, body string) (int, string) {
 func TestBMCPushEventReadAtOnce(t *testing.T) {
 	cfg := fleetConfig(t.TempDir(), 1)
 	host := cfg.Hosts[0].Name
-	srv, power, entry := pushBMC(t, host, func(c *bmc.Config) { c.NoSSE = true })
+	srv, power, entry := emulatedBMC(t, host, func(c *bmc.Config) { c.NoSSE = true })
 	entry.Events = config.EventsPush
 	cfg.Hosts[0].BMC = entry
 	cfg.Timings.BMCHealthInterval = config.Duration(time.Hour)
@@ -135,17 +115,7 @@ func TestBMCPushEventReadAtOnce(t *testing.T) {
 	waitFor(t, time.Minute, "the subscription and the power read on", func() bool {
 		return testutil.ToFloat64(up) == 1 && srv.EventStats().Subscriptions == 1 && readPowerSignal(d, host) == policy.PowerOn
 	})
-	reads := srv.Stats().TokenAuth
-
-	power.set(bmc.PowerOff) // the plug is pulled; the lab tells the BMC
-	srv.PowerChanged()
-	waitFor(t, time.Minute, "the power loss read after the pushed event", func() bool { return readPowerSignal(d, host) == policy.PowerOff })
-	if got := srv.Stats().TokenAuth; got <= reads {
-		t.Errorf("the power signal changed without a read of the BMC (%d reads, then %d)", reads, got)
-	}
-	power.set(bmc.PowerOn)
-	srv.PowerChanged()
-	waitFor(t, time.Minute, "the power back on after the pushed event", func() bool { return readPowerSignal(d, host) == policy.PowerOn })
+	powerCycleReadAtOnce(t, d, srv, power, host, "pushed event")
 	waitFor(t, time.Minute, "both deliveries accepted", func() bool { return srv.EventStats().Delivered == 2 })
 	if st := srv.EventStats(); st.DeliveryFailures != 0 {
 		t.Errorf("deliveries: %+v, want no failures", st)
@@ -185,7 +155,7 @@ func TestBMCPushEventReadAtOnce(t *testing.T) {
 func TestBMCPushResubscribes(t *testing.T) {
 	cfg := fleetConfig(t.TempDir(), 1)
 	host := cfg.Hosts[0].Name
-	srv, power, entry := pushBMC(t, host, func(c *bmc.Config) { c.NoSSE = true })
+	srv, power, entry := emulatedBMC(t, host, func(c *bmc.Config) { c.NoSSE = true })
 	entry.Events = config.EventsPush
 	cfg.Hosts[0].BMC = entry
 	cfg.Timings.BMCInterval = config.Duration(100 * time.Millisecond)
@@ -211,8 +181,8 @@ func TestBMCPushResubscribes(t *testing.T) {
 func TestBMCAutoFallsBackToPush(t *testing.T) {
 	cfg := fleetConfig(t.TempDir(), 2)
 	h0, h1 := cfg.Hosts[0].Name, cfg.Hosts[1].Name
-	srv0, _, e0 := pushBMC(t, h0, func(c *bmc.Config) { c.NoSSE = true })
-	srv1, _, e1 := pushBMC(t, h1, func(c *bmc.Config) { c.NoEventService = true })
+	srv0, _, e0 := emulatedBMC(t, h0, func(c *bmc.Config) { c.NoSSE = true })
+	srv1, _, e1 := emulatedBMC(t, h1, func(c *bmc.Config) { c.NoEventService = true })
 	cfg.Hosts[0].BMC, cfg.Hosts[1].BMC = e0, e1
 	cfg.Timings.BMCHealthInterval = config.Duration(time.Hour)
 	cfg.Recovery.Automatic = false

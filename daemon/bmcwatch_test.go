@@ -50,12 +50,17 @@ func (p *emuPower) On(context.Context) error {
 	return nil
 }
 
-// emulatedBMC starts a Redfish BMC emulator (real HTTPS, sessions) for host name and returns it,
-// its power and the bmc entry that points at it.
-func emulatedBMC(t testing.TB, name string) (*bmc.Server, *emuPower, config.BMC) {
+// emulatedBMC starts a Redfish BMC emulator (real HTTPS, sessions) for host name, with mods
+// applied to its configuration (e.g. push only), and returns it, its power and the bmc entry
+// that points at it.
+func emulatedBMC(t testing.TB, name string, mods ...func(*bmc.Config)) (*bmc.Server, *emuPower, config.BMC) {
 	t.Helper()
 	p := &emuPower{state: bmc.PowerOn}
-	s, err := bmc.New(bmc.Config{SystemID: name, Username: "watch", Password: "pw-" + name, Power: p})
+	c := bmc.Config{SystemID: name, Username: "watch", Password: "pw-" + name, Power: p}
+	for _, mod := range mods {
+		mod(&c)
+	}
+	s, err := bmc.New(c)
 	if err != nil {
 		t.Fatal(err)
 	}
