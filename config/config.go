@@ -112,9 +112,10 @@ type BMC struct {
 	// Options are extra key=value options passed to an exec fence agent on its standard input.
 	Options map[string]string `yaml:"options,omitempty"`
 	// Events says whether the daemon subscribes to a redfish BMC's events (Redfish
-	// EventService): auto (the default) opens the Server-Sent Events stream when the BMC offers
-	// one, else subscribes for pushed events when api.bmc_event_url is set; sse and push insist
-	// on one way (a BMC without it is logged as an error); off only polls.
+	// EventService): auto (the default) subscribes for pushed events when api.bmc_event_url is
+	// set and the BMC takes subscriptions (no connection held), else opens the Server-Sent
+	// Events stream when the BMC offers one; sse and push insist on one way (a BMC without it
+	// is logged as an error); off only polls.
 	Events BMCEvents `yaml:"events,omitempty"`
 	// Port is an ipmi BMC's UDP port (ipmitool -p); zero means the IPMI default, 623.
 	Port int `yaml:"port,omitempty"`
@@ -129,7 +130,8 @@ type BMCEvents string
 
 // The values of bmc.events.
 const (
-	// EventsAuto subscribes when the BMC offers an event stream, and polls only otherwise.
+	// EventsAuto holds a push subscription when api.bmc_event_url is set and the BMC takes
+	// one, else follows the BMC's event stream when it offers one, and polls only otherwise.
 	EventsAuto BMCEvents = "auto"
 	// EventsSSE subscribes to the stream and reports a BMC without one as an error.
 	EventsSSE BMCEvents = "sse"

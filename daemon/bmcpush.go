@@ -29,8 +29,10 @@ func newPushSecret() string {
 // BMC. Every bmc_health_interval it checks that the BMC still has the subscription and
 // subscribes again if not (the BMC rebooted), with a read, since events may have been missed.
 // When ctx ends it deletes the subscription. A BMC that takes no subscriptions is only polled:
-// quietly under auto, with an error under push.
-func (d *Daemon) bmcPushLoop(ctx context.Context, w *hostWatch, es eventSource, mode config.BMCEvents) {
+// quietly under auto, with an error under push; the loop then returns an error that wraps
+// redfish.ErrNoSubscriptions (under auto the caller may follow the BMC's stream instead). It
+// returns nil when ctx ends.
+func (d *Daemon) bmcPushLoop(ctx context.Context, w *hostWatch, es eventSource, mode config.BMCEvents) error {
 	host := w.cfg.Name
 	dest := d.conf().API.BMCEventDestination(host)
 	up := d.m.bmcStreamUp.WithLabelValues(host)
@@ -48,7 +50,7 @@ func (d *Daemon) bmcPushLoop(ctx context.Context, w *hostWatch, es eventSource, 
 		err := errors.New("api.bmc_event_url is not set: the BMC has nowhere to push to")
 		d.setEvents(w, streamNone, err)
 		d.log.Error("bmc.events is push but api.bmc_event_url is not set; polling only", "host", host)
-		return
+		return nil
 	}
 	interval := d.conf().Timings.BMCHealthInterval.D()
 	retry := pushRetryMin
@@ -59,20 +61,18 @@ func (d *Daemon) bmcPushLoop(ctx context.Context, w *hostWatch, es eventSource, 
 			s, err := es.Subscribe(ctx, dest, secret)
 			switch {
 			case err != nil && ctx.Err() != nil:
-				return
+				return nil
 			case errors.Is(err, redfish.ErrNoSubscriptions):
 				d.setEvents(w, streamNone, err)
 				if mode == config.EventsPush {
 					d.log.Error("bmc.events is push but the BMC takes no event subscriptions; polling only", "host", host, "err", err)
-				} else {
-					d.log.Info("the BMC takes no event subscriptions either; polling only", "host", host, "err", err)
 				}
-				return
+				return err
 			case err != nil:
 				d.setEvents(w, streamConnecting, err)
 				d.log.Warn("bmc event subscription failed; polling meanwhile", "host", host, "err", err, "retry_in", retry)
 				if !sleepCtx(ctx, retry) {
-					return
+					return nil
 				}
 				retry = min(2*retry, max(interval, pushRetryMin))
 				continue
@@ -88,13 +88,13 @@ func (d *Daemon) bmcPushLoop(ctx context.Context, w *hostWatch, es eventSource, 
 		}
 		if !sleepCtx(ctx, interval) {
 			d.unsubscribe(ctx, w, es, sub)
-			return
+			return nil
 		}
 		err := es.SubscriptionExists(ctx, sub)
 		switch {
 		case ctx.Err() != nil:
 			d.unsubscribe(ctx, w, es, sub)
-			return
+			return nil
 		case errors.Is(err, redfish.ErrSubscriptionGone):
 			subscribed = false
 			up.Set(0)

@@ -175,15 +175,18 @@ func TestBMCPushResubscribes(t *testing.T) {
 	}
 }
 
-// TestBMCAutoFallsBackToPush: under bmc.events auto, a push-only BMC gets a push subscription
-// when api.bmc_event_url is set; a BMC without an EventService is polled, and explain says
+// TestBMCAutoPrefersPush: under bmc.events auto with api.bmc_event_url set, a BMC that takes
+// subscriptions gets a push subscription and no stream, even when it offers one; an SSE-only BMC
+// is followed through its stream; a BMC without an EventService is polled, and explain says
 // why.
-func TestBMCAutoFallsBackToPush(t *testing.T) {
-	cfg := fleetConfig(t.TempDir(), 2)
-	h0, h1 := cfg.Hosts[0].Name, cfg.Hosts[1].Name
+func TestBMCAutoPrefersPush(t *testing.T) {
+	cfg := fleetConfig(t.TempDir(), 4)
+	h0, h1, h2, h3 := cfg.Hosts[0].Name, cfg.Hosts[1].Name, cfg.Hosts[2].Name, cfg.Hosts[3].Name
 	srv0, _, e0 := emulatedBMC(t, h0, func(c *bmc.Config) { c.NoSSE = true })
 	srv1, _, e1 := emulatedBMC(t, h1, func(c *bmc.Config) { c.NoEventService = true })
-	cfg.Hosts[0].BMC, cfg.Hosts[1].BMC = e0, e1
+	srv2, _, e2 := emulatedBMC(t, h2, func(c *bmc.Config) { c.NoPush = true })
+	srv3, _, e3 := emulatedBMC(t, h3) // both
+	cfg.Hosts[0].BMC, cfg.Hosts[1].BMC, cfg.Hosts[2].BMC, cfg.Hosts[3].BMC = e0, e1, e2, e3
 	cfg.Timings.BMCHealthInterval = config.Duration(time.Hour)
 	cfg.Recovery.Automatic = false
 	d := runPushDaemon(t, cfg).d
@@ -199,5 +202,17 @@ func TestBMCAutoFallsBackToPush(t *testing.T) {
 	}
 	if st := srv1.EventStats(); st.Subscriptions != 0 {
 		t.Errorf("a BMC without an EventService has %d subscriptions", st.Subscriptions)
+	}
+	waitFor(t, time.Minute, "the SSE-only BMC followed through its stream", func() bool {
+		return srv2.EventStats().Streams == 1 && eventsSignal(t, d, h2).Value == "up"
+	})
+	if s := eventsSignal(t, d, h2); strings.HasPrefix(s.Detail, "push:") {
+		t.Errorf("explain bmc_events of %s = %+v, want the stream, not push", h2, s)
+	}
+	waitFor(t, time.Minute, "the BMC with both: a push subscription", func() bool {
+		return srv3.EventStats().Subscriptions == 1 && eventsSignal(t, d, h3).Value == "up"
+	})
+	if st := srv3.EventStats(); st.Streams != 0 {
+		t.Errorf("auto with api.bmc_event_url holds %d streams to a BMC that takes subscriptions, want 0", st.Streams)
 	}
 }

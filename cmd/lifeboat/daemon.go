@@ -35,8 +35,9 @@ push (POST /v1/bmc-events/HOST, authenticated by the subscription's secret Conte
 when api.bmc_event_url is set.
 
 A Redfish BMC's events make the daemon read the BMC at once (hosts[].bmc.events): auto (the
-default) follows the BMC's event stream (SSE), else holds a push subscription when
-api.bmc_event_url is set; sse and push insist on one way; off only polls.
+default) holds a push subscription when api.bmc_event_url is set and the BMC takes one (no
+connection held: the choice for thousands of hosts), else follows the BMC's event stream (SSE);
+sse and push insist on one way; off only polls.
 
 Several daemons can watch one cluster with store.backend: etcd: each campaigns under its --name,
 the elected leader acts, and the others follow (they watch, so that a takeover is warm, serve

@@ -100,6 +100,9 @@ type Config struct {
 	// NoSSE makes the emulator a push-only BMC (as HPE iLO): an EventService with
 	// subscriptions, but no ServerSentEventUri and no SSE stream.
 	NoSSE bool
+	// NoPush makes the emulator an SSE-only BMC: an EventService with a ServerSentEventUri, but
+	// no Subscriptions collection (no push subscriptions).
+	NoPush bool
 	// SSEHeartbeat is how often an idle SSE stream carries a comment line; zero means
 	// DefaultSSEHeartbeat.
 	SSEHeartbeat time.Duration

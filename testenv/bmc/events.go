@@ -224,5 +224,8 @@ func (s *Server) getEventService(w http.ResponseWriter, _ *http.Request) {
 		delete(res, "ServerSentEventUri")
 		delete(res, "SSEFilterPropertiesSupported")
 	}
+	if s.cfg.NoPush {
+		delete(res, "Subscriptions")
+	}
 	writeJSON(w, http.StatusOK, res)
 }

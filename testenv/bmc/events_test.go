@@ -444,3 +444,23 @@ func TestPushOnlyAndDropSubscriptions(t *testing.T) {
 		t.Errorf("%d subscriptions after DropSubscriptions", st.Subscriptions)
 	}
 }
+
+// TestSSEOnly: a NoPush emulator has an EventService with an SSE stream but no Subscriptions
+// collection, and refuses to create one.
+func TestSSEOnly(t *testing.T) {
+	s, err := New(Config{SystemID: testID, Username: testUser, Password: testPass, Power: newFakePower(PowerOn), NoPush: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	es := do(t, s, http.MethodGet, pathEventService, "", true).json(t)
+	if _, ok := es["Subscriptions"]; ok || es["ServerSentEventUri"] == nil {
+		t.Errorf("an SSE-only EventService = %v", es)
+	}
+	if r := do(t, s, http.MethodPost, pathSubscriptions, `{"Destination":"https://127.0.0.1:1/","Protocol":"Redfish"}`, true); r.status != http.StatusNotFound {
+		t.Errorf("POST %s on an SSE-only BMC: %d, want 404", pathSubscriptions, r.status)
+	}
+}

@@ -67,8 +67,10 @@ func (s *Server) routes() map[string]route {
 		if !s.cfg.NoSSE {
 			rt[pathSSE] = route{methods: map[string]http.HandlerFunc{http.MethodGet: s.getSSE}}
 		}
-		rt[pathSubscriptions] = route{methods: map[string]http.HandlerFunc{
-			http.MethodGet: s.getSubscriptions, http.MethodPost: s.postSubscription}}
+		if !s.cfg.NoPush {
+			rt[pathSubscriptions] = route{methods: map[string]http.HandlerFunc{
+				http.MethodGet: s.getSubscriptions, http.MethodPost: s.postSubscription}}
+		}
 	}
 	return rt
 }
@@ -81,7 +83,7 @@ func (s *Server) route(path string) (route, bool) {
 	if id := sessionID(path); id != "" && !s.cfg.NoSessionService {
 		return s.sessionMember(id), true
 	}
-	if id := subscriptionID(path); id != "" && !s.cfg.NoEventService {
+	if id := subscriptionID(path); id != "" && !s.cfg.NoEventService && !s.cfg.NoPush {
 		return s.subscriptionMember(id), true
 	}
 	return route{}, false
