@@ -2,43 +2,18 @@ package daemon
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/lifeboat-ha/lifeboat/api"
 	"github.com/lifeboat-ha/lifeboat/config"
 	"github.com/lifeboat-ha/lifeboat/testenv"
+	"github.com/lifeboat-ha/lifeboat/testenv/fleet"
 )
-
-// procCPU is a process's user+system CPU time, from /proc/PID/stat (in clock ticks of 10 ms).
-func procCPU(pid int) time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(ut+st) * 10 * time.Millisecond
-}
-
-func procRSSKiB(pid int) int64 {
-	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return n
-		}
-	}
-	return 0
-}
 
 // BenchmarkLabDaemon runs the real lifeboat binary as a daemon against a 3-host lab and
 // measures (1) its CPU and RSS while idle, watching the lab, and (2) the detection latency from a
@@ -95,11 +70,17 @@ func BenchmarkLabDaemon(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		// Idle cost, watching 3 hosts and 3 guests.
 		time.Sleep(2 * time.Second)
-		cpu0 := procCPU(cmd.Process.Pid)
+		u0, err := fleet.ProcUsage(cmd.Process.Pid)
+		if err != nil {
+			b.Fatal(err)
+		}
 		const window = 10 * time.Second
 		time.Sleep(window)
-		cpu := procCPU(cmd.Process.Pid) - cpu0
-		rss := procRSSKiB(cmd.Process.Pid)
+		u, err := fleet.ProcUsage(cmd.Process.Pid)
+		if err != nil {
+			b.Fatal(err)
+		}
+		cpu, rss := u.CPU-u0.CPU, u.RSSKiB
 
 		// Detection latency over repeated power losses of h1.
 		var lat []time.Duration

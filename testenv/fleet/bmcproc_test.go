@@ -231,7 +231,7 @@ func TestParseStat(t *testing.T) {
 	if _, err := parseStatusRSS("Name:\tx\n"); err == nil {
 		t.Error("a status without VmRSS parsed")
 	}
-	if u, err := procUsage(os.Getpid()); err != nil || u.RSSKiB <= 0 {
+	if u, err := ProcUsage(os.Getpid()); err != nil || u.RSSKiB <= 0 {
 		t.Errorf("this process: %+v, %v", u, err)
 	}
 }

@@ -22,11 +22,11 @@ type Usage struct {
 
 // Usage reads the child's CPU time from /proc/PID/stat and its RSS from /proc/PID/status.
 func (p *BMCProcess) Usage() (Usage, error) {
-	return procUsage(p.Pid())
+	return ProcUsage(p.Pid())
 }
 
-// procUsage reads the usage of a process by pid.
-func procUsage(pid int) (Usage, error) {
+// ProcUsage reads the usage of a process by pid (benchmarks measure the daemon with it too).
+func ProcUsage(pid int) (Usage, error) {
 	statPath := fmt.Sprintf("/proc/%d/stat", pid)
 	raw, err := os.ReadFile(statPath)
 	if err != nil {
