@@ -102,14 +102,7 @@ func TestEventServiceResource(t *testing.T) {
 }
 
 func TestNoEventService(t *testing.T) {
-	s, err := New(Config{SystemID: testID, Username: testUser, Password: testPass, Power: newFakePower(PowerOn), NoEventService: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, _ := startServer(t, func(c *Config) { c.NoEventService = true })
 	if _, ok := do(t, s, http.MethodGet, pathRoot, "", false).json(t)["EventService"]; ok {
 		t.Error("the service root links an EventService the BMC does not have")
 	}
@@ -227,14 +220,7 @@ func TestDropEventStreams(t *testing.T) {
 
 // TestSSEHeartbeat: an idle stream carries comment lines.
 func TestSSEHeartbeat(t *testing.T) {
-	s, err := New(Config{SystemID: testID, Username: testUser, Password: testPass, Power: newFakePower(PowerOn), SSEHeartbeat: time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, _ := startServer(t, func(c *Config) { c.SSEHeartbeat = time.Millisecond })
 	r := openSSE(t, s, true)
 	line, err := r.br.ReadString('\n')
 	if err != nil || line != ":\n" {
@@ -416,14 +402,7 @@ func waitEventStats(t *testing.T, s *Server, what string, ok func(EventStats) bo
 // TestPushOnlyAndDropSubscriptions: a NoSSE emulator has an EventService with subscriptions
 // but no SSE stream; DropSubscriptions forgets every subscription, as a BMC reboot does.
 func TestPushOnlyAndDropSubscriptions(t *testing.T) {
-	s, err := New(Config{SystemID: testID, Username: testUser, Password: testPass, Power: newFakePower(PowerOn), NoSSE: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, _ := startServer(t, func(c *Config) { c.NoSSE = true })
 	es := do(t, s, http.MethodGet, pathEventService, "", true).json(t)
 	if _, ok := es["ServerSentEventUri"]; ok || es["Subscriptions"] == nil {
 		t.Errorf("a push-only EventService = %v", es)
@@ -448,14 +427,7 @@ func TestPushOnlyAndDropSubscriptions(t *testing.T) {
 // TestSSEOnly: a NoPush emulator has an EventService with an SSE stream but no Subscriptions
 // collection, and refuses to create one.
 func TestSSEOnly(t *testing.T) {
-	s, err := New(Config{SystemID: testID, Username: testUser, Password: testPass, Power: newFakePower(PowerOn), NoPush: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, _ := startServer(t, func(c *Config) { c.NoPush = true })
 	es := do(t, s, http.MethodGet, pathEventService, "", true).json(t)
 	if _, ok := es["Subscriptions"]; ok || es["ServerSentEventUri"] == nil {
 		t.Errorf("an SSE-only EventService = %v", es)

@@ -91,12 +91,16 @@ func testLogger(t *testing.T) *slog.Logger {
 	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
-// startServer starts a server for a fake power that is initially on; it is
-// closed when the test ends.
-func startServer(t *testing.T) (*Server, *fakePower) {
+// startServer starts a server for a fake power that is initially on, with mods applied to its
+// configuration (e.g. NoSSE); it is closed when the test ends.
+func startServer(t *testing.T, mods ...func(*Config)) (*Server, *fakePower) {
 	t.Helper()
 	power := newFakePower(PowerOn)
-	s, err := New(Config{SystemID: testID, Username: testUser, Password: testPass, Power: power, Logger: testLogger(t)})
+	c := Config{SystemID: testID, Username: testUser, Password: testPass, Power: power, Logger: testLogger(t)}
+	for _, mod := range mods {
+		mod(&c)
+	}
+	s, err := New(c)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
